@@ -1,0 +1,91 @@
+//! Server configuration: plain data with documented defaults.
+//!
+//! [`Builder`](crate::Builder) fills a [`Config`]; the poller and the workers only
+//! read it. Limits that are not worth a knob are named constants here, so every
+//! number the server obeys can be found in this one file.
+
+use std::time::Duration;
+
+use crate::http::parse::Limits;
+
+/// How long a closing connection may keep sending before it is dropped.
+///
+/// After the last response the server shuts down its side and reads (and throws
+/// away) what the client still sends, so that unread request bytes do not make the
+/// kernel answer with a reset that destroys the response in flight (RFC 9112 §9.6).
+pub(crate) const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long accepting pauses after the process ran out of file descriptors.
+pub(crate) const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// The size of a fresh read buffer; it grows up to the request limits when needed.
+pub(crate) const READ_BUFFER_BYTES: usize = 16 * 1024;
+
+/// How many spare read buffers the poller keeps for reuse.
+pub(crate) const READ_BUFFER_POOL: usize = 64;
+
+/// Responses with an in-memory body up to this size are copied behind their head
+/// so that head and body leave in one write; larger ones are written from where they are.
+pub(crate) const COPY_BODY_BYTES: usize = 16 * 1024;
+
+/// The server's settings. Every field says its default.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    /// Worker threads. Default is the number of CPUs.
+    pub(crate) workers: usize,
+    /// How long an idle keep-alive connection is kept between requests. Default is 5 s.
+    pub(crate) keep_alive_timeout: Duration,
+    /// How long a client may take to send a whole request once it started. Default is 10 s.
+    pub(crate) request_timeout: Duration,
+    /// How long a response may wait for the client to take more bytes. Default is 30 s.
+    pub(crate) send_timeout: Duration,
+    /// Requests served on one connection before it is closed. Default is 100.
+    pub(crate) max_keep_alive_requests: u32,
+    /// Open connections at most; beyond it the kernel's backlog holds the rest. Default is 10,000.
+    pub(crate) max_connections: usize,
+    /// Length of the kernel's queue of accepted-but-not-yet-taken connections. Default is 1,024.
+    pub(crate) backlog: u32,
+    /// Bytes in a request head (request line and headers). Default is 8 KiB.
+    pub(crate) max_header_bytes: usize,
+    /// Bytes in a request target. Default is 4 KiB.
+    pub(crate) max_uri_bytes: usize,
+    /// Bytes in a request body. Default is 1 MiB.
+    pub(crate) max_body_bytes: usize,
+    /// How long shutdown waits for requests in flight. Default is 10 s.
+    pub(crate) shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            keep_alive_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(30),
+            max_keep_alive_requests: 100,
+            max_connections: 10_000,
+            backlog: 1024,
+            max_header_bytes: 8 * 1024,
+            max_uri_bytes: 4 * 1024,
+            max_body_bytes: 1024 * 1024,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Config {
+    /// The limits the codec enforces.
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            max_header_bytes: self.max_header_bytes,
+            max_uri_bytes: self.max_uri_bytes,
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+
+    /// The most bytes buffered for one request; a request still incomplete at this
+    /// size is refused. Leaves room for chunked framing around a full-size body.
+    pub(crate) fn max_request_bytes(&self) -> usize {
+        self.max_header_bytes + self.max_body_bytes + self.max_body_bytes / 8 + 4096
+    }
+}

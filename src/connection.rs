@@ -1,0 +1,452 @@
+//! One client connection: its socket, its buffered input, its pending output.
+//!
+//! A `Connection` is owned by exactly one thread at a time: the poller while it
+//! waits, a worker while a request runs. It moves between them by value, so no
+//! lock ever guards it. Which state it is in is the poller's [`Slot`](crate::poller)
+//! variant, not a field here; the fields are only what must travel with it.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::SocketAddr;
+
+use bytes::{Buf, Bytes};
+use mio::net::TcpStream;
+
+use crate::body::FileRegion;
+use crate::http::response::Payload;
+
+/// Why a connection ends, for the debug log and for the `Connection: close` decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CloseReason {
+    /// The request said `Connection: close` (or was HTTP/1.0 without keep-alive).
+    ClientAsked,
+    /// The handler's response said `Connection: close`.
+    HandlerAsked,
+    /// `max_keep_alive_requests` were served on it.
+    MaxRequests,
+    /// The request was refused with this status.
+    BadRequest(u16),
+    /// The handler panicked.
+    HandlerPanicked,
+    /// The server is shutting down.
+    Shutdown,
+    /// The client closed its side (EOF) or reset the connection.
+    PeerClosed,
+    /// A read or write failed.
+    Io,
+    /// Nothing arrived within the keep-alive timeout.
+    KeepAliveTimeout,
+    /// The request did not arrive whole within the request timeout.
+    RequestTimeout,
+    /// The client took no response bytes within the send timeout.
+    SendTimeout,
+}
+
+/// A client connection and what travels with it between the poller and a worker.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) stream: TcpStream,
+    pub(crate) peer: SocketAddr,
+    /// Bytes read but not yet consumed by a request. Empty, and without an
+    /// allocation, while the connection is idle.
+    pub(crate) input: ReadBuf,
+    /// Response bytes the socket has not taken yet.
+    pub(crate) output: Option<Box<Outgoing>>,
+    /// Requests answered on this connection.
+    pub(crate) served: u32,
+    /// Set once the server decided to close after the pending output is written.
+    pub(crate) closing: Option<CloseReason>,
+    /// The socket may hold bytes not read yet: no `WouldBlock` since the last
+    /// readable event. Edge-triggered polling reports readiness only once, so this
+    /// is how the poller remembers it.
+    pub(crate) readable: bool,
+    /// The client shut down its sending side; what is buffered is all there will be.
+    pub(crate) eof: bool,
+    /// `100 Continue` was sent for the request being read.
+    pub(crate) continue_sent: bool,
+    /// Identifies this connection's current deadline among stale ones.
+    pub(crate) timer: u64,
+}
+
+/// What a read of everything available ended with.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ReadStatus {
+    /// The socket has nothing more for now.
+    Blocked,
+    /// The buffer reached its limit with bytes possibly left in the socket.
+    Full,
+    /// The client shut down its sending side.
+    Eof,
+}
+
+/// What writing pending output ended with.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Flush {
+    /// Everything is written.
+    Done,
+    /// The socket's send buffer is full; wait until it is writable.
+    Blocked,
+}
+
+impl Connection {
+    pub(crate) fn new(stream: TcpStream, peer: SocketAddr) -> Connection {
+        Connection {
+            stream,
+            peer,
+            input: ReadBuf::default(),
+            output: None,
+            served: 0,
+            closing: None,
+            readable: true,
+            eof: false,
+            continue_sent: false,
+            timer: 0,
+        }
+    }
+
+    /// Reads until the socket would block, the client closes, or `input` holds `limit` bytes.
+    pub(crate) fn read_available(&mut self, limit: usize) -> io::Result<ReadStatus> {
+        loop {
+            if self.input.len() >= limit {
+                return Ok(ReadStatus::Full);
+            }
+            let spare = self.input.spare(limit - self.input.len());
+            match self.stream.read(spare) {
+                Ok(0) => {
+                    self.readable = false;
+                    self.eof = true;
+                    return Ok(ReadStatus::Eof);
+                }
+                Ok(n) => self.input.filled_by(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Ok(ReadStatus::Blocked);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Writes a response head and its payload now, and keeps whatever the socket
+    /// does not take as pending output.
+    ///
+    /// The fast path writes straight from the caller's buffer and allocates
+    /// nothing; only bytes left over are copied into [`Outgoing`].
+    pub(crate) fn write_response(&mut self, head: &[u8], payload: Payload) -> io::Result<Flush> {
+        if self.output.is_none() {
+            let (written, payload) = write_now(&mut self.stream, head, payload)?;
+            let rest = &head[written.min(head.len())..];
+            let payload = payload.unwrap_or(Payload::None);
+            if rest.is_empty() && matches!(payload, Payload::None) {
+                return Ok(Flush::Done);
+            }
+            let mut out = Box::<Outgoing>::default();
+            out.push(Bytes::copy_from_slice(rest), payload);
+            self.output = Some(out);
+            return Ok(Flush::Blocked);
+        }
+        if let Some(out) = self.output.as_mut() {
+            out.push(Bytes::copy_from_slice(head), payload);
+        }
+        self.flush()
+    }
+
+    /// Writes pending output until it is all gone or the socket would block.
+    pub(crate) fn flush(&mut self) -> io::Result<Flush> {
+        let Some(out) = self.output.as_mut() else {
+            return Ok(Flush::Done);
+        };
+        match out.write_to(&mut self.stream)? {
+            Flush::Done => {
+                self.output = None;
+                Ok(Flush::Done)
+            }
+            Flush::Blocked => Ok(Flush::Blocked),
+        }
+    }
+}
+
+/// Response bytes not yet taken by the socket: in-memory chunks and file regions, in order.
+#[derive(Debug, Default)]
+pub(crate) struct Outgoing {
+    chunks: VecDeque<Chunk>,
+}
+
+#[derive(Debug)]
+enum Chunk {
+    Bytes(Bytes),
+    File(FileRegion),
+}
+
+/// How many in-memory chunks go into one vectored write.
+const MAX_IOVECS: usize = 8;
+
+impl Outgoing {
+    fn push(&mut self, head: Bytes, payload: Payload) {
+        if !head.is_empty() {
+            self.chunks.push_back(Chunk::Bytes(head));
+        }
+        match payload {
+            Payload::None => {}
+            Payload::Bytes(bytes) if bytes.is_empty() => {}
+            Payload::Bytes(bytes) => self.chunks.push_back(Chunk::Bytes(bytes)),
+            Payload::File(region) if region.is_empty() => {}
+            Payload::File(region) => self.chunks.push_back(Chunk::File(region)),
+        }
+    }
+
+    fn write_to(&mut self, stream: &mut TcpStream) -> io::Result<Flush> {
+        loop {
+            let written = match self.chunks.front_mut() {
+                None => return Ok(Flush::Done),
+                Some(Chunk::File(region)) => match send_file(stream, region) {
+                    Ok(0) => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "file shrank while it was being sent",
+                        ))
+                    }
+                    Ok(n) => {
+                        region.advance(n as u64);
+                        if region.is_empty() {
+                            self.chunks.pop_front();
+                        }
+                        continue;
+                    }
+                    Err(e) => Err(e),
+                },
+                Some(Chunk::Bytes(_)) => {
+                    let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+                    let mut count = 0;
+                    for chunk in self.chunks.iter().take(MAX_IOVECS) {
+                        match chunk {
+                            Chunk::Bytes(b) => {
+                                slices[count] = IoSlice::new(b);
+                                count += 1;
+                            }
+                            Chunk::File(_) => break,
+                        }
+                    }
+                    stream.write_vectored(&slices[..count])
+                }
+            };
+            match written {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.consume(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Drops `n` written bytes from the front of the in-memory chunks.
+    fn consume(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(Chunk::Bytes(front)) = self.chunks.front_mut() else {
+                unreachable!("only in-memory chunks are written with write_vectored");
+            };
+            if n < front.len() {
+                front.advance(n);
+                return;
+            }
+            n -= front.len();
+            self.chunks.pop_front();
+        }
+    }
+}
+
+/// Writes `head` and then `payload` until done or the socket would block.
+///
+/// Returns how much of `head` went out and, if the payload did not go out whole,
+/// what is left of it.
+fn write_now(stream: &mut TcpStream, head: &[u8], payload: Payload) -> io::Result<(usize, Option<Payload>)> {
+    let mut written = 0;
+    match payload {
+        Payload::Bytes(mut body) => loop {
+            let head_rest = &head[written.min(head.len())..];
+            if head_rest.is_empty() && body.is_empty() {
+                return Ok((written, None));
+            }
+            match stream.write_vectored(&[IoSlice::new(head_rest), IoSlice::new(&body)]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    let from_head = n.min(head_rest.len());
+                    written += from_head;
+                    body.advance(n - from_head);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok((written, Some(Payload::Bytes(body))));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        },
+        Payload::None | Payload::File(_) => {
+            while written < head.len() {
+                match stream.write(&head[written..]) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((written, Some(payload))),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let Payload::File(mut region) = payload else {
+                return Ok((written, None));
+            };
+            while !region.is_empty() {
+                match send_file(stream, &region) {
+                    Ok(0) => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "file shrank while it was being sent",
+                        ))
+                    }
+                    Ok(n) => region.advance(n as u64),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        return Ok((written, Some(Payload::File(region))))
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok((written, None))
+        }
+    }
+}
+
+/// Sends part of a file region; zero-copy `sendfile` on Linux.
+#[cfg(target_os = "linux")]
+fn send_file(stream: &TcpStream, region: &FileRegion) -> io::Result<usize> {
+    /// One call sends at most this much, so one connection cannot monopolise a thread.
+    const MAX_SENDFILE: u64 = 1 << 20;
+    let mut offset = region.offset();
+    let count = region.len().min(MAX_SENDFILE) as usize;
+    rustix::fs::sendfile(stream, region.file(), Some(&mut offset), count).map_err(io::Error::from)
+}
+
+/// Sends part of a file region through a buffer, where `sendfile` is not used.
+#[cfg(not(target_os = "linux"))]
+fn send_file(mut stream: &TcpStream, region: &FileRegion) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 64 * 1024];
+    let want = region.len().min(buf.len() as u64) as usize;
+    let n = region.file().read_at(&mut buf[..want], region.offset())?;
+    if n == 0 {
+        return Ok(0);
+    }
+    // A short write is fine: the region advances by what was written.
+    (&mut stream).write(&buf[..n])
+}
+
+/// A read buffer that is initialised once and reused, so reading never zeroes memory.
+///
+/// Bytes live in `data[start..end]`; requests are consumed from the front, reads
+/// append at the back. The default value holds no allocation: that is what an
+/// idle connection carries.
+#[derive(Debug, Default)]
+pub(crate) struct ReadBuf {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuf {
+    /// A buffer with room for `capacity` bytes.
+    pub(crate) fn with_capacity(capacity: usize) -> ReadBuf {
+        ReadBuf {
+            data: vec![0; capacity],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The buffered bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Whether the buffer holds an allocation (idle connections must not).
+    pub(crate) fn is_allocated(&self) -> bool {
+        self.data.capacity() > 0
+    }
+
+    /// Forgets the first `n` buffered bytes.
+    pub(crate) fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.len(), "consumed more than was buffered");
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Room to read into: up to `want` bytes, at least one, after moving buffered
+    /// bytes to the front or growing the buffer if needed.
+    fn spare(&mut self, want: usize) -> &mut [u8] {
+        if self.end == self.data.len() && self.start > 0 {
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.data.len() {
+            let grown = (self.data.len() * 2).max(READ_CHUNK).min(self.end + want.max(1));
+            self.data.resize(grown.max(self.end + 1), 0);
+        }
+        let stop = self.data.len().min(self.end + want.max(1));
+        &mut self.data[self.end..stop]
+    }
+
+    fn filled_by(&mut self, n: usize) {
+        self.end += n;
+    }
+}
+
+/// The least a buffer grows by.
+const READ_CHUNK: usize = 4096;
+
+#[cfg(test)]
+mod tests {
+    use super::ReadBuf;
+
+    #[test]
+    fn read_buf_appends_consumes_and_compacts() {
+        let mut buf = ReadBuf::with_capacity(8);
+        let spare = buf.spare(100);
+        assert_eq!(spare.len(), 8);
+        spare[..6].copy_from_slice(b"abcdef");
+        buf.filled_by(6);
+        buf.consume(4);
+        assert_eq!(buf.bytes(), b"ef");
+        // Two bytes of room at the back are still free; fill them.
+        let spare = buf.spare(100);
+        assert_eq!(spare.len(), 2);
+        spare.copy_from_slice(b"gh");
+        buf.filled_by(2);
+        // Full at the back with consumed bytes at the front: compacts instead of growing.
+        let spare = buf.spare(100);
+        assert_eq!(spare.len(), 4);
+        assert_eq!(buf.bytes(), b"efgh");
+        buf.consume(4);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn read_buf_grows_up_to_what_is_wanted() {
+        let mut buf = ReadBuf::default();
+        assert!(!buf.is_allocated());
+        assert_eq!(buf.spare(10).len(), 10);
+        let mut buf = ReadBuf::default();
+        assert_eq!(buf.spare(1 << 20).len(), 4096);
+    }
+}

@@ -1,0 +1,65 @@
+//! nioserve: an HTTP/1.1 server where a connection is not a thread.
+//!
+//! HTTP/1.1 keeps connections open between requests. A thread-per-connection
+//! server parks a thread in a blocking `read()` for every one of them, idle or not,
+//! so a handful of idle keep-alive clients can starve its pool. nioserve works like
+//! Tomcat's NIO connector and nginx instead: **one poller thread** holds every idle
+//! connection in a slab and watches them all through epoll/kqueue (via `mio`).
+//!
+//! The poller reads and parses requests itself. Only when a complete request is
+//! buffered does it move the connection, by value, to a **small fixed pool of
+//! worker threads**, which runs the [`Handler`], writes the response, and hands the
+//! connection straight back. An idle connection costs a slab slot and a socket,
+//! not a thread: the server has `1 + workers` threads however many clients it holds.
+//!
+//! Requests and responses are the [`http`] crate's types. Every rule of RFC 9112
+//! the server enforces (framing, persistence, limits) is in the `http` module and
+//! tested on byte slices; the architecture is described in `docs/architecture.md`.
+//!
+//! # Examples
+//!
+//! ```
+//! # fn main() -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use nioserve::{Request, Response, Server};
+//!
+//! let server = Server::builder()
+//!     .workers(4)
+//!     .keep_alive_timeout(Duration::from_secs(5))
+//!     .max_keep_alive_requests(100)
+//!     .bind("127.0.0.1:0")?;
+//! let handle = server.spawn(|req: Request| {
+//!     Response::new(format!("hello from {}", req.uri().path()).into())
+//! })?;
+//! println!("{:?}", handle.stats());
+//! handle.shutdown();
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+mod body;
+mod config;
+mod connection;
+mod deadline;
+mod handler;
+mod http;
+mod poller;
+mod server;
+mod static_files;
+mod stats;
+mod worker;
+
+pub use crate::body::{Body, FileRegion};
+pub use crate::handler::Handler;
+pub use crate::server::{Builder, Server, ServerHandle};
+pub use crate::static_files::StaticFiles;
+pub use crate::stats::{Counters, Stats};
+
+/// A request as a handler receives it: head and complete body.
+pub type Request = ::http::Request<bytes::Bytes>;
+
+/// A response as a handler returns it.
+pub type Response = ::http::Response<Body>;

@@ -1,0 +1,565 @@
+//! `Server`, its `Builder`, and the `ServerHandle` of a running server.
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use log::error;
+use mio::net::TcpListener;
+use mio::{Interest, Poll, Waker};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::config::Config;
+use crate::handler::Handler;
+use crate::poller::{Poller, Shared, LISTENER, WAKER};
+use crate::stats::{Counters, Stats};
+use crate::worker;
+
+/// Sets up a [`Server`]: threads, timeouts and limits, then the address to listen on.
+///
+/// Every setting has a default chosen for a small static site; see each method.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use std::time::Duration;
+/// use nioserve::Server;
+///
+/// let server = Server::builder()
+///     .workers(4)
+///     .keep_alive_timeout(Duration::from_secs(5))
+///     .max_keep_alive_requests(100)
+///     .bind("127.0.0.1:0")?;
+/// assert!(server.local_addr().port() > 0);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+#[must_use = "a builder does nothing until `bind` is called"]
+pub struct Builder {
+    config: Config,
+}
+
+impl Builder {
+    /// The number of worker threads that run handlers. Default is the number of CPUs.
+    ///
+    /// The server has this many workers plus one poller thread, however many
+    /// connections are open.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `n` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().workers(2);
+    /// ```
+    pub fn workers(mut self, n: usize) -> Builder {
+        assert!(n > 0, "a server needs at least one worker");
+        self.config.workers = n;
+        self
+    }
+
+    /// How long an idle connection is kept open between requests. Default is 5 s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().keep_alive_timeout(std::time::Duration::from_secs(15));
+    /// ```
+    pub fn keep_alive_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.keep_alive_timeout = timeout;
+        self
+    }
+
+    /// How long a client may take to send a whole request, from its first byte.
+    /// Default is 10 s. A client that takes longer gets `408 Request Timeout`.
+    ///
+    /// This is what stops a "slowloris" client that sends a request a byte at a time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().request_timeout(std::time::Duration::from_secs(30));
+    /// ```
+    pub fn request_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.request_timeout = timeout;
+        self
+    }
+
+    /// How long a response may wait for the client to accept more bytes. Default is 30 s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().send_timeout(std::time::Duration::from_secs(60));
+    /// ```
+    pub fn send_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.send_timeout = timeout;
+        self
+    }
+
+    /// How many requests one connection may make before the server closes it.
+    /// Default is 100. The last response says `Connection: close`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `n` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().max_keep_alive_requests(1000);
+    /// ```
+    pub fn max_keep_alive_requests(mut self, n: u32) -> Builder {
+        assert!(n > 0, "every connection may make at least one request");
+        self.config.max_keep_alive_requests = n;
+        self
+    }
+
+    /// How many connections may be open at once. Default is 10,000.
+    ///
+    /// At the limit the server stops accepting; new clients wait in the kernel's
+    /// listen backlog (see [`backlog`](Builder::backlog)) and are accepted as
+    /// connections close. A connection is never accepted only to be dropped.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `n` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().max_connections(20_000);
+    /// ```
+    pub fn max_connections(mut self, n: usize) -> Builder {
+        assert!(n > 0, "a server must be able to hold one connection");
+        self.config.max_connections = n;
+        self
+    }
+
+    /// The length of the kernel's queue of connections waiting to be accepted.
+    /// Default is 1,024 (the kernel caps it at `net.core.somaxconn`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().backlog(4096);
+    /// ```
+    pub fn backlog(mut self, n: u32) -> Builder {
+        self.config.backlog = n;
+        self
+    }
+
+    /// The most bytes a request head (request line and headers) may have.
+    /// Default is 8 KiB. A larger head gets `431 Request Header Fields Too Large`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().max_header_bytes(16 * 1024);
+    /// ```
+    pub fn max_header_bytes(mut self, n: usize) -> Builder {
+        self.config.max_header_bytes = n;
+        self
+    }
+
+    /// The most bytes a request target (the URI) may have. Default is 4 KiB.
+    /// A longer one gets `414 URI Too Long`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().max_uri_bytes(2048);
+    /// ```
+    pub fn max_uri_bytes(mut self, n: usize) -> Builder {
+        self.config.max_uri_bytes = n;
+        self
+    }
+
+    /// The most bytes a request body may have. Default is 1 MiB.
+    /// A larger one gets `413 Content Too Large`, before the body is read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().max_body_bytes(16 * 1024 * 1024);
+    /// ```
+    pub fn max_body_bytes(mut self, n: usize) -> Builder {
+        self.config.max_body_bytes = n;
+        self
+    }
+
+    /// How long [`ServerHandle::shutdown`] waits for requests in flight. Default is 10 s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().shutdown_grace(std::time::Duration::from_secs(2));
+    /// ```
+    pub fn shutdown_grace(mut self, grace: Duration) -> Builder {
+        self.config.shutdown_grace = grace;
+        self
+    }
+
+    /// Opens the listening socket on the first of `addr`'s addresses that binds.
+    ///
+    /// The socket has `SO_REUSEADDR`, so a restarted server can bind while the last
+    /// run's connections sit in `TIME_WAIT`. Use port 0 for any free port, and
+    /// [`Server::local_addr`] to learn which.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the address does not resolve, is in use, or may not be bound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let server = nioserve::Server::builder().bind("127.0.0.1:0")?;
+    /// let taken = server.local_addr();
+    /// assert!(nioserve::Server::builder().bind(taken).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Server> {
+        let mut last_error = None;
+        for addr in addr.to_socket_addrs()? {
+            match listen(addr, self.config.backlog) {
+                Ok(listener) => {
+                    let local_addr = listener.local_addr()?;
+                    let counters = Counters::new(self.config.workers);
+                    return Ok(Server {
+                        listener,
+                        local_addr,
+                        config: self.config,
+                        counters,
+                    });
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind")))
+    }
+}
+
+fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    socket.set_nonblocking(true)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+/// A bound HTTP/1.1 server, ready to run a [`Handler`].
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use nioserve::{Request, Response, Server};
+///
+/// let server = Server::builder().workers(2).bind("127.0.0.1:0")?;
+/// let handle = server.spawn(|_req: Request| Response::new("hello".into()))?;
+/// println!("listening on {}", handle.local_addr());
+/// handle.shutdown();
+/// # Ok(())
+/// # }
+/// ```
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    config: Config,
+    counters: Counters,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Server {
+    /// Starts configuring a server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let server = nioserve::Server::builder().bind("127.0.0.1:0")?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The address the server listens on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let server = nioserve::Server::builder().bind("127.0.0.1:0")?;
+    /// assert!(server.local_addr().ip().is_loopback());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The live counters of this server, to hand to a handler that reports them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let server = nioserve::Server::builder().bind("127.0.0.1:0")?;
+    /// assert_eq!(server.counters().snapshot().requests, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn counters(&self) -> Counters {
+        self.counters.clone()
+    }
+
+    /// Starts the poller and the workers and returns at once.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the poll instance cannot be created or a thread cannot be spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::{Read, Write};
+    /// use nioserve::{Response, Server};
+    ///
+    /// let handle = Server::builder().workers(1).bind("127.0.0.1:0")?
+    ///     .spawn(|_req| Response::new("Hello, World!".into()))?;
+    /// let mut client = std::net::TcpStream::connect(handle.local_addr())?;
+    /// client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+    /// let mut reply = String::new();
+    /// client.read_to_string(&mut reply)?;
+    /// assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"));
+    /// assert!(reply.ends_with("\r\n\r\nHello, World!"));
+    /// handle.shutdown();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn spawn<H: Handler>(self, handler: H) -> io::Result<ServerHandle> {
+        let Server {
+            mut listener,
+            local_addr,
+            config,
+            counters,
+        } = self;
+        let poll = Poll::new()?;
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let shared = Arc::new(Shared {
+            waker: Waker::new(poll.registry(), WAKER)?,
+            poller_asleep: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
+            counters: counters.clone(),
+        });
+        let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
+        let (returns_tx, returns_rx) = crossbeam_channel::unbounded();
+
+        // If anything below fails, dropping the senders stops the threads already started.
+        let workers = worker::spawn_pool(Arc::new(handler), &config, &shared, &jobs_rx, &returns_tx)?;
+        drop((jobs_rx, returns_tx));
+        let poller = Poller::new(poll, listener, &config, Arc::clone(&shared), jobs_tx, returns_rx);
+        let poller = thread::Builder::new()
+            .name("nioserve-poller".into())
+            .spawn(move || poller.run())?;
+
+        Ok(ServerHandle {
+            local_addr,
+            shared,
+            counters,
+            poller: Some(poller),
+            workers,
+        })
+    }
+
+    /// Runs the server on the calling thread's behalf until it stops.
+    ///
+    /// The server runs on its own threads, as with [`spawn`](Server::spawn); this
+    /// call only waits for them. It returns when the poller fails.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the server cannot start, or with the error that stopped the poller.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// use nioserve::{Response, Server};
+    ///
+    /// Server::builder().bind("127.0.0.1:8080")?.serve(|_req| Response::new("hi".into()))
+    /// # }
+    /// ```
+    pub fn serve<H: Handler>(self, handler: H) -> io::Result<()> {
+        self.spawn(handler)?.join()
+    }
+}
+
+/// A running server: its address, its counters, and the way to stop it.
+///
+/// Dropping the handle shuts the server down as [`shutdown`](ServerHandle::shutdown) does.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use nioserve::{Response, Server};
+///
+/// let handle = Server::builder().bind("127.0.0.1:0")?.spawn(|_req| Response::new("hi".into()))?;
+/// assert_eq!(handle.stats().connections_open, 0);
+/// handle.shutdown();
+/// # Ok(())
+/// # }
+/// ```
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    counters: Counters,
+    poller: Option<JoinHandle<io::Result<()>>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("local_addr", &self.local_addr)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let handle = nioserve::Server::builder().bind("127.0.0.1:0")?
+    ///     .spawn(|_req| nioserve::Response::new("hi".into()))?;
+    /// assert!(handle.local_addr().port() > 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The server's counters now: connections open, idle and busy, busy workers,
+    /// requests served, connections accepted, closed and timed out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let handle = nioserve::Server::builder().workers(2).bind("127.0.0.1:0")?
+    ///     .spawn(|_req| nioserve::Response::new("hi".into()))?;
+    /// assert_eq!(handle.stats().workers_busy, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    /// The live counters, to read from another thread after the handle is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let handle = nioserve::Server::builder().bind("127.0.0.1:0")?
+    ///     .spawn(|_req| nioserve::Response::new("hi".into()))?;
+    /// let counters = handle.counters();
+    /// handle.shutdown();
+    /// assert_eq!(counters.snapshot().connections_open, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn counters(&self) -> Counters {
+        self.counters.clone()
+    }
+
+    /// Stops the server gracefully and waits for every thread to finish.
+    ///
+    /// Accepting stops and idle connections are closed at once. Requests in flight
+    /// finish within the grace period (see [`Builder::shutdown_grace`]); their
+    /// responses say `Connection: close`. A connection still open when the grace
+    /// period ends is closed. Returns once the poller and every worker have exited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let handle = nioserve::Server::builder().bind("127.0.0.1:0")?
+    ///     .spawn(|_req| nioserve::Response::new("hi".into()))?;
+    /// let addr = handle.local_addr();
+    /// handle.shutdown();
+    /// assert!(std::net::TcpStream::connect(addr).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn shutdown(mut self) {
+        self.begin_shutdown();
+        if let Err(e) = self.wait() {
+            error!("the poller had failed before shutdown: {e}");
+        }
+    }
+
+    fn begin_shutdown(&self) {
+        self.shared.shutting_down.store(true, Ordering::Release);
+        if let Err(e) = self.shared.waker.wake() {
+            error!("waking the poller for shutdown failed: {e}");
+        }
+    }
+
+    /// Waits for the server to stop, without asking it to.
+    fn join(mut self) -> io::Result<()> {
+        self.wait()
+    }
+
+    fn wait(&mut self) -> io::Result<()> {
+        let Some(poller) = self.poller.take() else {
+            return Ok(());
+        };
+        let result = poller
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the poller thread panicked")));
+        for worker in self.workers.drain(..) {
+            // A worker only ends by its loop ending; handler panics are caught.
+            let _ = worker.join();
+        }
+        result
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if self.poller.is_some() {
+            self.begin_shutdown();
+            let _ = self.wait();
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Live counters, shared by the poller and the workers, and the snapshot users read.
+//!
+//! The poller publishes the connection gauges once per turn of its loop; workers
+//! count requests and their own busy time. Everything is a relaxed atomic: the
+//! numbers are for people and dashboards, not for synchronisation.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A point-in-time copy of a server's counters.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use nioserve::{Response, Server};
+///
+/// let handle = Server::builder().workers(2).bind("127.0.0.1:0")?
+///     .spawn(|_req| Response::new("hi".into()))?;
+/// let stats = handle.stats();
+/// assert_eq!(stats.workers, 2);
+/// assert_eq!(stats.connections_open, 0);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Connections open now, in any state.
+    pub connections_open: usize,
+    /// Connections waiting for their next request, held by the poller alone.
+    pub connections_idle: usize,
+    /// Connections handed to the worker pool (running or queued for a worker).
+    pub connections_busy: usize,
+    /// Worker threads running a request now.
+    pub workers_busy: usize,
+    /// Worker threads in the pool.
+    pub workers: usize,
+    /// Requests answered since the server started.
+    pub requests: u64,
+    /// Connections accepted since the server started.
+    pub accepted: u64,
+    /// Connections closed since the server started.
+    pub closed: u64,
+    /// Connections closed because a timeout expired (keep-alive, request or send).
+    pub timed_out: u64,
+    /// Time since the server started.
+    pub uptime: Duration,
+}
+
+impl Stats {
+    /// The snapshot as a JSON object, the format of the demo's `/_status`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let json = nioserve::Stats::default().to_json();
+    /// assert!(json.starts_with("{\"connections_open\":0,"));
+    /// ```
+    pub fn to_json(&self) -> String {
+        let mut json = String::with_capacity(256);
+        // Writing to a String cannot fail.
+        let _ = write!(
+            json,
+            "{{\"connections_open\":{},\"connections_idle\":{},\"connections_busy\":{},\
+             \"workers_busy\":{},\"workers\":{},\"requests\":{},\"accepted\":{},\
+             \"closed\":{},\"timed_out\":{},\"uptime_secs\":{:.1}}}",
+            self.connections_open,
+            self.connections_idle,
+            self.connections_busy,
+            self.workers_busy,
+            self.workers,
+            self.requests,
+            self.accepted,
+            self.closed,
+            self.timed_out,
+            self.uptime.as_secs_f64(),
+        );
+        json
+    }
+}
+
+/// A live view of a server's counters, cheap to clone and to read from any thread.
+///
+/// Get one from [`Server::counters`](crate::Server::counters) before the server
+/// starts, to hand to a handler that reports them (the demo's `/_status` does).
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use nioserve::{Response, Server};
+///
+/// let server = Server::builder().workers(1).bind("127.0.0.1:0")?;
+/// let counters = server.counters();
+/// let handle = server.spawn(move |_req| Response::new(counters.snapshot().to_json().into()))?;
+/// assert_eq!(handle.stats().requests, 0);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Counters(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    started: Instant,
+    workers: usize,
+    connections_open: AtomicUsize,
+    connections_idle: AtomicUsize,
+    connections_busy: AtomicUsize,
+    workers_busy: AtomicUsize,
+    requests: AtomicU64,
+    accepted: AtomicU64,
+    closed: AtomicU64,
+    timed_out: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn new(workers: usize) -> Counters {
+        Counters(Arc::new(Inner {
+            started: Instant::now(),
+            workers,
+            connections_open: AtomicUsize::new(0),
+            connections_idle: AtomicUsize::new(0),
+            connections_busy: AtomicUsize::new(0),
+            workers_busy: AtomicUsize::new(0),
+            requests: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+            closed: AtomicU64::new(0),
+            timed_out: AtomicU64::new(0),
+        }))
+    }
+
+    /// Reads every counter now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let server = nioserve::Server::builder().workers(3).bind("127.0.0.1:0")?;
+    /// assert_eq!(server.counters().snapshot().workers, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn snapshot(&self) -> Stats {
+        let c = &self.0;
+        Stats {
+            connections_open: c.connections_open.load(Relaxed),
+            connections_idle: c.connections_idle.load(Relaxed),
+            connections_busy: c.connections_busy.load(Relaxed),
+            workers_busy: c.workers_busy.load(Relaxed),
+            workers: c.workers,
+            requests: c.requests.load(Relaxed),
+            accepted: c.accepted.load(Relaxed),
+            closed: c.closed.load(Relaxed),
+            timed_out: c.timed_out.load(Relaxed),
+            uptime: c.started.elapsed(),
+        }
+    }
+
+    /// The poller's gauges, published once per turn of its loop.
+    pub(crate) fn set_connections(&self, open: usize, idle: usize, busy: usize) {
+        self.0.connections_open.store(open, Relaxed);
+        self.0.connections_idle.store(idle, Relaxed);
+        self.0.connections_busy.store(busy, Relaxed);
+    }
+
+    pub(crate) fn accepted(&self) {
+        self.0.accepted.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn closed(&self) {
+        self.0.closed.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn timed_out(&self) {
+        self.0.timed_out.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn requests(&self, n: u64) {
+        self.0.requests.fetch_add(n, Relaxed);
+    }
+
+    pub(crate) fn worker_busy(&self) {
+        self.0.workers_busy.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn worker_free(&self) {
+        self.0.workers_busy.fetch_sub(1, Relaxed);
+    }
+}

@@ -1,0 +1,108 @@
+//! Persistence (RFC 9112 §9.3): which responses keep the connection open.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{echo_server, server, wait_until, Client};
+
+#[test]
+fn http11_reuses_one_connection_for_many_requests() {
+    let handle = echo_server(server());
+    let mut client = Client::connect(handle.local_addr());
+    for path in ["/a", "/b", "/c"] {
+        let reply = client.get(path);
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body_text(), format!("GET {path}"));
+        assert!(!reply.closes());
+        assert_eq!(reply.header("keep-alive"), None, "HTTP/1.1 needs no Keep-Alive header");
+        assert!(reply.header("date").is_some() && reply.header("server").is_some());
+    }
+    let stats = handle.stats();
+    assert_eq!(stats.accepted, 1, "all three requests on one connection");
+    assert_eq!(stats.requests, 3);
+}
+
+#[test]
+fn http10_closes_unless_it_asks_for_keep_alive() {
+    let handle = echo_server(
+        server()
+            .keep_alive_timeout(Duration::from_secs(7))
+            .max_keep_alive_requests(50),
+    );
+
+    let mut plain = Client::connect(handle.local_addr());
+    plain.send(b"GET /old HTTP/1.0\r\n\r\n");
+    let reply = plain.reply();
+    assert_eq!(reply.status, 200);
+    assert!(reply.closes());
+    plain.expect_closed();
+
+    let mut kept = Client::connect(handle.local_addr());
+    for i in 1..=2 {
+        kept.send(b"GET /kept HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
+        let reply = kept.reply();
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.header("connection"), Some("keep-alive"));
+        assert_eq!(
+            reply.header("keep-alive"),
+            Some(format!("timeout=7, max={}", 50 - i).as_str())
+        );
+    }
+}
+
+#[test]
+fn connection_close_is_honoured_as_a_token_list() {
+    let handle = echo_server(server());
+    for value in ["close", "Close", "keep-alive, CLOSE", "upgrade ,close"] {
+        let mut client = Client::connect(handle.local_addr());
+        client.send(format!("GET / HTTP/1.1\r\nHost: t\r\nConnection: {value}\r\n\r\n").as_bytes());
+        let reply = client.reply();
+        assert_eq!(reply.status, 200);
+        assert!(reply.closes(), "Connection: {value}");
+        client.expect_closed();
+    }
+    // A token that merely contains "close" is not `close`.
+    let mut client = Client::connect(handle.local_addr());
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: closed-captions\r\n\r\n");
+    assert!(!client.reply().closes());
+    assert_eq!(client.get("/again").status, 200);
+}
+
+#[test]
+fn keep_alive_timeout_closes_an_idle_connection() {
+    let handle = echo_server(server().keep_alive_timeout(Duration::from_millis(200)));
+    let mut client = Client::connect(handle.local_addr());
+    assert_eq!(client.get("/").status, 200);
+    // The read blocks until the server gives up on the idle connection.
+    client.expect_closed();
+    wait_until("the timeout is counted and the slot freed", || {
+        let s = handle.stats();
+        s.timed_out == 1 && s.connections_open == 0
+    });
+}
+
+#[test]
+fn max_keep_alive_requests_ends_with_connection_close() {
+    let handle = echo_server(server().max_keep_alive_requests(3));
+    let mut client = Client::connect(handle.local_addr());
+    assert!(!client.get("/1").closes());
+    assert!(!client.get("/2").closes());
+    let last = client.get("/3");
+    assert_eq!(last.status, 200);
+    assert!(last.closes(), "the third response is the last");
+    client.expect_closed();
+}
+
+#[test]
+fn client_half_close_after_request_still_gets_the_response() {
+    let handle = echo_server(server());
+    let mut client = Client::connect(handle.local_addr());
+    client.send(b"GET /half HTTP/1.1\r\nHost: t\r\n\r\n");
+    client.stream.shutdown(std::net::Shutdown::Write).expect("half-close");
+    let reply = client.reply();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body_text(), "GET /half");
+    client.expect_closed();
+    wait_until("the slot is freed", || handle.stats().connections_open == 0);
+}

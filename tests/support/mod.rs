@@ -1,0 +1,232 @@
+//! Shared by the integration tests: a server on 127.0.0.1:0 and a raw HTTP client
+//! with timeouts, so a broken server fails a test instead of hanging it.
+
+#![allow(dead_code)] // each test file uses a different part of this
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use nioserve::{Builder, Handler, Request, Response, Server, ServerHandle};
+
+/// How long any single wait in a test may take before it counts as a failure.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Starts `handler` on 127.0.0.1:0 with the given settings.
+pub fn start(builder: Builder, handler: impl Handler) -> ServerHandle {
+    builder
+        .bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .spawn(handler)
+        .expect("spawn server")
+}
+
+/// A server with two workers whose handler answers `METHOD PATH` followed by the request body.
+pub fn echo_server(builder: Builder) -> ServerHandle {
+    start(builder.workers(2), echo)
+}
+
+pub fn echo(req: Request) -> Response {
+    let mut body = format!("{} {}", req.method(), req.uri().path()).into_bytes();
+    if !req.body().is_empty() {
+        body.push(b'\n');
+        body.extend_from_slice(req.body());
+    }
+    Response::new(body.into())
+}
+
+/// Polls `cond` until it holds or `PATIENCE` runs out.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A parsed response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn body_text(&self) -> &str {
+        std::str::from_utf8(&self.body).expect("utf-8 body")
+    }
+
+    pub fn closes(&self) -> bool {
+        self.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+    }
+}
+
+/// A raw HTTP/1.1 client on one connection.
+pub struct Client {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(PATIENCE)).expect("read timeout");
+        stream.set_write_timeout(Some(PATIENCE)).expect("write timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) -> &mut Client {
+        self.stream.write_all(bytes).expect("send request bytes");
+        self
+    }
+
+    /// `GET path` with a Host header.
+    pub fn get(&mut self, path: &str) -> Reply {
+        self.send(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes());
+        self.reply()
+    }
+
+    /// Reads one response to a request that is not `HEAD`.
+    pub fn reply(&mut self) -> Reply {
+        self.read_reply(false)
+    }
+
+    /// Reads one response whose body is framed but not sent (a `HEAD` response).
+    pub fn head_reply(&mut self) -> Reply {
+        self.read_reply(true)
+    }
+
+    fn read_reply(&mut self, head_only: bool) -> Reply {
+        let head_len = loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            self.fill().expect("response head");
+        };
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut parsed = httparse::Response::new(&mut headers);
+        let status = parsed.parse(&self.buf[..head_len]).expect("valid response head");
+        assert!(status.is_complete());
+        let code = parsed.code.expect("status code");
+        let headers: Vec<(String, String)> = parsed
+            .headers
+            .iter()
+            .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+            .collect();
+        let reply = Reply {
+            status: code,
+            headers,
+            body: Vec::new(),
+        };
+        let no_body = head_only || code / 100 == 1 || code == 204 || code == 304;
+        let len: usize = if no_body {
+            0
+        } else {
+            reply
+                .header("content-length")
+                .expect("every response has Content-Length")
+                .parse()
+                .expect("numeric length")
+        };
+        while self.buf.len() < head_len + len {
+            self.fill().expect("response body");
+        }
+        let body = self.buf[head_len..head_len + len].to_vec();
+        self.buf.drain(..head_len + len);
+        Reply { body, ..reply }
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        let mut chunk = [0u8; 64 * 1024];
+        let n = self.stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+
+    /// Asserts the server closes the connection (EOF or reset) with nothing more sent.
+    pub fn expect_closed(&mut self) {
+        assert!(
+            self.buf.is_empty(),
+            "unexpected bytes before close: {:?}",
+            String::from_utf8_lossy(&self.buf)
+        );
+        let mut byte = [0u8; 1];
+        match self.stream.read(&mut byte) {
+            Ok(0) => {}
+            Ok(_) => panic!("expected the connection to close, got more bytes"),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("expected the connection to close, got {e}"),
+        }
+    }
+
+    /// Asserts nothing arrives within `wait` (the server is holding this client back).
+    pub fn expect_silence(&mut self, wait: Duration) {
+        self.stream.set_read_timeout(Some(wait)).expect("read timeout");
+        let mut byte = [0u8; 1];
+        match self.stream.read(&mut byte) {
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            other => panic!("expected silence, got {other:?}"),
+        }
+        self.stream.set_read_timeout(Some(PATIENCE)).expect("read timeout");
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Raises this process's open-file limit to its hard limit (tests that hold
+/// thousands of sockets need more than a default soft limit of 1,024).
+pub fn raise_fd_limit() -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    limit.current = limit.maximum;
+    setrlimit(Resource::Nofile, limit).expect("raise RLIMIT_NOFILE");
+    limit.current.unwrap_or(u64::MAX)
+}
+
+/// Names of this process's threads that belong to nioserve.
+pub fn nioserve_threads() -> Vec<String> {
+    let mut names = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
+        let comm = task.expect("task entry").path().join("comm");
+        if let Ok(name) = std::fs::read_to_string(comm) {
+            let name = name.trim().to_string();
+            if name.starts_with("nioserve-") {
+                names.push(name);
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+/// This process's resident set size in KiB, from /proc/self/status.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS line")
+}
+
+pub fn server() -> Builder {
+    Server::builder()
+}

@@ -1,0 +1,221 @@
+// nioserve demo page: polls /_status once a second, shows the counters and
+// draws the last 60 seconds of open / idle connections and busy workers.
+"use strict";
+
+const POLL_MS = 1000;     // one sample per second
+const TIMEOUT_MS = 2500;  // a fetch slower than this counts as a failure
+const SAMPLES = 60;       // chart window: 60 samples = 60 seconds
+
+// Chart series: the /_status key and the CSS variable holding its color.
+const SERIES = [
+  { key: "connections_idle", color: "--idle", area: true },
+  { key: "connections_open", color: "--open" },
+  { key: "workers_busy", color: "--workers" },
+];
+
+const num = new Intl.NumberFormat("en-US");
+const counters = document.querySelectorAll("[data-counter]");
+const statusLine = document.getElementById("status-line");
+const rateEl = document.getElementById("rate");
+const liveSection = document.getElementById("live");
+const canvas = document.getElementById("chart");
+
+// Chart history: one entry per poll, null for a failed poll (drawn as a gap).
+const history = [];
+let previous = null; // last successful status, for the request rate
+
+// ---- formatting ----
+
+function formatUptime(secs) {
+  const s = Math.floor(secs);
+  const pad = (n) => String(n).padStart(2, "0");
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${pad(s % 60)}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${pad(Math.floor(s / 60) % 60)}m`;
+  return `${Math.floor(s / 86400)}d ${pad(Math.floor(s / 3600) % 24)}h`;
+}
+
+function format(key, value) {
+  if (typeof value !== "number" || !Number.isFinite(value)) return "–";
+  return key === "uptime_secs" ? formatUptime(value) : num.format(value);
+}
+
+// ---- counters and status ----
+
+function render(status) {
+  for (const el of counters) {
+    const value = status[el.dataset.counter];
+    el.textContent = format(el.dataset.counter, value);
+    el.dataset.value = String(value ?? ""); // the raw number, for tests and tools
+  }
+
+  // Requests per second since the previous sample.
+  if (previous && status.uptime_secs < previous.uptime_secs) {
+    rateEl.textContent = ""; // the server restarted
+  } else if (previous && status.uptime_secs > previous.uptime_secs) {
+    const rate = (status.requests - previous.requests) / (status.uptime_secs - previous.uptime_secs);
+    rateEl.textContent = `${num.format(Math.max(0, Math.round(rate)))} req/s`;
+  }
+  previous = status;
+}
+
+function setStatus(ok) {
+  statusLine.dataset.state = ok ? "live" : "down";
+  statusLine.textContent = ok ? "live" : "server unreachable";
+  liveSection.classList.toggle("stale", !ok);
+  if (!ok) {
+    rateEl.textContent = "";
+    previous = null;
+  }
+}
+
+function pushSample(status) {
+  history.push(status ? SERIES.map((s) => Number(status[s.key]) || 0) : null);
+  if (history.length > SAMPLES) history.shift();
+}
+
+// ---- polling ----
+
+async function fetchStatus() {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+  try {
+    const res = await fetch("/_status", { cache: "no-store", signal: abort.signal });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return await res.json();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function markReady() {
+  const set = () => { document.body.dataset.ready = "1"; };
+  if (document.readyState === "complete") set();
+  else window.addEventListener("load", set, { once: true });
+}
+
+let ready = false;
+
+async function poll() {
+  const started = performance.now();
+  try {
+    const status = await fetchStatus();
+    render(status);
+    setStatus(true);
+    pushSample(status);
+    if (!ready) {
+      ready = true;
+      markReady();
+    }
+  } catch (err) {
+    setStatus(false);
+    pushSample(null);
+  }
+  draw();
+  // Keep a steady one-second rhythm whatever the fetch took.
+  setTimeout(poll, Math.max(0, POLL_MS - (performance.now() - started)));
+}
+
+// ---- chart ----
+
+// A y axis top and grid step with round numbers: 0-5, 0-10, 0-20, 0-50, ...
+function niceScale(max) {
+  const target = Math.max(max, 5) / 5;
+  const mag = 10 ** Math.floor(Math.log10(target));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= target);
+  return { step, top: Math.ceil(Math.max(max, 5) / step) * step };
+}
+
+function draw() {
+  const ctx = canvas.getContext("2d");
+  const css = getComputedStyle(document.documentElement);
+  const dpr = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth;
+  const h = canvas.clientHeight;
+  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(h * dpr);
+  }
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+
+  const max = Math.max(0, ...history.flatMap((v) => v || []));
+  const { step, top } = niceScale(max);
+
+  ctx.font = `12px ${css.getPropertyValue("--sans")}`;
+  const left = Math.ceil(ctx.measureText(num.format(top)).width) + 14;
+  const right = w - 10;
+  const plotTop = 10;
+  const bottom = h - 24;
+  const x = (i) => right - (SAMPLES - 1 - i) * ((right - left) / (SAMPLES - 1));
+  const y = (v) => bottom - (v / top) * (bottom - plotTop);
+
+  // Horizontal grid lines with y labels.
+  ctx.lineWidth = 1;
+  ctx.textBaseline = "middle";
+  ctx.textAlign = "right";
+  for (let v = 0; v <= top; v += step) {
+    const gy = Math.round(y(v)) + 0.5;
+    ctx.strokeStyle = v === 0 ? "#cbd5e1" : "#edf1f6";
+    ctx.beginPath();
+    ctx.moveTo(left, gy);
+    ctx.lineTo(right, gy);
+    ctx.stroke();
+    ctx.fillStyle = "#64748b";
+    ctx.fillText(num.format(v), left - 8, gy);
+  }
+
+  // X labels: seconds ago.
+  ctx.textBaseline = "top";
+  for (const ago of [60, 45, 30, 15, 0]) {
+    const i = Math.min(SAMPLES - 1, SAMPLES - 1 - ago);
+    ctx.textAlign = ago === 0 ? "right" : ago === 60 ? "left" : "center";
+    ctx.fillText(ago === 0 ? "now" : `−${ago}s`, ago === 60 ? left : x(i), bottom + 7);
+  }
+
+  // Samples are right-aligned: the newest is at "now".
+  const offset = SAMPLES - history.length;
+  SERIES.forEach((series, s) => {
+    const color = css.getPropertyValue(series.color).trim();
+    // Split into runs of consecutive successful samples; failures leave gaps.
+    const runs = [];
+    let run = [];
+    history.forEach((sample, i) => {
+      if (sample) run.push([x(offset + i), y(sample[s])]);
+      else if (run.length) { runs.push(run); run = []; }
+    });
+    if (run.length) runs.push(run);
+
+    for (const pts of runs) {
+      if (series.area && pts.length > 1) {
+        ctx.beginPath();
+        ctx.moveTo(pts[0][0], bottom);
+        for (const [px, py] of pts) ctx.lineTo(px, py);
+        ctx.lineTo(pts[pts.length - 1][0], bottom);
+        ctx.closePath();
+        ctx.fillStyle = color + "1f"; // ~12% alpha on a #rrggbb color
+        ctx.fill();
+      }
+      ctx.beginPath();
+      pts.forEach(([px, py], i) => (i ? ctx.lineTo(px, py) : ctx.moveTo(px, py)));
+      ctx.strokeStyle = color;
+      ctx.lineWidth = 2.25;
+      ctx.lineJoin = "round";
+      ctx.lineCap = "round";
+      ctx.stroke();
+    }
+
+    // A dot on the newest value.
+    const last = history[history.length - 1];
+    if (last) {
+      ctx.beginPath();
+      ctx.arc(x(SAMPLES - 1), y(last[s]), 3.5, 0, 2 * Math.PI);
+      ctx.fillStyle = color;
+      ctx.fill();
+    }
+  });
+}
+
+// Redraw when the canvas changes size (window resize, layout shifts).
+new ResizeObserver(() => draw()).observe(canvas);
+poll();
