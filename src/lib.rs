@@ -50,6 +50,7 @@ mod poller;
 mod server;
 mod static_files;
 mod stats;
+mod status;
 mod worker;
 
 pub use crate::body::{Body, FileRegion};
@@ -57,6 +58,7 @@ pub use crate::handler::Handler;
 pub use crate::server::{Builder, Server, ServerHandle};
 pub use crate::static_files::StaticFiles;
 pub use crate::stats::{Counters, Stats};
+pub use crate::status::Status;
 
 /// A request as a handler receives it: head and complete body.
 pub type Request = ::http::Request<bytes::Bytes>;

@@ -1,1 +1,160 @@
-fn main() {}
+//! `nioserve`: serve a static web application directory.
+//!
+//! `cargo run --release` serves the bundled `webapp/` on http://127.0.0.1:8080/.
+//! This file is the command line and nothing more: the engine, the static-file
+//! handler and the `/_status` counters all live in the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use log::{error, info};
+use nioserve::{Handler, Request, Response, Server, StaticFiles, Status};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// Serve a static web application directory with nioserve: one poller thread
+/// holds every idle keep-alive connection, a small worker pool runs requests.
+///
+/// Logging: RUST_LOG=info (default) writes one access-log line per request;
+/// RUST_LOG=debug traces each connection's life.
+#[derive(Debug, Parser)]
+#[command(name = "nioserve", version)]
+struct Args {
+    /// The directory to serve.
+    #[arg(default_value = "webapp")]
+    dir: PathBuf,
+
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+
+    /// Worker threads [default: the number of CPUs].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    workers: Option<u16>,
+
+    /// Seconds an idle keep-alive connection is kept between requests.
+    #[arg(long, default_value = "5", value_parser = seconds)]
+    keep_alive_timeout: Duration,
+
+    /// Requests served on one connection before it is closed.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    max_keep_alive_requests: u32,
+
+    /// Open connections at most; beyond it new clients wait in the listen backlog.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+
+    /// Seconds a client may take to send a whole request (408 after).
+    #[arg(long, default_value = "10", value_parser = seconds)]
+    request_timeout: Duration,
+
+    /// Seconds a response may wait for the client to take more bytes.
+    #[arg(long, default_value = "30", value_parser = seconds)]
+    send_timeout: Duration,
+
+    /// Length of the kernel's listen backlog.
+    #[arg(long, default_value_t = 1024)]
+    backlog: u32,
+
+    /// Bytes in a request head (431 beyond).
+    #[arg(long, default_value_t = 8 * 1024)]
+    max_header_bytes: usize,
+
+    /// Bytes in a request target (414 beyond).
+    #[arg(long, default_value_t = 4 * 1024)]
+    max_uri_bytes: usize,
+
+    /// Bytes in a request body (413 beyond).
+    #[arg(long, default_value_t = 1024 * 1024)]
+    max_body_bytes: usize,
+
+    /// Seconds shutdown waits for requests in flight.
+    #[arg(long, default_value = "10", value_parser = seconds)]
+    shutdown_grace: Duration,
+
+    /// Also answer `POST /echo` with the request body (for load and fault tests).
+    #[arg(long)]
+    echo: bool,
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} is not a usable number of seconds"))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("nioserve: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let files = StaticFiles::new(&args.dir).map_err(|e| format!("cannot serve {}: {e}", args.dir.display()))?;
+    let mut builder = Server::builder()
+        .keep_alive_timeout(args.keep_alive_timeout)
+        .max_keep_alive_requests(args.max_keep_alive_requests)
+        .max_connections(usize::try_from(args.max_connections).unwrap_or(usize::MAX))
+        .request_timeout(args.request_timeout)
+        .send_timeout(args.send_timeout)
+        .backlog(args.backlog)
+        .max_header_bytes(args.max_header_bytes)
+        .max_uri_bytes(args.max_uri_bytes)
+        .max_body_bytes(args.max_body_bytes)
+        .shutdown_grace(args.shutdown_grace);
+    if let Some(workers) = args.workers {
+        builder = builder.workers(usize::from(workers));
+    }
+    let server = builder
+        .bind(args.addr)
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    // Register for signals before serving, so an early Ctrl-C is not lost.
+    let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("cannot handle signals: {e}"))?;
+
+    let status = Status::new(server.counters());
+    let echo = args.echo;
+    let workers = server.counters().snapshot().workers;
+    let handle = server
+        .spawn(move |req: Request| match req.uri().path() {
+            "/_status" => status.call(req),
+            "/echo" if echo && req.method() == http::Method::POST => Response::new(req.into_body().into()),
+            _ => files.call(req),
+        })
+        .map_err(|e| format!("cannot start: {e}"))?;
+    println!(
+        "nioserve: serving {} on http://{}/ with {workers} workers (Ctrl-C to stop)",
+        args.dir.display(),
+        handle.local_addr()
+    );
+
+    if let Some(signal) = signals.forever().next() {
+        info!("signal {signal}: shutting down");
+    }
+    let counters = handle.counters();
+    handle.shutdown();
+    let stats = counters.snapshot();
+    info!(
+        "stopped after {:.1}s: {} requests on {} connections ({} timed out)",
+        stats.uptime.as_secs_f64(),
+        stats.requests,
+        stats.accepted,
+        stats.timed_out
+    );
+    if stats.connections_open != 0 {
+        error!(
+            "{} connections were still open at the end of the grace period",
+            stats.connections_open
+        );
+    }
+    Ok(())
+}

@@ -54,9 +54,10 @@ pub(crate) enum ParseError {
     ContentLengthWithTransferEncoding,
     /// `Transfer-Encoding` in an HTTP/1.0 request (400, RFC 9112 §6.1).
     TransferEncodingInHttp10,
-    /// Transfer codings that do not end in exactly one `chunked` (400, RFC 9112 §6.3).
+    /// `chunked` followed by another transfer coding or by itself, or no coding at all
+    /// (400, RFC 9112 §6.3, §7).
     ChunkedNotFinal,
-    /// A transfer coding other than `chunked` (501, RFC 9112 §6.1).
+    /// A transfer coding other than `chunked`, such as `gzip` (501, RFC 9112 §6.1).
     UnknownTransferCoding,
     /// A chunked body that breaks the grammar of RFC 9112 §7.1 (400).
     BadChunk,
@@ -102,7 +103,7 @@ impl ParseError {
             ParseError::BadContentLength => "invalid Content-Length",
             ParseError::ContentLengthWithTransferEncoding => "Transfer-Encoding with Content-Length",
             ParseError::TransferEncodingInHttp10 => "Transfer-Encoding in an HTTP/1.0 request",
-            ParseError::ChunkedNotFinal => "Transfer-Encoding must end in a single chunked",
+            ParseError::ChunkedNotFinal => "chunked must be the last transfer coding, applied once",
             ParseError::UnknownTransferCoding => "unsupported transfer coding",
             ParseError::BadChunk => "malformed chunked body",
             ParseError::UriTooLong => "request-target too long",
@@ -441,21 +442,21 @@ fn framing(version: Version, fields: &[httparse::Header<'_>], limits: &Limits) -
     }
 }
 
-/// The only transfer coding we undo is `chunked`. RFC 9112 §6.3: if it is not the final
-/// coding the body's length cannot be known (400); §7: it is applied once. §6.1: any other
-/// coding is one we do not understand (501): we would hand its encoded bytes to the handler
-/// as if they were the content.
+/// The only transfer coding we undo is `chunked`. RFC 9112 §6.3: if it is followed by another
+/// coding the body's length cannot be known (400), and §7: it is applied once. §6.1: any other
+/// coding is one we do not understand (501), even before a final `chunked`: we would hand its
+/// encoded bytes to the handler as if they were the content.
 fn check_transfer_codings<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<(), ParseError> {
-    let (mut codings, mut chunked, mut last_is_chunked) = (0, 0, false);
+    let (mut codings, mut chunked_not_last, mut last_is_chunked) = (0, false, false);
     // RFC 9110 §5.6.1: empty list elements are ignored.
     for coding in list_elements(values).filter(|coding| !coding.is_empty()) {
+        chunked_not_last |= last_is_chunked;
         last_is_chunked = coding.eq_ignore_ascii_case(b"chunked");
         codings += 1;
-        chunked += usize::from(last_is_chunked);
     }
-    if !last_is_chunked || chunked > 1 {
+    if codings == 0 || chunked_not_last {
         Err(ParseError::ChunkedNotFinal)
-    } else if codings > 1 {
+    } else if codings > 1 || !last_is_chunked {
         Err(ParseError::UnknownTransferCoding)
     } else {
         Ok(())
@@ -602,7 +603,9 @@ mod tests {
         ("gzip, chunked", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", Fail(UnknownTransferCoding)),
         ("gzip on its own line, then chunked", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", Fail(UnknownTransferCoding)),
         ("chunked, gzip", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", Fail(ChunkedNotFinal)),
-        ("gzip alone", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", Fail(ChunkedNotFinal)),
+        ("gzip alone", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", Fail(UnknownTransferCoding)),
+        ("unknown coding", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: bogus\r\n\r\n", Fail(UnknownTransferCoding)),
+        ("chunked, then chunked on its own line", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", Fail(ChunkedNotFinal)),
         ("chunked twice", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", Fail(ChunkedNotFinal)),
         ("empty Transfer-Encoding", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n", Fail(ChunkedNotFinal)),
         ("bad chunk size", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nx\r\n", Fail(BadChunk)),
