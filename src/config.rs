@@ -28,10 +28,39 @@ pub(crate) const READ_BUFFER_POOL: usize = 64;
 /// so that head and body leave in one write; larger ones are written from where they are.
 pub(crate) const COPY_BODY_BYTES: usize = 16 * 1024;
 
+/// How connections are tied to threads.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use nioserve::{Model, Server};
+///
+/// let nio = Server::builder().bind("127.0.0.1:0")?;
+/// let blocking = Server::builder().model(Model::Blocking).workers(8).bind("127.0.0.1:0")?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Model {
+    /// One poller thread holds every waiting connection; a small pool of workers
+    /// runs requests and holds a connection only while it is being answered.
+    /// Idle connections cost no thread. The default.
+    #[default]
+    Nio,
+    /// Thread per connection, like Tomcat's old BIO connector: each of the
+    /// `workers` threads owns one connection for its whole life, idle waits
+    /// included. At most `workers` connections are served at once; the rest wait
+    /// in the listen backlog. For comparison with [`Model::Nio`].
+    Blocking,
+}
+
 /// The server's settings. Every field says its default.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
-    /// Worker threads. Default is the number of CPUs.
+    /// How connections are tied to threads. Default is [`Model::Nio`].
+    pub(crate) model: Model,
+    /// Worker threads (connection threads in the blocking model). Default is the number of CPUs.
     pub(crate) workers: usize,
     /// How long an idle keep-alive connection is kept between requests. Default is 5 s.
     pub(crate) keep_alive_timeout: Duration,
@@ -58,6 +87,7 @@ pub(crate) struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
+            model: Model::Nio,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             keep_alive_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),

@@ -14,6 +14,7 @@ use mio::net::TcpStream;
 
 use crate::body::FileRegion;
 use crate::http::response::Payload;
+use crate::service::Exchange;
 
 /// Why a connection ends, for the debug log and for the `Connection: close` decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,20 +105,31 @@ impl Connection {
         }
     }
 
+    /// Lends what the request/response exchange needs to see of this connection.
+    pub(crate) fn exchange(&mut self, id: usize) -> Exchange<'_> {
+        Exchange {
+            peer: self.peer,
+            id,
+            input: &mut self.input,
+            served: &mut self.served,
+            closing: &mut self.closing,
+            eof: self.eof,
+        }
+    }
+
     /// Reads until the socket would block, the client closes, or `input` holds `limit` bytes.
     pub(crate) fn read_available(&mut self, limit: usize) -> io::Result<ReadStatus> {
         loop {
             if self.input.len() >= limit {
                 return Ok(ReadStatus::Full);
             }
-            let spare = self.input.spare(limit - self.input.len());
-            match self.stream.read(spare) {
+            match self.input.read_from(&mut self.stream, limit) {
                 Ok(0) => {
                     self.readable = false;
                     self.eof = true;
                     return Ok(ReadStatus::Eof);
                 }
-                Ok(n) => self.input.filled_by(n),
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.readable = false;
                     return Ok(ReadStatus::Blocked);
@@ -319,17 +331,17 @@ fn write_now(stream: &mut TcpStream, head: &[u8], payload: Payload) -> io::Resul
 
 /// Sends part of a file region; zero-copy `sendfile` on Linux.
 #[cfg(target_os = "linux")]
-fn send_file(stream: &TcpStream, region: &FileRegion) -> io::Result<usize> {
+pub(crate) fn send_file<S: std::os::fd::AsFd + Write>(stream: &mut S, region: &FileRegion) -> io::Result<usize> {
     /// One call sends at most this much, so one connection cannot monopolise a thread.
     const MAX_SENDFILE: u64 = 1 << 20;
     let mut offset = region.offset();
     let count = region.len().min(MAX_SENDFILE) as usize;
-    rustix::fs::sendfile(stream, region.file(), Some(&mut offset), count).map_err(io::Error::from)
+    rustix::fs::sendfile(&*stream, region.file(), Some(&mut offset), count).map_err(io::Error::from)
 }
 
 /// Sends part of a file region through a buffer, where `sendfile` is not used.
 #[cfg(not(target_os = "linux"))]
-fn send_file(mut stream: &TcpStream, region: &FileRegion) -> io::Result<usize> {
+pub(crate) fn send_file<S: Write>(stream: &mut S, region: &FileRegion) -> io::Result<usize> {
     use std::os::unix::fs::FileExt;
     let mut buf = [0u8; 64 * 1024];
     let want = region.len().min(buf.len() as u64) as usize;
@@ -338,7 +350,7 @@ fn send_file(mut stream: &TcpStream, region: &FileRegion) -> io::Result<usize> {
         return Ok(0);
     }
     // A short write is fine: the region advances by what was written.
-    (&mut stream).write(&buf[..n])
+    stream.write(&buf[..n])
 }
 
 /// A read buffer that is initialised once and reused, so reading never zeroes memory.
@@ -389,6 +401,14 @@ impl ReadBuf {
             self.start = 0;
             self.end = 0;
         }
+    }
+
+    /// Reads once from `reader` into the buffer, taking it to `limit` bytes at most.
+    pub(crate) fn read_from(&mut self, reader: &mut impl Read, limit: usize) -> io::Result<usize> {
+        let want = limit.saturating_sub(self.len()).max(1);
+        let n = reader.read(self.spare(want))?;
+        self.filled_by(n);
+        Ok(n)
     }
 
     /// Room to read into: up to `want` bytes, at least one, after moving buffered

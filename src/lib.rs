@@ -40,6 +40,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+mod blocking;
 mod body;
 mod config;
 mod connection;
@@ -48,12 +49,14 @@ mod handler;
 mod http;
 mod poller;
 mod server;
+mod service;
 mod static_files;
 mod stats;
 mod status;
 mod worker;
 
 pub use crate::body::{Body, FileRegion};
+pub use crate::config::Model;
 pub use crate::handler::Handler;
 pub use crate::server::{Builder, Server, ServerHandle};
 pub use crate::static_files::StaticFiles;

@@ -46,7 +46,8 @@ pub(crate) struct Shared {
     pub(crate) waker: Waker,
     /// The poller is in, or about to enter, `poll()` and may need a wake-up.
     pub(crate) poller_asleep: AtomicBool,
-    pub(crate) shutting_down: AtomicBool,
+    /// Also read by the workers, to make a response during shutdown the last one.
+    pub(crate) shutting_down: Arc<AtomicBool>,
     pub(crate) counters: Counters,
 }
 

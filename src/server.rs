@@ -8,16 +8,18 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use std::net::TcpListener;
+
 use log::error;
-use mio::net::TcpListener;
 use mio::{Interest, Poll, Waker};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::config::Config;
+use crate::config::{Config, Model};
 use crate::handler::Handler;
 use crate::poller::{Poller, Shared, LISTENER, WAKER};
+use crate::service::Service;
 use crate::stats::{Counters, Stats};
-use crate::worker;
+use crate::{blocking, worker};
 
 /// Sets up a [`Server`]: threads, timeouts and limits, then the address to listen on.
 ///
@@ -46,6 +48,18 @@ pub struct Builder {
 }
 
 impl Builder {
+    /// How connections are tied to threads. Default is [`Model::Nio`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().model(nioserve::Model::Blocking);
+    /// ```
+    pub fn model(mut self, model: Model) -> Builder {
+        self.config.model = model;
+        self
+    }
+
     /// The number of worker threads that run handlers. Default is the number of CPUs.
     ///
     /// The server has this many workers plus one poller thread, however many
@@ -254,8 +268,7 @@ fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
-    socket.set_nonblocking(true)?;
-    Ok(TcpListener::from_std(socket.into()))
+    Ok(socket.into())
 }
 
 /// A bound HTTP/1.1 server, ready to run a [`Handler`].
@@ -361,36 +374,29 @@ impl Server {
     /// ```
     pub fn spawn<H: Handler>(self, handler: H) -> io::Result<ServerHandle> {
         let Server {
-            mut listener,
+            listener,
             local_addr,
             config,
             counters,
         } = self;
-        let poll = Poll::new()?;
-        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-        let shared = Arc::new(Shared {
-            waker: Waker::new(poll.registry(), WAKER)?,
-            poller_asleep: AtomicBool::new(false),
-            shutting_down: AtomicBool::new(false),
-            counters: counters.clone(),
-        });
-        let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
-        let (returns_tx, returns_rx) = crossbeam_channel::unbounded();
-
-        // If anything below fails, dropping the senders stops the threads already started.
-        let workers = worker::spawn_pool(Arc::new(handler), &config, &shared, &jobs_rx, &returns_tx)?;
-        drop((jobs_rx, returns_tx));
-        let poller = Poller::new(poll, listener, &config, Arc::clone(&shared), jobs_tx, returns_rx);
-        let poller = thread::Builder::new()
-            .name("nioserve-poller".into())
-            .spawn(move || poller.run())?;
-
+        let shutting_down = Arc::new(AtomicBool::new(false));
+        let service = Service::new(handler, &config, Arc::clone(&shutting_down));
+        let (waker, threads) = match config.model {
+            Model::Nio => {
+                let (shared, threads) = spawn_nio(listener, service, &config, &counters, &shutting_down)?;
+                (Some(shared), threads)
+            }
+            Model::Blocking => (
+                None,
+                blocking::spawn(listener, service, &config, &counters, &shutting_down)?,
+            ),
+        };
         Ok(ServerHandle {
             local_addr,
-            shared,
             counters,
-            poller: Some(poller),
-            workers,
+            shutting_down,
+            waker,
+            threads,
         })
     }
 
@@ -417,6 +423,41 @@ impl Server {
     }
 }
 
+/// Starts the poller and the worker pool; returns what wakes the poller, and the threads.
+fn spawn_nio<H: Handler>(
+    listener: TcpListener,
+    service: Service<H>,
+    config: &Config,
+    counters: &Counters,
+    shutting_down: &Arc<AtomicBool>,
+) -> io::Result<(Arc<Shared>, Vec<JoinHandle<io::Result<()>>>)> {
+    listener.set_nonblocking(true)?;
+    let mut listener = mio::net::TcpListener::from_std(listener);
+    let poll = Poll::new()?;
+    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    let shared = Arc::new(Shared {
+        waker: Waker::new(poll.registry(), WAKER)?,
+        poller_asleep: AtomicBool::new(false),
+        shutting_down: Arc::clone(shutting_down),
+        counters: counters.clone(),
+    });
+    let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
+    let (returns_tx, returns_rx) = crossbeam_channel::unbounded();
+
+    // If anything below fails, dropping the senders stops the threads already started.
+    let mut threads = worker::spawn_pool(config.workers, &service, &shared, &jobs_rx, &returns_tx)?;
+    drop((jobs_rx, returns_tx));
+    let poller = Poller::new(poll, listener, config, Arc::clone(&shared), jobs_tx, returns_rx);
+    // The poller goes first: its exit is what ends the workers.
+    threads.insert(
+        0,
+        thread::Builder::new()
+            .name("nioserve-poller".into())
+            .spawn(move || poller.run())?,
+    );
+    Ok((shared, threads))
+}
+
 /// A running server: its address, its counters, and the way to stop it.
 ///
 /// Dropping the handle shuts the server down as [`shutdown`](ServerHandle::shutdown) does.
@@ -435,10 +476,12 @@ impl Server {
 /// ```
 pub struct ServerHandle {
     local_addr: SocketAddr,
-    shared: Arc<Shared>,
     counters: Counters,
-    poller: Option<JoinHandle<io::Result<()>>>,
-    workers: Vec<JoinHandle<()>>,
+    shutting_down: Arc<AtomicBool>,
+    /// The NIO model's poller must be woken to notice shutdown; blocking threads look up by themselves.
+    waker: Option<Arc<Shared>>,
+    /// Every thread of the server; empty once joined.
+    threads: Vec<JoinHandle<io::Result<()>>>,
 }
 
 impl fmt::Debug for ServerHandle {
@@ -529,9 +572,11 @@ impl ServerHandle {
     }
 
     fn begin_shutdown(&self) {
-        self.shared.shutting_down.store(true, Ordering::Release);
-        if let Err(e) = self.shared.waker.wake() {
-            error!("waking the poller for shutdown failed: {e}");
+        self.shutting_down.store(true, Ordering::Release);
+        if let Some(shared) = &self.waker {
+            if let Err(e) = shared.waker.wake() {
+                error!("waking the poller for shutdown failed: {e}");
+            }
         }
     }
 
@@ -540,16 +585,16 @@ impl ServerHandle {
         self.wait()
     }
 
+    /// Joins every thread; the first error any of them ended with is returned.
     fn wait(&mut self) -> io::Result<()> {
-        let Some(poller) = self.poller.take() else {
-            return Ok(());
-        };
-        let result = poller
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the poller thread panicked")));
-        for worker in self.workers.drain(..) {
-            // A worker only ends by its loop ending; handler panics are caught.
-            let _ = worker.join();
+        let mut result = Ok(());
+        for thread in self.threads.drain(..) {
+            let ended = thread
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("a server thread panicked")));
+            if result.is_ok() {
+                result = ended;
+            }
         }
         result
     }
@@ -557,7 +602,7 @@ impl ServerHandle {
 
 impl Drop for ServerHandle {
     fn drop(&mut self) {
-        if self.poller.is_some() {
+        if !self.threads.is_empty() {
             self.begin_shutdown();
             let _ = self.wait();
         }

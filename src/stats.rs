@@ -167,6 +167,24 @@ impl Counters {
         self.0.connections_busy.store(busy, Relaxed);
     }
 
+    /// The thread-per-connection model counts its gauges one change at a time.
+    pub(crate) fn connection_opened(&self) {
+        self.0.connections_open.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn connection_ended(&self) {
+        self.0.connections_open.fetch_sub(1, Relaxed);
+        self.closed();
+    }
+
+    pub(crate) fn idle_began(&self) {
+        self.0.connections_idle.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn idle_ended(&self) {
+        self.0.connections_idle.fetch_sub(1, Relaxed);
+    }
+
     pub(crate) fn accepted(&self) {
         self.0.accepted.fetch_add(1, Relaxed);
     }

@@ -7,23 +7,19 @@
 //! to drain or for the client's next request. It never reads from the socket, so a
 //! slow client can never hold it.
 
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
 
-use ::http::{StatusCode, Version};
 use crossbeam_channel::{Receiver, Sender};
-use log::{debug, error, info, log_enabled, Level};
+use log::debug;
 use mio::Token;
 
-use crate::config::{Config, COPY_BODY_BYTES};
+use crate::config::COPY_BODY_BYTES;
 use crate::connection::{CloseReason, Connection, Flush};
 use crate::handler::Handler;
-use crate::http::parse::{self, Limits};
-use crate::http::response::{self, Payload, Persistence};
+use crate::http::response::Payload;
 use crate::poller::Shared;
+use crate::service::{Answer, Service};
 
 /// A connection with a complete request buffered, on its way to a worker.
 #[derive(Debug)]
@@ -52,39 +48,36 @@ pub(crate) enum Handback {
 /// Pipelined responses are gathered into one write up to about this many bytes.
 const BATCH_BYTES: usize = 64 * 1024;
 
-/// Starts `config.workers` threads named `nioserve-worker-K`, serving `jobs`.
+/// Starts `workers` threads named `nioserve-worker-K`, serving `jobs`.
 pub(crate) fn spawn_pool<H: Handler>(
-    handler: Arc<H>,
-    config: &Config,
+    workers: usize,
+    service: &Service<H>,
     shared: &Arc<Shared>,
     jobs: &Receiver<Job>,
     returns: &Sender<Returned>,
-) -> std::io::Result<Vec<JoinHandle<()>>> {
-    (1..=config.workers)
+) -> std::io::Result<Vec<JoinHandle<std::io::Result<()>>>> {
+    (1..=workers)
         .map(|k| {
             let mut worker = Worker {
-                handler: Arc::clone(&handler),
+                service: service.clone(),
                 shared: Arc::clone(shared),
-                limits: config.limits(),
-                keep_alive_secs: config.keep_alive_timeout.as_secs(),
-                max_requests: config.max_keep_alive_requests,
                 scratch: Vec::with_capacity(4096),
             };
             let jobs = jobs.clone();
             let returns = returns.clone();
             thread::Builder::new()
                 .name(format!("nioserve-worker-{k}"))
-                .spawn(move || worker.run(&jobs, &returns))
+                .spawn(move || {
+                    worker.run(&jobs, &returns);
+                    Ok(())
+                })
         })
         .collect()
 }
 
 struct Worker<H> {
-    handler: Arc<H>,
+    service: Service<H>,
     shared: Arc<Shared>,
-    limits: Limits,
-    keep_alive_secs: u64,
-    max_requests: u32,
     /// Response heads (and small bodies) are encoded here; reused, never shrunk.
     scratch: Vec<u8>,
 }
@@ -115,62 +108,14 @@ impl<H: Handler> Worker<H> {
         self.scratch.clear();
         let mut answered = 0;
         while conn.output.is_none() && conn.closing.is_none() {
-            let (request, used) = match parse::parse(conn.input.bytes(), &self.limits) {
-                Ok(Some(parsed)) => parsed,
-                Ok(None) => break,
-                Err(e) => {
-                    debug!("{} #{}: rejected: {} ({})", conn.peer, token.0, e.reason(), e.status());
-                    response::encode_error(&mut self.scratch, e.status(), e.reason());
-                    conn.closing = Some(CloseReason::BadRequest(e.status().as_u16()));
-                    break;
-                }
+            let payload = match self.service.answer_next(conn.exchange(token.0), &mut self.scratch) {
+                Answer::Incomplete => break,
+                Answer::Rejected => break,
+                Answer::Answered(payload) => payload,
             };
-            conn.input.consume(used);
-            conn.continue_sent = false;
-            conn.served += 1;
             answered += 1;
-            debug!(
-                "{} #{}: {} {} {:?}",
-                conn.peer,
-                token.0,
-                request.method(),
-                request.uri(),
-                request.version()
-            );
-
-            let version = request.version();
-            let client_keeps_alive = parse::wants_keep_alive(version, request.headers());
-            let method = request.method().clone();
-            let access =
-                log_enabled!(target: "nioserve::access", Level::Info).then(|| (Instant::now(), request.uri().clone()));
-
-            let handler = &self.handler;
-            let response = match panic::catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
-                Ok(response) => response,
-                Err(_) => {
-                    error!(
-                        "{} #{}: handler panicked on {method}; answering 500",
-                        conn.peer, token.0
-                    );
-                    response::encode_error(&mut self.scratch, StatusCode::INTERNAL_SERVER_ERROR, "");
-                    conn.closing = Some(CloseReason::HandlerPanicked);
-                    break;
-                }
-            };
-            // Decided after the handler ran: shutdown may have begun meanwhile.
-            let persistence = self.persistence(conn, version, client_keeps_alive, response.headers());
-            if let Some((started, uri)) = access {
-                info!(
-                    target: "nioserve::access",
-                    "{} \"{method} {uri} {version:?}\" {} {} {:.3}ms",
-                    conn.peer,
-                    response.status().as_u16(),
-                    response.body().len(),
-                    started.elapsed().as_secs_f64() * 1000.0,
-                );
-            }
-
-            match response::encode(&mut self.scratch, &method, response, persistence) {
+            conn.continue_sent = false;
+            match payload {
                 Payload::None => {}
                 Payload::Bytes(body) if body.len() <= COPY_BODY_BYTES => self.scratch.extend_from_slice(&body),
                 payload => {
@@ -195,41 +140,5 @@ impl<H: Handler> Worker<H> {
         }
         self.shared.counters.requests(answered);
         Ok(())
-    }
-
-    /// Whether the connection stays open after this request (RFC 9112 §9.3), and
-    /// what the response says about it.
-    fn persistence(
-        &self,
-        conn: &mut Connection,
-        version: Version,
-        client_keeps_alive: bool,
-        response_headers: &::http::HeaderMap,
-    ) -> Persistence {
-        let reason = if !client_keeps_alive {
-            Some(CloseReason::ClientAsked)
-        } else if parse::header_has_token(response_headers, ::http::header::CONNECTION, "close") {
-            Some(CloseReason::HandlerAsked)
-        } else if conn.served >= self.max_requests {
-            Some(CloseReason::MaxRequests)
-        } else if self.shared.shutting_down.load(Ordering::Acquire) {
-            Some(CloseReason::Shutdown)
-        } else if conn.eof && conn.input.is_empty() {
-            // The client half-closed after its last request: answer it, then close.
-            Some(CloseReason::PeerClosed)
-        } else {
-            None
-        };
-        match reason {
-            Some(reason) => {
-                conn.closing = Some(reason);
-                Persistence::Close
-            }
-            None if version == Version::HTTP_10 => Persistence::KeepAlive10 {
-                timeout_secs: self.keep_alive_secs,
-                max: self.max_requests - conn.served,
-            },
-            None => Persistence::KeepAlive,
-        }
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use log::{error, info};
-use nioserve::{Handler, Request, Response, Server, StaticFiles, Status};
+use nioserve::{Handler, Model, Request, Response, Server, StaticFiles, Status};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -31,7 +31,13 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
 
-    /// Worker threads [default: the number of CPUs].
+    /// How connections are tied to threads: `nio` (one poller holds every idle
+    /// connection) or `blocking` (thread per connection, for comparison).
+    #[arg(long, value_enum, default_value_t = ModelArg::Nio)]
+    model: ModelArg,
+
+    /// Worker threads [default: the number of CPUs]. With `--model blocking`,
+    /// the number of connections served at once.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     workers: Option<u16>,
 
@@ -80,6 +86,12 @@ struct Args {
     echo: bool,
 }
 
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ModelArg {
+    Nio,
+    Blocking,
+}
+
 fn seconds(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .parse()
@@ -101,7 +113,12 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<(), String> {
     let files = StaticFiles::new(&args.dir).map_err(|e| format!("cannot serve {}: {e}", args.dir.display()))?;
+    let model = match args.model {
+        ModelArg::Nio => Model::Nio,
+        ModelArg::Blocking => Model::Blocking,
+    };
     let mut builder = Server::builder()
+        .model(model)
         .keep_alive_timeout(args.keep_alive_timeout)
         .max_keep_alive_requests(args.max_keep_alive_requests)
         .max_connections(usize::try_from(args.max_connections).unwrap_or(usize::MAX))
@@ -132,7 +149,7 @@ fn run(args: Args) -> Result<(), String> {
         })
         .map_err(|e| format!("cannot start: {e}"))?;
     println!(
-        "nioserve: serving {} on http://{}/ with {workers} workers (Ctrl-C to stop)",
+        "nioserve: serving {} on http://{}/ with {workers} workers, {model:?} model (Ctrl-C to stop)",
         args.dir.display(),
         handle.local_addr()
     );

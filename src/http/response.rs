@@ -21,8 +21,8 @@ pub(crate) enum Persistence {
     /// An HTTP/1.0 client asked for keep-alive: say yes, and for how long
     /// (`Keep-Alive: timeout=T, max=M`).
     KeepAlive10 { timeout_secs: u64, max: u32 },
-    /// This is the last response on the connection.
-    Close,
+    /// This is the last response on the connection, for this reason.
+    Close(crate::connection::CloseReason),
 }
 
 /// Which part of the body goes on the wire after the head.
@@ -91,7 +91,7 @@ pub(crate) fn encode(
             out.extend_from_slice(itoa::Buffer::new().format(max).as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        Persistence::Close => out.extend_from_slice(b"Connection: close\r\n"),
+        Persistence::Close(_) => out.extend_from_slice(b"Connection: close\r\n"),
     }
     out.extend_from_slice(b"\r\n");
 
@@ -204,7 +204,7 @@ mod tests {
                 status: 200,
                 body: "abc",
                 handler_length: Some("99"),
-                persistence: Persistence::Close,
+                persistence: Persistence::Close(crate::connection::CloseReason::ClientAsked),
                 expect_lines: &["Content-Length: 3", "Connection: close"],
                 expect_payload: 3,
             },

@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# browser-check.sh — end-to-end check of the demo with curl and a real browser.
+#
+# Builds the demo, serves webapp/ on a free local port with RUST_LOG=debug and
+# checks, from the client side and from the server's own log, that:
+#   1. curl fetches two URLs over one kept-alive connection;
+#   2. headless Chromium renders the page, the live counters hold numbers
+#      (the page polled /_status successfully), and a screenshot goes to
+#      docs/webapp.png;
+#   3. every asset the browser asked for was answered 200, and the browser
+#      sent more requests than it opened connections (keep-alive worked).
+#
+# Meant for a fresh Debian machine, run as root: installs chromium and curl
+# from Debian's mirrors if they are missing. Needs a Rust toolchain (cargo).
+# Prints "browser-check: OK" last and exits 0 when everything holds.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+# The page's own assets; anything else the browser asks for is reported.
+ASSETS=(/ /css/styles.css /js/app.js /favicon.svg /_status)
+# Counters the brief names explicitly; every [data-counter] is checked anyway.
+REQUIRED_COUNTERS=(open idle busy workers-busy workers requests)
+
+# Time limits (seconds). Each step is bounded so that the whole run after the
+# build stays well under three minutes even when something hangs.
+SERVER_START_TIMEOUT=15
+CURL_TIMEOUT=10
+CHROMIUM_TIMEOUT=45
+CLOSE_WAIT_TIMEOUT=8
+# Virtual time the page gets before Chromium dumps / shoots it. Virtual time
+# runs faster than the wall clock while the page is idle, so this costs about
+# a second of real time. The page polls /_status once a second and marks
+# itself ready after the first success; 5 s give it several polls, and the
+# screenshot gets 12 s so the chart shows a visible line.
+DOM_BUDGET_MS=5000
+SHOT_BUDGET_MS=12000
+WINDOW_SIZE=1280,900
+
+WORK=$(mktemp -d /tmp/browser-check.XXXXXX)
+LOG="$WORK/server.log"
+SERVER_PID=""
+PORT=""
+BASE=""
+FAILED=1 # cleared right before the final OK
+
+# ---------------------------------------------------------------- helpers
+
+say() { printf '%s\n' "$*"; }
+step() { printf '\n== %s\n' "$*"; }
+die() {
+    printf '\nbrowser-check: FAILED: %s\n' "$*" >&2
+    exit 1
+}
+
+cleanup() {
+    local status=$?
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        # SIGTERM asks for a graceful shutdown; don't wait on it forever.
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if ((FAILED)); then
+        # Keep the evidence when something went wrong.
+        if [[ -s "$LOG" ]]; then
+            printf '\n-- last lines of the server log (%s):\n' "$LOG" >&2
+            tail -n 25 "$LOG" >&2
+        fi
+        printf '(work files kept in %s)\n' "$WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Lines currently in the server log: taken before a client runs, so that the
+# client's own lines can be cut out afterwards with log_since.
+log_lines() { wc -l <"$LOG" | tr -d ' '; }
+log_since() { tail -n "+$(($1 + 1))" "$LOG"; }
+
+# ---------------------------------------------------------------- 1. packages
+
+ensure_packages() {
+    step "packages"
+    local missing=()
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
+    if ((${#missing[@]} == 0)); then
+        say "chromium and curl already installed"
+    else
+        [[ $EUID -eq 0 ]] || die "need root to install: ${missing[*]}"
+        command -v apt-get >/dev/null 2>&1 || die "no apt-get; install ${missing[*]} by hand"
+        # --no-install-recommends keeps out upower, udev, mesa, printer tools
+        # and the like, which a headless run never uses; but the recommended
+        # fonts-liberation is what gives the screenshot proper text metrics.
+        [[ " ${missing[*]} " == *" chromium "* ]] && missing+=(fonts-liberation)
+        say "installing ${missing[*]} with apt-get"
+        local t0=$SECONDS
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >"$WORK/apt.log" 2>&1 ||
+            { cat "$WORK/apt.log" >&2; die "apt-get update failed"; }
+        apt-get install -y -qq --no-install-recommends -o Dpkg::Use-Pty=0 "${missing[@]}" \
+            >>"$WORK/apt.log" 2>&1 ||
+            { tail -n 30 "$WORK/apt.log" >&2; die "apt-get install failed"; }
+        say "installed in $((SECONDS - t0))s"
+    fi
+    # The Debian wrapper prints a harmless shell warning on some machines;
+    # keep only the version line.
+    say "$(chromium --version 2>/dev/null | grep -i chromium | head -n 1)"
+    say "$(curl --version | head -n 1)"
+}
+
+# ---------------------------------------------------------------- 2. server
+
+build_demo() {
+    step "build"
+    command -v cargo >/dev/null 2>&1 || die "cargo not found: install a Rust toolchain (https://rustup.rs)"
+    local t0=$SECONDS
+    if ! cargo build --release -p nioserve-demo >"$WORK/build.log" 2>&1; then
+        tail -n 40 "$WORK/build.log" >&2
+        die "cargo build failed"
+    fi
+    tail -n 1 "$WORK/build.log"
+    [[ -x target/release/nioserve ]] || die "target/release/nioserve was not built"
+    say "built in $((SECONDS - t0))s"
+}
+
+# Start the server on the first port from 18080 up that it can bind. Letting
+# the server itself try the port (rather than probing first) has no race with
+# other processes and needs nothing beyond bash.
+start_server() {
+    step "server"
+    local port
+    for port in $(seq 18080 18179); do
+        : >"$LOG"
+        RUST_LOG=debug target/release/nioserve webapp --addr "127.0.0.1:$port" >>"$LOG" 2>&1 &
+        SERVER_PID=$!
+        if wait_for_status "$port"; then
+            PORT=$port
+            BASE="http://127.0.0.1:$PORT"
+            say "nioserve pid $SERVER_PID serving webapp/ on $BASE (log: $LOG)"
+            return
+        fi
+        # It exited: busy port → try the next one; anything else is fatal.
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+        grep -q "cannot listen" "$LOG" || { cat "$LOG" >&2; die "nioserve did not start"; }
+    done
+    die "no free port in 18080-18179"
+}
+
+# Succeeds once GET /_status answers; fails as soon as the server process is
+# gone; dies at the deadline.
+wait_for_status() {
+    local deadline=$((SECONDS + SERVER_START_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        kill -0 "$SERVER_PID" 2>/dev/null || return 1
+        if curl -sf --max-time 1 "http://127.0.0.1:$1/_status" -o /dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "/_status did not answer within ${SERVER_START_TIMEOUT}s"
+}
+
+# A client's connections are logged as closed once it has gone; waiting for
+# that makes sure every access line of the run is in the log before counting.
+# Chromium closes its sockets when it exits; the keep-alive timeout (5 s by
+# default) catches any it leaves behind.
+wait_for_closes() {
+    local since=$1 deadline=$((SECONDS + CLOSE_WAIT_TIMEOUT)) opened closed
+    while :; do
+        opened=$(log_since "$since" | grep -c 'New client: ' || true)
+        closed=$(log_since "$since" | grep -c ': closed (' || true)
+        ((closed >= opened)) && return 0
+        if ((SECONDS >= deadline)); then
+            say "warning: $((opened - closed)) connection(s) still open after ${CLOSE_WAIT_TIMEOUT}s"
+            return 0
+        fi
+        sleep 0.1
+    done
+}
+
+# ---------------------------------------------------------------- 3. curl
+
+check_curl() {
+    step "curl: two URLs, one connection"
+    local since out reused ok200
+    since=$(log_lines)
+    out=$(curl -sv --max-time "$CURL_TIMEOUT" "$BASE/" "$BASE/css/styles.css" \
+        -o /dev/null -o /dev/null 2>&1) || { say "$out"; die "curl failed"; }
+    # Wording differs across curl versions: "Re-using existing connection!",
+    # "Re-using existing connection #0", "Reusing existing http: connection".
+    grep -E 'Connected to|Re-?using existing|^< HTTP/' <<<"$out" | sed 's/^/  /'
+    reused=$(grep -cE 'Re-?using existing (http: )?connection' <<<"$out" || true)
+    ok200=$(grep -cE '^< HTTP/1\.1 200' <<<"$out" || true)
+    ((reused >= 1)) || die "curl did not re-use the connection"
+    ((ok200 == 2)) || die "expected two 'HTTP/1.1 200' responses, got $ok200"
+
+    wait_for_closes "$since"
+    local conns reqs
+    conns=$(log_since "$since" | grep -c 'New client: ' || true)
+    reqs=$(log_since "$since" | grep -c 'nioserve::access\]' || true)
+    say "server log: $reqs requests on $conns connection(s)"
+    CURL_SUMMARY="$reqs $conns"
+}
+
+# ---------------------------------------------------------------- 4. browser
+
+# chromium with the flags this check is defined by, a fresh profile, and a
+# hard time limit (timeout signals chromium's whole process group).
+run_chromium() {
+    local name=$1
+    shift
+    local profile="$WORK/profile-$name"
+    mkdir -p "$profile"
+    timeout -k 5 "$CHROMIUM_TIMEOUT" chromium \
+        --headless --no-sandbox --disable-gpu --disable-background-networking \
+        --disable-component-update --disable-sync --no-first-run \
+        --host-resolver-rules="MAP * ~NOTFOUND, EXCLUDE 127.0.0.1" \
+        --user-data-dir="$profile" \
+        "$@" 2>"$WORK/chromium-$name.err"
+}
+
+check_dom() {
+    step "browser: rendered DOM"
+    local since dom t0=$SECONDS
+    since=$(log_lines)
+    if ! run_chromium dom --virtual-time-budget="$DOM_BUDGET_MS" --dump-dom "$BASE/" >"$WORK/dom.html"; then
+        tail -n 20 "$WORK/chromium-dom.err" >&2
+        die "chromium --dump-dom failed or timed out (${CHROMIUM_TIMEOUT}s)"
+    fi
+    say "chromium --dump-dom took $((SECONDS - t0))s"
+    dom=$(<"$WORK/dom.html")
+    [[ -n "$dom" ]] || die "chromium dumped an empty DOM"
+
+    # js/app.js sets data-ready="1" on <body> after the first good /_status.
+    local body
+    body=$(grep -oE '<body[^>]*>' <<<"$dom" | head -n 1 || true)
+    say "  $body"
+    [[ "$body" == *'data-ready="1"'* ]] || die "page never became ready (no data-ready=\"1\" on <body>)"
+
+    # Every counter element must carry its raw number in data-value and show
+    # something other than the placeholder "–".
+    local elements el id key value text n=0 bad=0 seen=" "
+    elements=$(grep -oE '<[a-z]+ [^>]*data-counter="[^"]*"[^>]*>[^<]*' <<<"$dom" || true)
+    [[ -n "$elements" ]] || die "no [data-counter] elements in the DOM"
+    while IFS= read -r el; do
+        id=$(sed -nE 's/.* id="([^"]*)".*/\1/p' <<<"$el")
+        key=$(sed -nE 's/.*data-counter="([^"]*)".*/\1/p' <<<"$el")
+        value=$(sed -nE 's/.*data-value="([^"]*)".*/\1/p' <<<"$el")
+        text=${el##*>}
+        n=$((n + 1))
+        seen+="$id "
+        if [[ "$value" =~ ^[0-9]+(\.[0-9]+)?$ && -n "$text" && "$text" != "–" ]]; then
+            printf '  %-13s %-17s data-value=%-6s shown as %s\n' "#$id" "$key" "$value" "$text"
+        else
+            printf '  %-13s %-17s data-value=%-6s shown as %s   <-- not a number\n' \
+                "#$id" "$key" "${value:-(none)}" "${text:-(empty)}"
+            bad=$((bad + 1))
+        fi
+    done <<<"$elements"
+    ((bad == 0)) || die "$bad of $n counters hold no number"
+    for id in "${REQUIRED_COUNTERS[@]}"; do
+        [[ "$seen" == *" $id "* ]] || die "counter #$id missing from the page"
+    done
+    say "all $n counters hold numbers"
+
+    wait_for_closes "$since"
+    summarize_run dom "$since"
+}
+
+check_screenshot() {
+    step "browser: screenshot"
+    local since shot="$WORK/webapp.png" t0=$SECONDS
+    since=$(log_lines)
+    if ! run_chromium shot --virtual-time-budget="$SHOT_BUDGET_MS" --window-size="$WINDOW_SIZE" \
+        --screenshot="$shot" "$BASE/" >/dev/null; then
+        tail -n 20 "$WORK/chromium-shot.err" >&2
+        die "chromium --screenshot failed or timed out (${CHROMIUM_TIMEOUT}s)"
+    fi
+    say "chromium --screenshot took $((SECONDS - t0))s"
+    [[ -s "$shot" ]] || die "chromium wrote no screenshot"
+    # PNG signature, then the IHDR chunk's width and height (big-endian).
+    [[ "$(od -An -tx1 -N8 "$shot" | tr -d ' \n')" == 89504e470d0a1a0a ]] || die "screenshot is not a PNG"
+    local w h
+    read -r w h < <(od -An -tu1 -j16 -N8 "$shot" |
+        awk '{print $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8}')
+    [[ "$w,$h" == "$WINDOW_SIZE" ]] || die "screenshot is ${w}x${h}, expected ${WINDOW_SIZE/,/x}"
+    # Replace docs/webapp.png only with a screenshot that passed the checks.
+    mkdir -p docs
+    cp "$shot" docs/webapp.png
+    say "docs/webapp.png: ${w}x${h}, $(wc -c <docs/webapp.png | tr -d ' ') bytes"
+
+    wait_for_closes "$since"
+    summarize_run shot "$since"
+}
+
+# ---------------------------------------------------------------- 5. server log
+
+# Per browser run: requests (access lines), connections (New client lines),
+# statuses. Stored for the final table; fails on a non-200 asset or on no reuse.
+declare -A RUN_REQS RUN_CONNS RUN_STATUSES
+ALL_ACCESS=""
+CURL_SUMMARY=""
+
+summarize_run() {
+    local name=$1 since=$2 slice access reqs conns statuses
+    slice=$(log_since "$since")
+    access=$(grep 'nioserve::access\]' <<<"$slice" || true)
+    conns=$(grep -c 'New client: ' <<<"$slice" || true)
+    reqs=$(grep -c . <<<"$access" || true)
+    statuses=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /"$/ && $(i+1) ~ /^[0-9][0-9][0-9]$/) print $(i+1) }' \
+        <<<"$access" | sort | uniq -c | awk '{printf "%s%s×%s", sep, $2, $1; sep=" "}')
+    RUN_REQS[$name]=$reqs
+    RUN_CONNS[$name]=$conns
+    RUN_STATUSES[$name]=${statuses:-none}
+    ALL_ACCESS+="$access"$'\n'
+
+    ((reqs > 0)) || die "$name: the browser made no requests the server logged"
+    ((reqs > conns)) ||
+        die "$name: $reqs requests on $conns connections: the browser re-used no connection"
+}
+
+# The access line is: PEER "METHOD TARGET VERSION" STATUS BYTES TIME.
+# Prints "path status" per request, query strings cut off.
+access_paths() {
+    sed -nE 's/.*nioserve::access\] [^ ]+ "[A-Z]+ ([^ ?"]*)[^"]*" ([0-9]{3}) .*/\1 \2/p' <<<"$ALL_ACCESS"
+}
+
+check_log() {
+    step "server log: browser requests"
+    local name path count non200 statuses failures=0 extra curl_reqs curl_conns
+    printf '  %-12s %9s %12s  %s\n' run requests connections statuses
+    for name in dom shot; do
+        printf '  %-12s %9s %12s  %s\n' "$name" "${RUN_REQS[$name]}" "${RUN_CONNS[$name]}" "${RUN_STATUSES[$name]}"
+    done
+    read -r curl_reqs curl_conns <<<"$CURL_SUMMARY"
+    printf '  %-12s %9s %12s  %s\n' "(curl)" "$curl_reqs" "$curl_conns" "(not part of the browser counts)"
+
+    say ""
+    printf '  %-18s %8s  %s\n' asset requests statuses
+    for path in "${ASSETS[@]}"; do
+        statuses=$(access_paths | awk -v p="$path" '$1 == p {print $2}' | sort | uniq -c |
+            awk '{printf "%s%s×%s", sep, $2, $1; sep=" "}')
+        count=$(access_paths | awk -v p="$path" '$1 == p' | wc -l | tr -d ' ')
+        non200=$(access_paths | awk -v p="$path" '$1 == p && $2 != 200' | wc -l | tr -d ' ')
+        printf '  %-18s %8s  %s\n' "$path" "$count" "${statuses:-—}"
+        # The page references every one of these (favicon.svg also as an <img>).
+        if ((count == 0)); then
+            say "  ^ never requested"
+            failures=$((failures + 1))
+        fi
+        # Each run has a fresh profile with nothing cached, so the browser sends
+        # no validators and a 304 cannot be justified: anything but 200 fails.
+        if ((non200 > 0)); then
+            say "  ^ $non200 answered other than 200"
+            failures=$((failures + 1))
+        fi
+    done
+    # Requests outside the page's own assets are reported, not failed: they
+    # tell about the browser (e.g. /favicon.ico), not about the server.
+    extra=$(access_paths | awk -v list=" ${ASSETS[*]} " 'index(list, " " $1 " ") == 0' | sort | uniq -c || true)
+    if [[ -n "$extra" ]]; then
+        say "  note: requests for other paths (count, path, status):"
+        sed 's/^/    /' <<<"$extra"
+    fi
+    ((failures == 0)) || die "$failures asset check(s) failed, see the table above"
+}
+
+# ---------------------------------------------------------------- main
+
+main() {
+    local t_start=$SECONDS t_checks
+    ensure_packages
+    build_demo
+    t_checks=$SECONDS
+    start_server
+    check_curl
+    check_dom
+    check_screenshot
+    check_log
+    step "done"
+    say "checks took $((SECONDS - t_checks))s after the build; $((SECONDS - t_start))s in all"
+    FAILED=0
+    say "browser-check: OK"
+}
+
+main "$@"

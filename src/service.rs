@@ -1,0 +1,183 @@
+//! What both connection models do with one buffered request: parse it, run the
+//! handler (a panic becomes a 500), decide whether the connection persists, log
+//! the access line, and encode the response.
+//!
+//! The NIO worker and the thread-per-connection model differ only in how bytes get
+//! in and out; everything a client can observe about a response is decided here.
+
+use std::net::SocketAddr;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ::http::{HeaderMap, StatusCode, Version};
+use log::{debug, error, info, log_enabled, Level};
+
+use crate::config::Config;
+use crate::connection::{CloseReason, ReadBuf};
+use crate::handler::Handler;
+use crate::http::parse::{self, Limits};
+use crate::http::response::{self, Payload, Persistence};
+
+/// The per-connection facts a response depends on, lent by the connection model.
+#[derive(Debug)]
+pub(crate) struct Exchange<'a> {
+    pub(crate) peer: SocketAddr,
+    /// The connection's slab token (NIO) or thread number (blocking), for the logs.
+    pub(crate) id: usize,
+    pub(crate) input: &'a mut ReadBuf,
+    pub(crate) served: &'a mut u32,
+    pub(crate) closing: &'a mut Option<CloseReason>,
+    /// The client shut down its sending side.
+    pub(crate) eof: bool,
+}
+
+/// What [`Service::answer_next`] did.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// No complete request is buffered.
+    Incomplete,
+    /// A request was answered: its head is in `out`, this payload follows it.
+    Answered(Payload),
+    /// The buffered bytes are not a valid request: an error response is in `out`
+    /// and the connection closes after it.
+    Rejected,
+}
+
+/// The handler and the rules around it, shared by every worker of a server.
+#[derive(Debug)]
+pub(crate) struct Service<H> {
+    handler: Arc<H>,
+    shutting_down: Arc<AtomicBool>,
+    limits: Limits,
+    keep_alive_secs: u64,
+    max_requests: u32,
+}
+
+impl<H> Clone for Service<H> {
+    fn clone(&self) -> Service<H> {
+        Service {
+            handler: Arc::clone(&self.handler),
+            shutting_down: Arc::clone(&self.shutting_down),
+            limits: self.limits,
+            keep_alive_secs: self.keep_alive_secs,
+            max_requests: self.max_requests,
+        }
+    }
+}
+
+impl<H: Handler> Service<H> {
+    pub(crate) fn new(handler: H, config: &Config, shutting_down: Arc<AtomicBool>) -> Service<H> {
+        Service {
+            handler: Arc::new(handler),
+            shutting_down,
+            limits: config.limits(),
+            keep_alive_secs: config.keep_alive_timeout.as_secs(),
+            max_requests: config.max_keep_alive_requests,
+        }
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Answers the first complete request in `ex.input`, appending the response
+    /// head (and nothing else) to `out`.
+    pub(crate) fn answer_next(&self, ex: Exchange<'_>, out: &mut Vec<u8>) -> Answer {
+        let (request, used) = match parse::parse(ex.input.bytes(), &self.limits) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return Answer::Incomplete,
+            Err(e) => {
+                debug!("{} #{}: rejected: {} ({})", ex.peer, ex.id, e.reason(), e.status());
+                response::encode_error(out, e.status(), e.reason());
+                // Whatever else the client sent is never processed as a request.
+                ex.input.consume(ex.input.len());
+                *ex.closing = Some(CloseReason::BadRequest(e.status().as_u16()));
+                return Answer::Rejected;
+            }
+        };
+        ex.input.consume(used);
+        *ex.served += 1;
+        debug!(
+            "{} #{}: {} {} {:?} (request {} on this connection)",
+            ex.peer,
+            ex.id,
+            request.method(),
+            request.uri(),
+            request.version(),
+            ex.served
+        );
+
+        let version = request.version();
+        let client_keeps_alive = parse::wants_keep_alive(version, request.headers());
+        let method = request.method().clone();
+        let access =
+            log_enabled!(target: "nioserve::access", Level::Info).then(|| (Instant::now(), request.uri().clone()));
+
+        let handler = &self.handler;
+        let response = match panic::catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
+            Ok(response) => response,
+            Err(_) => {
+                error!("{} #{}: handler panicked on {method}; answering 500", ex.peer, ex.id);
+                response::encode_error(out, StatusCode::INTERNAL_SERVER_ERROR, "");
+                *ex.closing = Some(CloseReason::HandlerPanicked);
+                return Answer::Rejected;
+            }
+        };
+        // Decided after the handler ran: shutdown may have begun meanwhile.
+        let last_buffered = ex.eof && ex.input.is_empty();
+        let persistence = self.persistence(
+            *ex.served,
+            version,
+            client_keeps_alive,
+            last_buffered,
+            response.headers(),
+        );
+        if let Persistence::Close(reason) = persistence {
+            *ex.closing = Some(reason);
+        }
+        if let Some((started, uri)) = access {
+            info!(
+                target: "nioserve::access",
+                "{} \"{method} {uri} {version:?}\" {} {} {:.3}ms",
+                ex.peer,
+                response.status().as_u16(),
+                response.body().len(),
+                started.elapsed().as_secs_f64() * 1000.0,
+            );
+        }
+        Answer::Answered(response::encode(out, &method, response, persistence))
+    }
+
+    /// Whether the connection stays open after this response (RFC 9112 §9.3).
+    fn persistence(
+        &self,
+        served: u32,
+        version: Version,
+        client_keeps_alive: bool,
+        last_buffered: bool,
+        response_headers: &HeaderMap,
+    ) -> Persistence {
+        let reason = if !client_keeps_alive {
+            CloseReason::ClientAsked
+        } else if parse::header_has_token(response_headers, ::http::header::CONNECTION, "close") {
+            CloseReason::HandlerAsked
+        } else if served >= self.max_requests {
+            CloseReason::MaxRequests
+        } else if self.shutting_down.load(Ordering::Acquire) {
+            CloseReason::Shutdown
+        } else if last_buffered {
+            // The client half-closed after its last request: answer it, then close.
+            CloseReason::PeerClosed
+        } else if version == Version::HTTP_10 {
+            return Persistence::KeepAlive10 {
+                timeout_secs: self.keep_alive_secs,
+                max: self.max_requests - served,
+            };
+        } else {
+            return Persistence::KeepAlive;
+        };
+        Persistence::Close(reason)
+    }
+}
