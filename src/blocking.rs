@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
@@ -22,6 +22,7 @@ use crate::connection::{send_file, CloseReason, ReadBuf};
 use crate::handler::Handler;
 use crate::http::parse::{self, Parsed};
 use crate::http::response::{self, Payload};
+use crate::server::ServerThread;
 use crate::service::{Answer, Exchange, Service};
 use crate::stats::Counters;
 
@@ -37,7 +38,7 @@ pub(crate) fn spawn<H: Handler>(
     config: &Config,
     counters: &Counters,
     shutting_down: &Arc<AtomicBool>,
-) -> io::Result<Vec<JoinHandle<io::Result<()>>>> {
+) -> io::Result<Vec<ServerThread>> {
     listener.set_nonblocking(false)?;
     // Linux applies SO_RCVTIMEO to accept(), so an idle thread notices shutdown.
     socket2::SockRef::from(&listener).set_read_timeout(Some(WAKE_EVERY))?;

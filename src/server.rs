@@ -423,6 +423,9 @@ impl Server {
     }
 }
 
+/// A thread of a running server; it ends with the error that stopped it, if any.
+pub(crate) type ServerThread = JoinHandle<io::Result<()>>;
+
 /// Starts the poller and the worker pool; returns what wakes the poller, and the threads.
 fn spawn_nio<H: Handler>(
     listener: TcpListener,
@@ -430,7 +433,7 @@ fn spawn_nio<H: Handler>(
     config: &Config,
     counters: &Counters,
     shutting_down: &Arc<AtomicBool>,
-) -> io::Result<(Arc<Shared>, Vec<JoinHandle<io::Result<()>>>)> {
+) -> io::Result<(Arc<Shared>, Vec<ServerThread>)> {
     listener.set_nonblocking(true)?;
     let mut listener = mio::net::TcpListener::from_std(listener);
     let poll = Poll::new()?;
@@ -481,7 +484,7 @@ pub struct ServerHandle {
     /// The NIO model's poller must be woken to notice shutdown; blocking threads look up by themselves.
     waker: Option<Arc<Shared>>,
     /// Every thread of the server; empty once joined.
-    threads: Vec<JoinHandle<io::Result<()>>>,
+    threads: Vec<ServerThread>,
 }
 
 impl fmt::Debug for ServerHandle {

@@ -8,7 +8,7 @@
 //! slow client can never hold it.
 
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 
 use crossbeam_channel::{Receiver, Sender};
 use log::debug;
@@ -19,6 +19,7 @@ use crate::connection::{CloseReason, Connection, Flush};
 use crate::handler::Handler;
 use crate::http::response::Payload;
 use crate::poller::Shared;
+use crate::server::ServerThread;
 use crate::service::{Answer, Service};
 
 /// A connection with a complete request buffered, on its way to a worker.
@@ -55,7 +56,7 @@ pub(crate) fn spawn_pool<H: Handler>(
     shared: &Arc<Shared>,
     jobs: &Receiver<Job>,
     returns: &Sender<Returned>,
-) -> std::io::Result<Vec<JoinHandle<std::io::Result<()>>>> {
+) -> std::io::Result<Vec<ServerThread>> {
     (1..=workers)
         .map(|k| {
             let mut worker = Worker {
