@@ -47,6 +47,8 @@ mod connection;
 mod deadline;
 mod handler;
 mod http;
+#[doc(hidden)]
+pub mod internals;
 mod poller;
 mod server;
 mod service;

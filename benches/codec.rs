@@ -1,0 +1,76 @@
+//! The codec on byte slices: what the poller and a worker spend per request
+//! before and after the handler.
+//!
+//! `cargo bench --bench codec`
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use nioserve::internals;
+use nioserve::Response;
+
+/// What wrk sends.
+const WRK_GET: &[u8] = b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
+
+/// What a browser sends.
+const BROWSER_GET: &[u8] = b"GET /css/styles.css HTTP/1.1\r\n\
+Host: 127.0.0.1:8080\r\n\
+Connection: keep-alive\r\n\
+sec-ch-ua-platform: \"Linux\"\r\n\
+User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36\r\n\
+Accept: text/css,*/*;q=0.1\r\n\
+Sec-Fetch-Site: same-origin\r\n\
+Sec-Fetch-Mode: no-cors\r\n\
+Sec-Fetch-Dest: style\r\n\
+Referer: http://127.0.0.1:8080/\r\n\
+Accept-Encoding: gzip, deflate, br, zstd\r\n\
+Accept-Language: en-US,en;q=0.9\r\n\r\n";
+
+fn chunked_post(chunks: usize, chunk_len: usize) -> Vec<u8> {
+    let mut request = b"POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..chunks {
+        request.extend_from_slice(format!("{chunk_len:x}\r\n").as_bytes());
+        request.extend(std::iter::repeat_n(b'x', chunk_len));
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    request
+}
+
+fn parse(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse");
+    for (name, request) in [("wrk_get", WRK_GET), ("browser_get", BROWSER_GET)] {
+        group.throughput(Throughput::Bytes(request.len() as u64));
+        group.bench_function(format!("check/{name}"), |b| b.iter(|| internals::check(black_box(request))));
+        group.bench_function(format!("parse/{name}"), |b| b.iter(|| internals::parse(black_box(request))));
+    }
+    group.finish();
+}
+
+fn chunked(c: &mut Criterion) {
+    let mut group = c.benchmark_group("chunked");
+    for (chunks, chunk_len) in [(16, 4096), (1024, 64)] {
+        let request = chunked_post(chunks, chunk_len);
+        group.throughput(Throughput::Bytes((chunks * chunk_len) as u64));
+        let name = format!("{chunks}x{chunk_len}");
+        group.bench_function(format!("check/{name}"), |b| b.iter(|| internals::check(black_box(&request))));
+        group.bench_function(format!("decode/{name}"), |b| b.iter(|| internals::parse(black_box(&request))));
+    }
+    group.finish();
+}
+
+fn encode(c: &mut Criterion) {
+    let mut out = Vec::with_capacity(1024);
+    c.bench_function("encode/hello", |b| {
+        b.iter(|| {
+            out.clear();
+            let mut response = Response::new("Hello, World!".into());
+            response.headers_mut().insert("content-type", http::HeaderValue::from_static("text/plain"));
+            internals::encode(&mut out, black_box(response));
+            black_box(out.len())
+        })
+    });
+}
+
+criterion_group!(benches, parse, chunked, encode);
+criterion_main!(benches);
