@@ -401,6 +401,9 @@ impl Poller {
         conn.timer = 0;
         self.slab[token.0] = Slot::Busy { readable: false };
         self.busy += 1;
+        // Published before the worker can see the request, so a handler reporting
+        // the counters (`/_status`) counts its own connection as busy.
+        self.shared.counters.set_connections(self.slab.len(), self.idle, self.busy);
         if let Err(crossbeam_channel::SendError(job)) = self.jobs.send(Job { token, conn }) {
             // Only when every worker thread is gone; nothing can serve it.
             error!("no worker left to serve #{}", token.0);
