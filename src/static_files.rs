@@ -5,15 +5,20 @@
 //! status for what it finds (a file, a directory, nothing, a forbidden thing), and the
 //! HTTP rules that apply to a file: `Content-Type`, the validators `ETag` and
 //! `Last-Modified` (RFC 9110 §8.8), conditional requests (§13) and byte ranges (§14).
-//! It never reads a file into memory: a file response carries a [`FileRegion`] that
-//! the server streams to the socket.
+//! Small files are read once and served from memory; larger ones are answered with
+//! a [`FileRegion`] that the server streams to the socket (`sendfile`). What was
+//! learned about a file is trusted for a second, then checked against the disk.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::{self, File, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri};
@@ -59,6 +64,12 @@ use crate::{Body, FileRegion, Handler, Request, Response};
 ///   does not resolve is `404`, permission denied is `403`, any other I/O error is
 ///   `500` (and logged at `warn`).
 ///
+/// - Files up to 64 KiB ([`in_memory_up_to`](StaticFiles::in_memory_up_to)) are
+///   read once and served from memory; larger ones are streamed from disk with
+///   `sendfile`. What is known about a file is trusted for one second
+///   ([`cache_validity`](StaticFiles::cache_validity)) and then checked against the
+///   disk again, as nginx's `open_file_cache_valid` does.
+///
 /// Each lookup is logged at `debug` as `resource path: <root>/<path>`, with the
 /// root as it was given to [`StaticFiles::new`].
 ///
@@ -91,7 +102,26 @@ pub struct StaticFiles {
     canonical_root: PathBuf,
     index_file: PathBuf,
     list_directories: bool,
+    /// Files up to this size are held in memory once read.
+    in_memory_up_to: u64,
+    /// How long a cached file is served before it is checked against the disk again.
+    cache_validity: Duration,
+    /// Shared by clones, so every worker sees one cache.
+    cache: Arc<FileCache>,
 }
+
+/// Files at most this large are kept in memory by default.
+const DEFAULT_IN_MEMORY_UP_TO: u64 = 64 * 1024;
+
+/// How long a cached file is trusted by default before the disk is asked again
+/// (nginx's `open_file_cache_valid` is 60 s; a second keeps edits visible at once).
+const DEFAULT_CACHE_VALIDITY: Duration = Duration::from_secs(1);
+
+/// At most this many paths are cached; when full, the cache starts over.
+const CACHE_ENTRIES: usize = 4096;
+
+/// At most this many file bytes are held in memory across the cache.
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 impl StaticFiles {
     /// A handler serving the files under `root`, with an index file of `index.html`
@@ -132,7 +162,49 @@ impl StaticFiles {
             canonical_root,
             index_file: PathBuf::from("index.html"),
             list_directories: false,
+            in_memory_up_to: DEFAULT_IN_MEMORY_UP_TO,
+            cache_validity: DEFAULT_CACHE_VALIDITY,
+            cache: Arc::default(),
         })
+    }
+
+    /// Files up to `bytes` long are read once and served from memory; larger
+    /// ones are streamed from disk (`sendfile`). Default is 64 KiB; 0 streams every file.
+    ///
+    /// Serving a small file from memory saves opening and reading it per request,
+    /// which is most of what a small file costs. At most 32 MiB are held in all.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let files = nioserve::StaticFiles::new(std::env::temp_dir())?.in_memory_up_to(256 * 1024);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn in_memory_up_to(mut self, bytes: u64) -> StaticFiles {
+        self.in_memory_up_to = bytes;
+        self
+    }
+
+    /// How long what was learned about a file (its metadata, an open handle, its
+    /// bytes if small) is trusted before the disk is asked again. Default is 1 s.
+    ///
+    /// Like nginx's `open_file_cache_valid`: a file changed on disk is served
+    /// changed at most this long after; `Duration::ZERO` looks at the disk on every request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let files = nioserve::StaticFiles::new(std::env::temp_dir())?.cache_validity(Duration::ZERO);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cache_validity(mut self, validity: Duration) -> StaticFiles {
+        self.cache_validity = validity;
+        self
     }
 
     /// Sets the file served for a directory URL such as `/` or `/docs/`.
@@ -181,32 +253,56 @@ impl StaticFiles {
     /// The response to a `GET` (a `HEAD` strips it afterwards), or the status of
     /// an error.
     fn respond(&self, request: &Request) -> Result<Response, StatusCode> {
-        let path = RequestPath::decode(request.uri().path())?;
-        let resource = self.open(&path.relative)?;
+        // Only paths that resolved to a file inside the root are ever cached, under
+        // the path exactly as requested: a refused path is refused every time.
+        let key = request.uri().path();
+        let cached = self.cache.get(key);
+        if let Some(file) = &cached {
+            if file.checked_within(self.cache_validity) {
+                log::debug!("resource path: {} (cached)", file.display.display());
+                return Ok(serve_file(request, file));
+            }
+        }
 
-        if resource.metadata.is_file() {
+        let path = RequestPath::decode(key)?;
+        let resource = self.open(&path.relative)?;
+        let (name, resource) = if resource.metadata.is_file() {
             if path.names_directory {
                 return Err(StatusCode::NOT_FOUND);
             }
-            return serve_file(request, &path.relative, resource);
-        }
-        if !resource.metadata.is_dir() {
+            (path.relative, resource)
+        } else if !resource.metadata.is_dir() {
             // Sockets, devices and the like are not files to serve.
             return Err(StatusCode::NOT_FOUND);
-        }
-        if !path.names_directory {
+        } else if !path.names_directory {
             return Ok(redirect_to_directory(request.uri()));
-        }
-
-        let index_path = path.relative.join(&self.index_file);
-        match self.open(&index_path) {
-            Ok(index) if index.metadata.is_file() => serve_file(request, &index_path, index),
-            Ok(_) | Err(StatusCode::NOT_FOUND) if self.list_directories => {
-                list_directory(&path.relative, &resource.path)
+        } else {
+            let index_path = path.relative.join(&self.index_file);
+            match self.open(&index_path) {
+                Ok(index) if index.metadata.is_file() => (index_path, index),
+                Ok(_) | Err(StatusCode::NOT_FOUND) if self.list_directories => {
+                    return list_directory(&path.relative, &resource.path);
+                }
+                Ok(_) | Err(StatusCode::NOT_FOUND) => return Err(StatusCode::FORBIDDEN),
+                Err(status) => return Err(status),
             }
-            Ok(_) | Err(StatusCode::NOT_FOUND) => Err(StatusCode::FORBIDDEN),
-            Err(status) => Err(status),
-        }
+        };
+
+        let file = match cached {
+            Some(file) if file.is_still(&resource.metadata) => {
+                file.mark_checked();
+                file
+            }
+            _ => {
+                let size = resource.metadata.len();
+                let in_memory =
+                    self.in_memory_up_to > 0 && size <= self.in_memory_up_to && self.cache.reserve_bytes(size);
+                let file = Arc::new(CachedFile::load(self.root.join(&name), &name, resource, in_memory)?);
+                self.cache.insert(key, Arc::clone(&file));
+                file
+            }
+        };
+        Ok(serve_file(request, &file))
     }
 
     /// Opens what `relative` names under the root, if that is inside the root.
@@ -328,18 +424,11 @@ fn status_for_io_error(path: &Path, error: &io::Error) -> StatusCode {
 }
 
 /// The response to a `GET` of a regular file: `200`, `206`, `304` or `416`.
-///
-/// `name` is the path the client asked for (the index file's, for a directory
-/// URL): the content type follows the name the client sees, not a symlink's target.
-fn serve_file(request: &Request, name: &Path, resource: Resource) -> Result<Response, StatusCode> {
-    let size = resource.metadata.len();
-    let modified = resource
-        .metadata
-        .modified()
-        .map_err(|error| status_for_io_error(&resource.path, &error))?;
-    let validators = Validators::new(modified, size);
+fn serve_file(request: &Request, file: &CachedFile) -> Response {
+    let size = file.size;
+    let validators = &file.validators;
 
-    if is_not_modified(request.headers(), &validators) {
+    if is_not_modified(request.headers(), validators) {
         let mut response = Response::new(Body::Empty);
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         validators.insert_into(response.headers_mut());
@@ -348,15 +437,13 @@ fn serve_file(request: &Request, name: &Path, resource: Resource) -> Result<Resp
         response
             .headers_mut()
             .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
-        return Ok(response);
+        return response;
     }
 
-    let file = Arc::new(resource.file);
-    let mut response = match requested_range(request, &validators, size) {
-        None => Response::new(Body::File(FileRegion::new(file, 0, size))),
+    let mut response = match requested_range(request, validators, size) {
+        None => Response::new(file.body(0, size)),
         Some(ByteRange::Satisfiable { first, last }) => {
-            let region = FileRegion::new(file, first, last - first + 1);
-            let mut response = Response::new(Body::File(region));
+            let mut response = Response::new(file.body(first, last - first + 1));
             *response.status_mut() = StatusCode::PARTIAL_CONTENT;
             response.headers_mut().insert(
                 header::CONTENT_RANGE,
@@ -370,14 +457,157 @@ fn serve_file(request: &Request, name: &Path, resource: Resource) -> Result<Resp
             response
                 .headers_mut()
                 .insert(header::CONTENT_RANGE, header_value(format!("bytes */{size}")));
-            return Ok(response);
+            return response;
         }
     };
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, content_type(name));
+    headers.insert(header::CONTENT_TYPE, file.content_type.clone());
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     validators.insert_into(headers);
-    Ok(response)
+    response
+}
+
+/// Recently served files, by request path, like nginx's `open_file_cache`: the
+/// metadata, the response headers made from it, and either the bytes (small files)
+/// or the open file (large ones).
+#[derive(Debug, Default)]
+struct FileCache {
+    files: RwLock<HashMap<Box<str>, Arc<CachedFile>>>,
+    /// File bytes held in memory, against `CACHE_BYTES`.
+    bytes: AtomicU64,
+}
+
+impl FileCache {
+    fn get(&self, key: &str) -> Option<Arc<CachedFile>> {
+        self.files
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    fn insert(&self, key: &str, file: Arc<CachedFile>) {
+        let mut files = self.files.write().unwrap_or_else(PoisonError::into_inner);
+        if files.len() >= CACHE_ENTRIES && !files.contains_key(key) {
+            // Start over rather than track recency: a site with more distinct
+            // paths than this gains little from the cache anyway.
+            files.clear();
+            self.bytes.store(0, Ordering::Relaxed);
+        }
+        if let Some(old) = files.insert(key.into(), file) {
+            self.bytes.fetch_sub(old.bytes_in_memory(), Ordering::Relaxed);
+        }
+    }
+
+    /// Takes `n` bytes of the in-memory budget, if there are that many left.
+    fn reserve_bytes(&self, n: u64) -> bool {
+        self.bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                held.checked_add(n).filter(|&total| total <= CACHE_BYTES)
+            })
+            .is_ok()
+    }
+}
+
+/// What a response about one file needs, learned from the file once.
+#[derive(Debug)]
+struct CachedFile {
+    /// The root as given joined with the request's path, for the debug log.
+    display: PathBuf,
+    /// What identifies this version of the file: device, inode, size, mtime.
+    identity: (u64, u64, u64, SystemTime),
+    size: u64,
+    validators: Validators,
+    content_type: HeaderValue,
+    content: Content,
+    /// When the disk was last asked, in milliseconds since the cache's epoch.
+    checked: AtomicU64,
+    epoch: Instant,
+}
+
+#[derive(Debug)]
+enum Content {
+    InMemory(Bytes),
+    OnDisk(Arc<File>),
+}
+
+impl CachedFile {
+    /// Learns what is needed about an opened file; reads it if it is to be held in memory.
+    fn load(display: PathBuf, name: &Path, resource: Resource, in_memory: bool) -> Result<CachedFile, StatusCode> {
+        let metadata = &resource.metadata;
+        let modified = metadata
+            .modified()
+            .map_err(|error| status_for_io_error(&resource.path, &error))?;
+        let size = metadata.len();
+        let content = if in_memory {
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            let mut file = &resource.file;
+            io::Read::read_to_end(&mut file, &mut bytes)
+                .map_err(|error| status_for_io_error(&resource.path, &error))?;
+            if bytes.len() as u64 != size {
+                // Changed while it was read: serve it from disk this time.
+                Content::OnDisk(Arc::new(resource.file))
+            } else {
+                Content::InMemory(Bytes::from(bytes))
+            }
+        } else {
+            Content::OnDisk(Arc::new(resource.file))
+        };
+        let epoch = Instant::now();
+        Ok(CachedFile {
+            display,
+            identity: identity(metadata, modified),
+            size,
+            validators: Validators::new(modified, size),
+            content_type: content_type(name),
+            content,
+            checked: AtomicU64::new(0),
+            epoch,
+        })
+    }
+
+    /// The body for bytes `offset .. offset + len`.
+    fn body(&self, offset: u64, len: u64) -> Body {
+        match &self.content {
+            Content::InMemory(bytes) => {
+                // Offsets were checked against `size`, which is the length of `bytes`.
+                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+                let end = usize::try_from(offset + len).unwrap_or(usize::MAX).min(bytes.len());
+                Body::Bytes(bytes.slice(start..end))
+            }
+            Content::OnDisk(file) => Body::File(FileRegion::new(Arc::clone(file), offset, len)),
+        }
+    }
+
+    fn bytes_in_memory(&self) -> u64 {
+        match &self.content {
+            Content::InMemory(bytes) => bytes.len() as u64,
+            Content::OnDisk(_) => 0,
+        }
+    }
+
+    /// Whether the disk was asked about this file less than `validity` ago.
+    fn checked_within(&self, validity: Duration) -> bool {
+        let age_ms = self.epoch.elapsed().as_millis() as u64 - self.checked.load(Ordering::Relaxed);
+        u128::from(age_ms) < validity.as_millis()
+    }
+
+    fn mark_checked(&self) {
+        self.checked
+            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Whether `metadata`, just read from the disk, describes this same version.
+    fn is_still(&self, metadata: &Metadata) -> bool {
+        metadata
+            .modified()
+            .is_ok_and(|modified| identity(metadata, modified) == self.identity)
+    }
+}
+
+fn identity(metadata: &Metadata, modified: SystemTime) -> (u64, u64, u64, SystemTime) {
+    use std::os::unix::fs::MetadataExt;
+    (metadata.dev(), metadata.ino(), metadata.len(), modified)
 }
 
 /// The largest time an HTTP-date can show (9999-12-31T23:59:59Z), in seconds since
@@ -396,6 +626,9 @@ struct Validators {
     /// The modification time, cut to the whole second an HTTP-date can show, so
     /// that it compares equal to the `Last-Modified` value a client sends back.
     last_modified: SystemTime,
+    /// Both as header values, made once per version of the file.
+    etag_header: HeaderValue,
+    last_modified_header: HeaderValue,
 }
 
 impl Validators {
@@ -406,18 +639,19 @@ impl Validators {
             // A file can claim to predate 1970, which no HTTP-date can show.
             .map_or(0, |since_epoch| since_epoch.as_secs())
             .min(LAST_HTTP_DATE_SECS);
+        let etag = format!("\"{mtime_secs:x}-{size:x}\"");
+        let last_modified = UNIX_EPOCH + Duration::from_secs(mtime_secs);
         Validators {
-            etag: format!("\"{mtime_secs:x}-{size:x}\""),
-            last_modified: UNIX_EPOCH + Duration::from_secs(mtime_secs),
+            etag_header: header_value(etag.clone()),
+            last_modified_header: header_value(httpdate::fmt_http_date(last_modified)),
+            etag,
+            last_modified,
         }
     }
 
     fn insert_into(&self, headers: &mut HeaderMap) {
-        headers.insert(header::ETAG, header_value(self.etag.clone()));
-        headers.insert(
-            header::LAST_MODIFIED,
-            header_value(httpdate::fmt_http_date(self.last_modified)),
-        );
+        headers.insert(header::ETAG, self.etag_header.clone());
+        headers.insert(header::LAST_MODIFIED, self.last_modified_header.clone());
     }
 }
 
@@ -800,8 +1034,13 @@ mod tests {
             fixture
         }
 
+        /// Every file streamed from disk and looked up afresh, so responses show
+        /// the file regions the server would send.
         fn files(&self) -> StaticFiles {
-            StaticFiles::new(&self.root).unwrap()
+            StaticFiles::new(&self.root)
+                .unwrap()
+                .in_memory_up_to(0)
+                .cache_validity(Duration::ZERO)
         }
     }
 
@@ -1350,5 +1589,47 @@ mod tests {
         for (list, matches) in cases {
             assert_eq!(none_match_fails(list, etag), matches, "{list}");
         }
+    }
+
+    #[test]
+    fn small_files_are_served_from_memory_and_large_ones_from_disk() {
+        let fixture = Fixture::new();
+        let files = StaticFiles::new(&fixture.root)
+            .unwrap()
+            .in_memory_up_to(DIGITS.len() as u64);
+        let small = get(&files, "/digits.txt");
+        assert!(matches!(small.body(), Body::Bytes(_)), "{:?}", small.body());
+        assert_eq!(body_bytes(&small), DIGITS);
+        let ranged = get_with(&files, "/digits.txt", &[("range", "bytes=2-4")]);
+        assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(body_bytes(&ranged), b"234");
+        let large = get(&files, "/css/styles.css");
+        assert_eq!(region(&large), (0, STYLES.len() as u64));
+        // Served again from the cache: the same bytes and validators.
+        let again = get(&files, "/digits.txt");
+        assert_eq!(body_bytes(&again), DIGITS);
+        assert_eq!(header(&again, "etag"), header(&small, "etag"));
+    }
+
+    #[test]
+    fn a_changed_file_is_noticed_once_the_cache_validity_passes() {
+        let fixture = Fixture::new();
+        let path = fixture.root.join("changing.txt");
+        fs::write(&path, b"first version").unwrap();
+        let trusting = StaticFiles::new(&fixture.root)
+            .unwrap()
+            .cache_validity(Duration::from_secs(3600));
+        let checking = StaticFiles::new(&fixture.root).unwrap().cache_validity(Duration::ZERO);
+        assert_eq!(body_bytes(&get(&trusting, "/changing.txt")), b"first version");
+        assert_eq!(body_bytes(&get(&checking, "/changing.txt")), b"first version");
+
+        fs::write(&path, b"second, longer version").unwrap();
+        // Within its validity the cache answers without asking the disk...
+        assert_eq!(body_bytes(&get(&trusting, "/changing.txt")), b"first version");
+        // ...and with none, every request sees the file as it is now.
+        assert_eq!(body_bytes(&get(&checking, "/changing.txt")), b"second, longer version");
+
+        fs::remove_file(&path).unwrap();
+        assert_eq!(get(&checking, "/changing.txt").status(), StatusCode::NOT_FOUND);
     }
 }
