@@ -30,7 +30,7 @@ fn chunked_post(chunks: usize, chunk_len: usize) -> Vec<u8> {
     let mut request = b"POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for _ in 0..chunks {
         request.extend_from_slice(format!("{chunk_len:x}\r\n").as_bytes());
-        request.extend(std::iter::repeat_n(b'x', chunk_len));
+        request.extend_from_slice(&vec![b'x'; chunk_len]);
         request.extend_from_slice(b"\r\n");
     }
     request.extend_from_slice(b"0\r\n\r\n");
@@ -41,8 +41,12 @@ fn parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse");
     for (name, request) in [("wrk_get", WRK_GET), ("browser_get", BROWSER_GET)] {
         group.throughput(Throughput::Bytes(request.len() as u64));
-        group.bench_function(format!("check/{name}"), |b| b.iter(|| internals::check(black_box(request))));
-        group.bench_function(format!("parse/{name}"), |b| b.iter(|| internals::parse(black_box(request))));
+        group.bench_function(format!("check/{name}"), |b| {
+            b.iter(|| internals::check(black_box(request)))
+        });
+        group.bench_function(format!("parse/{name}"), |b| {
+            b.iter(|| internals::parse(black_box(request)))
+        });
     }
     group.finish();
 }
@@ -53,8 +57,12 @@ fn chunked(c: &mut Criterion) {
         let request = chunked_post(chunks, chunk_len);
         group.throughput(Throughput::Bytes((chunks * chunk_len) as u64));
         let name = format!("{chunks}x{chunk_len}");
-        group.bench_function(format!("check/{name}"), |b| b.iter(|| internals::check(black_box(&request))));
-        group.bench_function(format!("decode/{name}"), |b| b.iter(|| internals::parse(black_box(&request))));
+        group.bench_function(format!("check/{name}"), |b| {
+            b.iter(|| internals::check(black_box(&request)))
+        });
+        group.bench_function(format!("decode/{name}"), |b| {
+            b.iter(|| internals::parse(black_box(&request)))
+        });
     }
     group.finish();
 }
@@ -65,7 +73,9 @@ fn encode(c: &mut Criterion) {
         b.iter(|| {
             out.clear();
             let mut response = Response::new("Hello, World!".into());
-            response.headers_mut().insert("content-type", http::HeaderValue::from_static("text/plain"));
+            response
+                .headers_mut()
+                .insert("content-type", http::HeaderValue::from_static("text/plain"));
             internals::encode(&mut out, black_box(response));
             black_box(out.len())
         })

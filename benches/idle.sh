@@ -69,7 +69,7 @@ case " $SERVERS " in
   *" blocking "*)
     if ! "$NIOSERVE" --help 2>/dev/null | grep -q -- '--model'; then
       say "this nioserve build has no --model flag: skipping the blocking model"
-      SERVERS=$(echo " $SERVERS " | sed 's/ blocking / /')
+      SERVERS=$(echo " $SERVERS " | sed 's/ blocking / /' | xargs)
     fi
     ;;
 esac
@@ -153,7 +153,7 @@ start_server() {
   if [ "$kind" = nginx ]; then
     local workers
     for _ in $(seq 1 50); do
-      workers=$(pgrep -P "$SERVER_PID" | paste -sd, -)
+      workers=$(pgrep -P "$SERVER_PID" | paste -sd, - || true)
       [ -n "$workers" ] && break
       sleep 0.05
     done
@@ -221,6 +221,7 @@ done
 say "wrote $TSV"
 
 # --- the document ------------------------------------------------------------------------
+mkdir -p "$(dirname "$DOC")"
 python3 "$REPO/benches/plot_idle.py" svg "$TSV" "$REPO/docs/idle.svg"
 commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git -C "$REPO" status --porcelain -- src demo examples 2>/dev/null)" ] && commit="$commit+changes"
@@ -252,7 +253,6 @@ section=$TMP/idle-section.md
   echo "<!-- idle:end -->"
 } >"$section"
 
-mkdir -p "$(dirname "$DOC")"
 if [ ! -f "$DOC" ]; then
   cat >"$DOC" <<'EOF'
 # Benchmarks

@@ -63,6 +63,11 @@ def number(value):
         return None
 
 
+def thousands(value):
+    n = number(value)
+    return f"{int(n):,}" if n is not None else value
+
+
 def cmd_table(path):
     rows = read_tsv(path)
     print("| server | N requested | N held | threads | RSS KiB | RSS per idle conn KiB "
@@ -74,10 +79,10 @@ def cmd_table(path):
             threads = f'{r["threads_before"]} → {r["threads"]}'
         rss = r["rss_kib"]
         if rss != "-":
-            rss = f'{int(number(r["rss_before_kib"]) or 0):,} → {int(number(rss)):,}'
+            rss = f'{thousands(r["rss_before_kib"])} → {thousands(rss)}'
         failures = f'{r["fresh_failed"]} of {r["fresh"]}' if r["fresh"] != "-" else "-"
         limit = r["limit"].replace("|", "\\|")
-        print(f'| {r["server"]} | {int(number(r["connections"]) or 0):,} | {r["held"]} | {threads} '
+        print(f'| {r["server"]} | {thousands(r["connections"])} | {thousands(r["held"])} | {threads} '
               f'| {rss} | {r["rss_per_conn_kib"]} | {r["fresh_p50_ms"]} | {r["fresh_p99_ms"]} '
               f'| {failures} | {limit} |')
 
@@ -101,8 +106,19 @@ def fmt_tick(value):
     return f"{value:g}"
 
 
-def panel(out, rows, servers, x0, y0, w, h, title, key, scale, unit):
-    """One chart: x = connections requested (log scale), y = rows[key] / scale (linear)."""
+def log_ticks(top):
+    """1, 2, 5, 10, 20, 50, ... up to the first tick >= top."""
+    ticks, decade = [], 1
+    while True:
+        for step in (1, 2, 5):
+            ticks.append(step * decade)
+            if step * decade >= top:
+                return ticks
+        decade *= 10
+
+
+def panel(out, rows, servers, x0, y0, w, h, title, key, scale, unit, log_y=False):
+    """One chart: x = connections requested (log scale), y = rows[key] / scale (linear or log)."""
     xs = sorted({number(r["connections"]) for r in rows if number(r["connections"])})
     if not xs:
         return
@@ -110,19 +126,25 @@ def panel(out, rows, servers, x0, y0, w, h, title, key, scale, unit):
     if hi - lo < 1e-9:
         lo, hi = lo - 0.5, hi + 0.5
     ys = [number(r[key]) / scale for r in rows if number(r[key]) is not None]
-    ymax = nice_max(max(ys) * 1.08 if ys else 1)
+    if log_y:
+        yticks = log_ticks(max(ys + [1]))
+        ymax = yticks[-1]
+    else:
+        ymax = nice_max(max(ys) * 1.08 if ys else 1)
+        yticks = [ymax * i / 5 for i in range(6)]
 
     def px(x):
         return x0 + (math.log10(x) - lo) / (hi - lo) * w
 
     def py(y):
+        if log_y:
+            return y0 + h - math.log10(max(y, 1)) / math.log10(ymax) * h
         return y0 + h - y / ymax * h
 
     out.append(f'<text x="{x0 + w / 2}" y="{y0 - 14}" text-anchor="middle" font-weight="bold">'
                f"{escape(title)}</text>")
     out.append(f'<rect x="{x0}" y="{y0}" width="{w}" height="{h}" fill="none" stroke="#888"/>')
-    for i in range(6):
-        y = ymax * i / 5
+    for y in yticks:
         out.append(f'<line x1="{x0}" y1="{py(y):.1f}" x2="{x0 + w}" y2="{py(y):.1f}" stroke="#ddd"/>')
         out.append(f'<text x="{x0 - 6}" y="{py(y) + 4:.1f}" text-anchor="end">{fmt_tick(round(y, 3))}</text>')
     for x in xs:
@@ -159,17 +181,18 @@ def cmd_svg(path, out_path):
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
            f'<rect width="{width}" height="{height}" fill="white"/>']
-    panel(out, rows, servers, 80, 50, 360, 260, "Server threads (all processes)", "threads", 1, "threads")
+    panel(out, rows, servers, 80, 50, 360, 260, "Server threads (all processes)", "threads", 1,
+          "threads (log scale)", log_y=True)
     panel(out, rows, servers, 570, 50, 360, 260, "Server resident memory (VmRSS)", "rss_kib", 1024, "MiB")
-    legend_y = height - 36
+    legend_y = height - 44
     x = 80
     for i, server in enumerate(servers):
         colour = COLOURS[i % len(COLOURS)]
         out.append(f'<line x1="{x}" y1="{legend_y}" x2="{x + 24}" y2="{legend_y}" stroke="{colour}" stroke-width="2"/>')
         out.append(f'<circle cx="{x + 12}" cy="{legend_y}" r="4" fill="{colour}"/>')
         out.append(f'<text x="{x + 30}" y="{legend_y + 4}">{escape(server)}</text>')
-        x += 40 + 8 * len(server)
-    out.append(f'<text x="{x + 10}" y="{legend_y + 4}" fill="#555">hollow marker: fewer connections held '
+        x += 50 + 7 * len(server)
+    out.append(f'<text x="80" y="{legend_y + 24}" fill="#555">hollow marker: fewer connections held '
                "than requested (limit hit)</text>")
     out.append("</svg>")
     with open(out_path, "w", encoding="utf-8") as f:

@@ -15,7 +15,8 @@
 //! here; the server needs a file descriptor per connection too.
 //!
 //! 1. Raises this process's `RLIMIT_NOFILE` soft limit to the hard limit (`fd_limit=`).
-//! 2. Samples the server's threads and resident memory (`threads_before=`, `rss_before_kib=`).
+//! 2. Samples the server's threads and resident memory (`threads_before=`, `rss_before_kib=`)
+//!    once its thread count has held still for 250 ms.
 //! 3. Opens `--connections` keep-alive connections one after another; each sends one
 //!    `GET --path` (HTTP/1.1, `Host`) and reads the whole `Content-Length`-framed response,
 //!    then stays open and idle. The first connection that cannot be opened or answered
@@ -167,6 +168,21 @@ fn sample(pids: &[u32]) -> Result<Sample, String> {
         total.rss_kib += field("VmRSS:")?;
     }
     Ok(total)
+}
+
+/// A sample taken once the server's thread count has held still for 250 ms (3 s at
+/// most): a server that starts its pool thread by thread is measured once it is up.
+fn steady_sample(pids: &[u32]) -> Result<Sample, String> {
+    let give_up = Instant::now() + Duration::from_secs(3);
+    let mut last = sample(pids)?;
+    loop {
+        std::thread::sleep(Duration::from_millis(250));
+        let now = sample(pids)?;
+        if now.threads == last.threads || Instant::now() >= give_up {
+            return Ok(now);
+        }
+        last = now;
+    }
 }
 
 /// The command name of a process, for the default label.
@@ -393,7 +409,7 @@ fn run(args: &Args) -> Result<(), String> {
             args.connections
         );
     }
-    let before = sample(&args.pids)?;
+    let before = steady_sample(&args.pids)?;
 
     // Open the idle connections.
     let request = format!(

@@ -196,13 +196,14 @@ impl<H: Handler> ConnThread<H> {
             }
 
             // Wait for more bytes: the keep-alive timeout between requests, the
-            // request timeout from a request's first byte.
-            let deadline = if self.input.is_empty() {
+            // request timeout from a request's first byte (or, on a new
+            // connection, from the connection's start).
+            let idle = self.input.is_empty() && served > 0;
+            let deadline = if idle {
                 waiting_since + self.keep_alive_timeout
             } else {
-                *request_started.get_or_insert_with(Instant::now) + self.request_timeout
+                *request_started.get_or_insert(waiting_since) + self.request_timeout
             };
-            let idle = self.input.is_empty();
             if idle {
                 self.counters.idle_began();
             }
@@ -211,12 +212,19 @@ impl<H: Handler> ConnThread<H> {
                 self.counters.idle_ended();
             }
             match waited? {
+                // The request timeout counts from a new request's first byte.
+                Waited::Data if idle => request_started = Some(Instant::now()),
                 Waited::Data => {}
                 Waited::Eof => eof = true,
                 Waited::ShuttingDown => return Ok(CloseReason::Shutdown),
-                Waited::TimedOut if self.input.is_empty() => {
+                Waited::TimedOut if idle => {
                     self.counters.timed_out();
                     return Ok(CloseReason::KeepAliveTimeout);
+                }
+                Waited::TimedOut if self.input.is_empty() => {
+                    // A new connection that never sent a byte: nobody to tell.
+                    self.counters.timed_out();
+                    return Ok(CloseReason::RequestTimeout);
                 }
                 Waited::TimedOut => {
                     self.counters.timed_out();

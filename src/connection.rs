@@ -388,6 +388,11 @@ impl ReadBuf {
         self.start == self.end
     }
 
+    /// How many bytes the buffer can hold before it grows.
+    pub(crate) fn capacity(&self) -> usize {
+        self.data.len()
+    }
+
     /// Whether the buffer holds an allocation (idle connections must not).
     pub(crate) fn is_allocated(&self) -> bool {
         self.data.capacity() > 0

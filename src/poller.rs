@@ -359,6 +359,12 @@ impl Poller {
                         if self.grace_ends.is_some() {
                             return self.close(token, conn, CloseReason::Shutdown);
                         }
+                        if conn.served == 0 {
+                            // A new connection waits for its first request under the
+                            // request timeout (nginx's client_header_timeout): it has
+                            // not been kept alive for anything yet.
+                            return self.park(token, Slot::Reading(conn), now);
+                        }
                         return self.park(token, Slot::Idle(conn), now);
                     }
                     if conn.input.len() >= self.max_request_bytes {
@@ -403,7 +409,9 @@ impl Poller {
         self.busy += 1;
         // Published before the worker can see the request, so a handler reporting
         // the counters (`/_status`) counts its own connection as busy.
-        self.shared.counters.set_connections(self.slab.len(), self.idle, self.busy);
+        self.shared
+            .counters
+            .set_connections(self.slab.len(), self.idle, self.busy);
         if let Err(crossbeam_channel::SendError(job)) = self.jobs.send(Job { token, conn }) {
             // Only when every worker thread is gone; nothing can serve it.
             error!("no worker left to serve #{}", token.0);
@@ -443,8 +451,8 @@ impl Poller {
         if matches!(wait, Wait::Idle | Wait::Closing) {
             // An idle or closing connection holds no read buffer: pass it on.
             let buf = mem::take(&mut conn.input);
-            if buf.is_allocated() && buf.is_empty() && self.buffers.len() < config::READ_BUFFER_POOL {
-                self.buffers.push(buf);
+            if buf.is_empty() {
+                self.recycle(buf);
             }
         }
         // A timer id carries its state in the low two bits. The request timeout
@@ -525,14 +533,21 @@ impl Poller {
             "{} #{}: closed ({reason:?}) after {} requests",
             conn.peer, token.0, conn.served
         );
-        let buf = mem::take(&mut conn.input);
-        if buf.is_allocated() && self.buffers.len() < config::READ_BUFFER_POOL {
-            let mut buf = buf;
-            buf.consume(buf.len());
-            self.buffers.push(buf);
-        }
+        let mut buf = mem::take(&mut conn.input);
+        buf.consume(buf.len());
+        self.recycle(buf);
         self.slab.remove(token.0);
         self.shared.counters.closed();
+    }
+
+    /// Keeps an emptied read buffer for the next reader. Only buffers of the
+    /// standard size are kept: one that grew for a large request is let go, so
+    /// the pool never holds more than `READ_BUFFER_POOL` standard buffers.
+    fn recycle(&mut self, buf: ReadBuf) {
+        debug_assert!(buf.is_empty(), "a recycled buffer holds no bytes");
+        if buf.capacity() == config::READ_BUFFER_BYTES && self.buffers.len() < config::READ_BUFFER_POOL {
+            self.buffers.push(buf);
+        }
     }
 
     /// Acts on every deadline that has passed.
@@ -557,6 +572,11 @@ impl Poller {
                     Wait::Idle => {
                         self.shared.counters.timed_out();
                         self.close(token, conn, CloseReason::KeepAliveTimeout);
+                    }
+                    Wait::Reading if conn.input.is_empty() => {
+                        // A new connection that never sent a byte: nobody to tell.
+                        self.shared.counters.timed_out();
+                        self.close(token, conn, CloseReason::RequestTimeout);
                     }
                     Wait::Reading => {
                         // RFC 9110 §15.5.9: tell the client why, then close.

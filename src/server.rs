@@ -47,6 +47,10 @@ pub struct Builder {
     config: Config,
 }
 
+/// Timeouts longer than this are treated as this: ten years is "never" for a
+/// connection, and it keeps `Instant + timeout` far from overflowing.
+const LONGEST_TIMEOUT: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
+
 impl Builder {
     /// How connections are tied to threads. Default is [`Model::Nio`].
     ///
@@ -82,13 +86,17 @@ impl Builder {
 
     /// How long an idle connection is kept open between requests. Default is 5 s.
     ///
+    /// A new connection waits for its first request under the
+    /// [request timeout](Builder::request_timeout) instead. Zero closes a
+    /// connection as soon as it has been answered and is idle.
+    ///
     /// # Examples
     ///
     /// ```
     /// let builder = nioserve::Server::builder().keep_alive_timeout(std::time::Duration::from_secs(15));
     /// ```
     pub fn keep_alive_timeout(mut self, timeout: Duration) -> Builder {
-        self.config.keep_alive_timeout = timeout;
+        self.config.keep_alive_timeout = timeout.min(LONGEST_TIMEOUT);
         self
     }
 
@@ -103,7 +111,7 @@ impl Builder {
     /// let builder = nioserve::Server::builder().request_timeout(std::time::Duration::from_secs(30));
     /// ```
     pub fn request_timeout(mut self, timeout: Duration) -> Builder {
-        self.config.request_timeout = timeout;
+        self.config.request_timeout = timeout.min(LONGEST_TIMEOUT);
         self
     }
 
@@ -115,7 +123,7 @@ impl Builder {
     /// let builder = nioserve::Server::builder().send_timeout(std::time::Duration::from_secs(60));
     /// ```
     pub fn send_timeout(mut self, timeout: Duration) -> Builder {
-        self.config.send_timeout = timeout;
+        self.config.send_timeout = timeout.min(LONGEST_TIMEOUT);
         self
     }
 
@@ -218,7 +226,7 @@ impl Builder {
     /// let builder = nioserve::Server::builder().shutdown_grace(std::time::Duration::from_secs(2));
     /// ```
     pub fn shutdown_grace(mut self, grace: Duration) -> Builder {
-        self.config.shutdown_grace = grace;
+        self.config.shutdown_grace = grace.min(LONGEST_TIMEOUT);
         self
     }
 

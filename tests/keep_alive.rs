@@ -105,3 +105,22 @@ fn client_half_close_after_request_still_gets_the_response() {
     client.expect_closed();
     wait_until("the slot is freed", || handle.stats().connections_open == 0);
 }
+
+#[test]
+fn a_new_connection_waits_for_its_first_request_under_the_request_timeout() {
+    // Even with keep-alive off (zero), a client that connects first and sends later is served:
+    // until its first request it is timed by the request timeout.
+    let handle = echo_server(server().keep_alive_timeout(Duration::ZERO));
+    let mut client = Client::connect(handle.local_addr());
+    wait_until("the connection is accepted", || handle.stats().accepted == 1);
+    let reply = client.get("/late");
+    assert_eq!(reply.status, 200);
+    // Answered and idle, it is closed at once.
+    client.expect_closed();
+
+    // A connection that never sends anything is closed when the request timeout expires.
+    let handle = echo_server(server().request_timeout(Duration::from_millis(200)));
+    let mut silent = Client::connect(handle.local_addr());
+    silent.expect_closed();
+    wait_until("the timeout is counted", || handle.stats().timed_out == 1);
+}

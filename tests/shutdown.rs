@@ -14,11 +14,14 @@ use support::{server, start, wait_until, Client};
 fn shutdown_lets_a_request_in_flight_finish_and_closes_the_rest() {
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let release_rx = Arc::new(Mutex::new(release_rx));
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let started_tx = Mutex::new(started_tx);
     let handle = start(
         server().workers(2).shutdown_grace(Duration::from_secs(10)),
         move |req: Request| {
             if req.uri().path() == "/slow" {
                 // Blocks this worker until the test says go.
+                let _ = started_tx.lock().expect("lock").send(());
                 let _ = release_rx.lock().expect("lock").recv();
             }
             Response::new("done".into())
@@ -31,7 +34,9 @@ fn shutdown_lets_a_request_in_flight_finish_and_closes_the_rest() {
 
     let mut in_flight = Client::connect(addr);
     in_flight.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
-    wait_until("the slow request is on a worker", || handle.stats().workers_busy == 1);
+    started_rx
+        .recv_timeout(support::PATIENCE)
+        .expect("the slow request reaches its handler");
 
     let counters = handle.counters();
     let stopper = thread::spawn(move || handle.shutdown());

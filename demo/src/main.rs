@@ -100,7 +100,21 @@ fn seconds(text: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version: print them as clap formats them.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line, not clap's usage block: `nioserve: unexpected argument '--bogus' found (see --help)`.
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            eprintln!("nioserve: {} (see --help)", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -112,7 +126,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), String> {
-    let files = StaticFiles::new(&args.dir).map_err(|e| format!("cannot serve {}: {e}", args.dir.display()))?;
+    let files = StaticFiles::new(&args.dir).map_err(|e| e.to_string())?;
     let model = match args.model {
         ModelArg::Nio => Model::Nio,
         ModelArg::Blocking => Model::Blocking,

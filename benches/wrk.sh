@@ -1,0 +1,399 @@
+#!/usr/bin/env bash
+# The load comparison: nioserve's demo against nginx (1 and 2 worker processes), serving
+# the same files on 127.0.0.1, measured with wrk.
+#
+#   benches/wrk.sh                        3 rounds of 10 s per test and server
+#   DURATION=2s ROUNDS=1 benches/wrk.sh   a quick check
+#   benches/wrk.sh --compare-blocking     also nioserve --model blocking
+#   MODEL=blocking benches/wrk.sh         the "nioserve" under test uses the blocking model
+#
+# Tests (wrk -t1 --latency): /hello.txt (13 B) with 64 connections, /index.html with 64
+# and 256, /1mb.bin (1 MiB, generated into a scratch copy of webapp/) with 16. Rounds
+# alternate between servers (the order rotates each round). For every run: requests/s,
+# p99 latency, socket errors and non-2xx/3xx responses, and the CPU seconds the server
+# used (utime + stime from /proc/PID/stat; nginx: master + workers), hence requests per
+# server CPU-second. Medians over the rounds are printed with the ratios
+# nioserve / nginx (2 workers) and nioserve / nginx (1 worker), written to
+# bench-results/wrk.tsv (every run) and to the <!-- wrk:begin/end --> section of
+# docs/benchmarks.md.
+#
+# Environment: DURATION (10s), ROUNDS (3), MODEL (nio), NIO_WORKERS (2),
+# BLOCKING_WORKERS (300: enough threads for 256 connections), SKIP_BUILD=1,
+# CARGO_TARGET_DIR. Needs Linux, python3, wrk and nginx (installed with apt-get when
+# missing and run as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+
+DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
+MODEL=${MODEL:-nio}
+NIO_WORKERS=${NIO_WORKERS:-2}
+BLOCKING_WORKERS=${BLOCKING_WORKERS:-300}
+KEEP_ALIVE_REQUESTS=100000
+TARGET=${CARGO_TARGET_DIR:-$REPO/target}/release
+RESULTS=$REPO/bench-results
+DOC=$REPO/docs/benchmarks.md
+COMPARE_BLOCKING=0
+ARGS="$*"
+
+say() { printf 'wrk.sh: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+for arg in "$@"; do
+  case $arg in
+    --compare-blocking) COMPARE_BLOCKING=1 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument $arg (see --help)" ;;
+  esac
+done
+case $MODEL in nio | blocking) ;; *) die "MODEL must be nio or blocking, not $MODEL" ;; esac
+case $ROUNDS in '' | *[!0-9]*) die "ROUNDS must be a whole number" ;; esac
+[ "$ROUNDS" -ge 1 ] || die "ROUNDS must be at least 1"
+# wrk's duration syntax: 10, 10s, 2m, 1h.
+case $DURATION in
+  *[0-9]) SECS=$DURATION ;;
+  *s) SECS=${DURATION%s} ;;
+  *m) SECS=$((${DURATION%m} * 60)) ;;
+  *h) SECS=$((${DURATION%h} * 3600)) ;;
+  *) die "DURATION must look like 10s or 2m, not $DURATION" ;;
+esac
+case $SECS in '' | *[!0-9]*) die "DURATION must be whole seconds (10s, 2m), not $DURATION" ;; esac
+
+# --- tools -------------------------------------------------------------------------------
+find_tool() { command -v "$1" || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } || true; }
+missing=()
+[ -n "$(find_tool wrk)" ] || missing+=(wrk)
+[ -n "$(find_tool nginx)" ] || missing+=(nginx)
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || die "missing ${missing[*]}; install (apt-get install ${missing[*]}) or run as root"
+  say "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; } \
+    || die "apt-get install ${missing[*]} failed"
+fi
+WRK=$(find_tool wrk)
+NGINX=$(find_tool nginx)
+[ -n "$WRK" ] && [ -n "$NGINX" ] || die "wrk or nginx still missing"
+command -v python3 >/dev/null || die "python3 is needed for the summary"
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  say "building (cargo build --release --workspace --bins --examples)"
+  cargo build --release --workspace --bins --examples --quiet
+fi
+NIOSERVE=$TARGET/nioserve
+[ -x "$NIOSERVE" ] || die "$NIOSERVE is missing (build failed?)"
+if [ "$MODEL" = blocking ] || [ "$COMPARE_BLOCKING" = 1 ]; then
+  "$NIOSERVE" --help 2>/dev/null | grep -q -- '--model' || die "this nioserve build has no --model flag"
+fi
+
+HARD=$(ulimit -Hn)
+[ "$HARD" = unlimited ] && HARD=1048576
+ulimit -n "$HARD"
+CLK_TCK=$(getconf CLK_TCK)
+
+# --- files -------------------------------------------------------------------------------
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/nioserve-wrk.XXXXXX")
+WWW=$TMP/www
+cp -R "$REPO/webapp" "$WWW"
+head -c 1048576 /dev/urandom >"$WWW/1mb.bin"
+chmod 755 "$TMP"
+chmod -R a+rX "$WWW"
+
+# --- servers -----------------------------------------------------------------------------
+# Parallel arrays: name, main pid, port, kind.
+NAMES=()
+PIDS=()
+PORTS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+  for _ in $(seq 1 100); do
+    kill -0 "$2" 2>/dev/null || return 1
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+
+# start NAME KIND [ARG]: KIND nio|blocking (ARG: workers) or nginx (ARG: worker processes).
+start() {
+  local name=$1 kind=$2 arg=$3 port log pid
+  port=$(free_port)
+  log=$TMP/$name.log
+  case $kind in
+    nio | blocking)
+      local model=()
+      [ "$kind" = blocking ] && model=(--model blocking)
+      RUST_LOG=warn "$NIOSERVE" "$WWW" --addr "127.0.0.1:$port" "${model[@]}" --workers "$arg" \
+        --max-keep-alive-requests $KEEP_ALIVE_REQUESTS --keep-alive-timeout 300 --max-connections 30000 \
+        >"$log" 2>&1 &
+      pid=$!
+      ;;
+    nginx)
+      local dir=$TMP/$name
+      mkdir -p "$dir"
+      sed -e "s|@USER@|$(id -un)|g" -e "s|@WORKERS@|$arg|g" -e "s|@NOFILE@|$HARD|g" -e "s|@TMP@|$dir|g" \
+        -e "s|@PORT@|$port|g" -e "s|@ROOT@|$WWW|g" "$REPO/benches/nginx.conf" >"$dir/nginx.conf"
+      "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$log" 2>&1 &
+      pid=$!
+      ;;
+  esac
+  NAMES+=("$name")
+  PIDS+=("$pid")
+  PORTS+=("$port")
+  if ! wait_port "$port" "$pid"; then
+    cat "$log" >&2
+    die "$name did not start"
+  fi
+  say "$name on 127.0.0.1:$port (pid $pid)"
+}
+
+# CPU ticks used so far by process $1 and its children (nginx workers), all threads.
+cpu_ticks() {
+  local total=0 pid stat rest
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    rest=${stat##*) }            # after "pid (comm) "
+    set -- $rest                 # state ppid pgrp ... : utime is field 14 overall, 12 here
+    total=$((total + ${12} + ${13}))
+  done
+  echo "$total"
+}
+
+if [ "$MODEL" = blocking ]; then
+  start nioserve blocking "$BLOCKING_WORKERS"
+else
+  start nioserve nio "$NIO_WORKERS"
+fi
+start nginx-1w nginx 1
+start nginx-2w nginx 2
+if [ "$COMPARE_BLOCKING" = 1 ] && [ "$MODEL" != blocking ]; then
+  start nioserve-blocking blocking "$BLOCKING_WORKERS"
+fi
+
+# Every server serves every file before any measurement (and warms its file cache).
+TESTS=("hello64 /hello.txt 64" "index64 /index.html 64" "index256 /index.html 256" "1mb16 /1mb.bin 16")
+for i in "${!NAMES[@]}"; do
+  for path in /hello.txt /index.html /1mb.bin; do
+    for _ in 1 2 3; do
+      curl -fsS -o /dev/null "http://127.0.0.1:${PORTS[$i]}$path" || die "${NAMES[$i]}: GET $path failed"
+    done
+  done
+done
+
+# --- runs --------------------------------------------------------------------------------
+mkdir -p "$RESULTS"
+TSV=$RESULTS/wrk.tsv
+printf 'round\ttest\tserver\tpath\tconnections\trequests\tseconds\trps\tp99_ms\tsocket_errors\tnon2xx\tcpu_s\trps_per_cpu_s\n' >"$TSV"
+runs=$((ROUNDS * ${#TESTS[@]} * ${#NAMES[@]}))
+say "$runs runs of $DURATION: about $((runs * (SECS + 1) / 60 + 1)) min"
+run=0
+for round in $(seq 1 "$ROUNDS"); do
+  for test in "${TESTS[@]}"; do
+    read -r tname path conns <<<"$test"
+    for k in $(seq 0 $((${#NAMES[@]} - 1))); do
+      i=$(((k + round - 1) % ${#NAMES[@]}))   # rotate the order each round
+      name=${NAMES[$i]} pid=${PIDS[$i]} port=${PORTS[$i]}
+      run=$((run + 1))
+      kill -0 "$pid" 2>/dev/null || die "$name (pid $pid) has exited; its log: $(tail -5 "$TMP/$name.log")"
+      out=$TMP/wrk-$round-$tname-$name.txt
+      t0=$(cpu_ticks "$pid")
+      timeout $((SECS + 30)) "$WRK" -t1 -c"$conns" -d"$DURATION" --timeout 2s --latency \
+        "http://127.0.0.1:$port$path" >"$out" 2>&1 || say "wrk exited with status $? ($name $tname)"
+      t1=$(cpu_ticks "$pid")
+      row=$(python3 - "$out" $((t1 - t0)) "$CLK_TCK" <<'EOF'
+import re, sys
+text = open(sys.argv[1], encoding="utf-8", errors="replace").read()
+ticks, hz = int(sys.argv[2]), int(sys.argv[3])
+def unit(value, suffix):
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}[suffix]
+m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h)", text)
+requests, seconds = (int(m[1]), unit(m[2], m[3]) / 1e3) if m else (0, 0.0)
+m = re.search(r"Requests/sec:\s*([\d.]+)", text)
+rps = float(m[1]) if m else 0.0
+m = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m|h)", text, re.M)
+p99 = f"{unit(m[1], m[2]):.3f}" if m else "-"
+m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+errors = sum(int(g) for g in m.groups()) if m else 0
+m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+non2xx = int(m[1]) if m else 0
+cpu = ticks / hz
+per_cpu = f"{requests / cpu:.0f}" if cpu > 0 else "-"
+print(f"{requests}\t{seconds:.2f}\t{rps:.0f}\t{p99}\t{errors}\t{non2xx}\t{cpu:.2f}\t{per_cpu}")
+EOF
+      )
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$tname" "$name" "$path" "$conns" "$row" >>"$TSV"
+      IFS=$'\t' read -r _ _ rps p99 errs non2xx cpu per_cpu <<<"$row"
+      say "[$run/$runs] round $round $tname $name: $rps req/s, p99 $p99 ms, cpu $cpu s, $per_cpu req/cpu-s, errors $errs, non-2xx $non2xx"
+      [ "$rps" != 0 ] || { say "wrk output:"; cat "$out" >&2; }
+    done
+  done
+done
+say "wrote $TSV"
+
+# What nioserve itself counted, and anything it logged at warn or above.
+for i in "${!NAMES[@]}"; do
+  case ${NAMES[$i]} in
+    nioserve*)
+      say "${NAMES[$i]} /_status: $(curl -fsS "http://127.0.0.1:${PORTS[$i]}/_status" || echo unavailable)"
+      grep -v '^nioserve: serving' "$TMP/${NAMES[$i]}.log" | head -20 >&2 || true
+      ;;
+    nginx*) grep -v '\[notice\]' "$TMP/${NAMES[$i]}/error.log" 2>/dev/null | head -5 >&2 || true ;;
+  esac
+done
+
+# --- summary -----------------------------------------------------------------------------
+commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -n "$(git -C "$REPO" status --porcelain -- src demo 2>/dev/null)" ] && commit="$commit+changes"
+command_line="DURATION=$DURATION ROUNDS=$ROUNDS"
+[ "$MODEL" != nio ] && command_line="$command_line MODEL=$MODEL"
+command_line="$command_line benches/wrk.sh${ARGS:+ $ARGS}"
+section=$TMP/wrk-section.md
+python3 - "$TSV" "$section" <<EOF
+import statistics, sys
+from collections import defaultdict
+
+rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1], encoding="utf-8")]
+header, rows = rows[0], [dict(zip(rows[0], r)) for r in rows[1:]]
+tests, servers = [], []
+runs = defaultdict(list)
+for r in rows:
+    if r["test"] not in tests:
+        tests.append(r["test"])
+    if r["server"] not in servers:
+        servers.append(r["server"])
+    runs[r["test"], r["server"]].append(r)
+
+def med(rs, key):
+    values = [float(r[key]) for r in rs if r[key] not in ("-", "")]
+    return statistics.median(values) if values else None
+
+def f0(v):
+    return "-" if v is None else f"{v:,.0f}"
+
+def f2(v):
+    return "-" if v is None else f"{v:.2f}"
+
+def ratio(a, b):
+    return "-" if a is None or b in (None, 0) else f"{a / b:.2f}"
+
+stats = {}
+for key, rs in runs.items():
+    stats[key] = {
+        "rps": med(rs, "rps"), "p99": med(rs, "p99_ms"), "cpu": med(rs, "cpu_s"),
+        "per_cpu": med(rs, "rps_per_cpu_s"),
+        "errors": sum(int(r["socket_errors"]) for r in rs), "non2xx": sum(int(r["non2xx"]) for r in rs),
+        "n": len(rs),
+    }
+
+label = {"hello64": "/hello.txt c64", "index64": "/index.html c64", "index256": "/index.html c256",
+         "1mb16": "/1mb.bin c16"}
+main_table = ["| test | server | req/s | p99 ms | socket errors / non-2xx | server CPU s | req per CPU-s |",
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+for t in tests:
+    for s in servers:
+        st = stats.get((t, s))
+        if st:
+            main_table.append(f"| {label.get(t, t)} | {s} | {f0(st['rps'])} | {f2(st['p99'])} "
+                              f"| {st['errors']} / {st['non2xx']} | {f2(st['cpu'])} | {f0(st['per_cpu'])} |")
+ratio_table = ["| test | req/s vs nginx 2w | req/s vs nginx 1w | req per CPU-s vs nginx 2w "
+               "| req per CPU-s vs nginx 1w | p99 vs nginx 2w |",
+               "| --- | ---: | ---: | ---: | ---: | ---: |"]
+for t in tests:
+    n = stats.get((t, "nioserve"), {})
+    w1 = stats.get((t, "nginx-1w"), {})
+    w2 = stats.get((t, "nginx-2w"), {})
+    ratio_table.append(f"| {label.get(t, t)} | {ratio(n.get('rps'), w2.get('rps'))} "
+                       f"| {ratio(n.get('rps'), w1.get('rps'))} | {ratio(n.get('per_cpu'), w2.get('per_cpu'))} "
+                       f"| {ratio(n.get('per_cpu'), w1.get('per_cpu'))} | {ratio(n.get('p99'), w2.get('p99'))} |")
+if "nioserve-blocking" in servers:
+    ratio_table.append("")
+    ratio_table.append("| test | nio / blocking req/s | nio / blocking req per CPU-s |")
+    ratio_table.append("| --- | ---: | ---: |")
+    for t in tests:
+        n, b = stats.get((t, "nioserve"), {}), stats.get((t, "nioserve-blocking"), {})
+        ratio_table.append(f"| {label.get(t, t)} | {ratio(n.get('rps'), b.get('rps'))} "
+                           f"| {ratio(n.get('per_cpu'), b.get('per_cpu'))} |")
+
+print("\n".join(main_table))
+print()
+print("nioserve / nginx (ratios of the medians; > 1 means nioserve did more, or for p99 waited longer):")
+print("\n".join(ratio_table))
+
+rounds = max((s["n"] for s in stats.values()), default=0)
+section = f"""<!-- wrk:begin -->
+## Load: nioserve against nginx (wrk)
+
+Generated by \`benches/wrk.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'), nioserve $commit, $(nproc) cores,
+Linux $(uname -r), $("$NGINX" -v 2>&1 | sed 's|.*/|nginx |'), $("$WRK" -v 2>&1 | head -1 | awk '{print $1, $2}'). Exact command:
+
+\`\`\`sh
+$command_line
+\`\`\`
+
+\`wrk -t1 -cC -d$DURATION --latency\` against each server in turn, the order rotating each round;
+{rounds} round(s); medians over the rounds. Servers (all on 127.0.0.1 at once, serving the same scratch
+copy of \`webapp/\` plus a generated \`1mb.bin\`): nioserve demo \`--workers $NIO_WORKERS
+--max-keep-alive-requests $KEEP_ALIVE_REQUESTS\` (model \`$MODEL\`), nginx with 1 and with 2 worker processes and
+[\`benches/nginx.conf\`](../benches/nginx.conf) (\`sendfile\`, \`tcp_nopush\`, \`open_file_cache\`, no
+access log, \`keepalive_requests $KEEP_ALIVE_REQUESTS\`). Server CPU = utime + stime of the server's
+processes during the run (nginx: master + workers); wrk shares the 2 cores with the server.
+
+""" + "\n".join(main_table) + """
+
+nioserve / nginx, ratios of the medians (above 1: nioserve served more; for p99, waited longer):
+
+""" + "\n".join(ratio_table) + """
+<!-- wrk:end -->"""
+open(sys.argv[2], "w", encoding="utf-8").write(section + "\n")
+EOF
+
+mkdir -p "$(dirname "$DOC")"
+if [ ! -f "$DOC" ]; then
+  cat >"$DOC" <<'EOF'
+# Benchmarks
+
+What nioserve claims, measured: idle keep-alive connections cost no thread (the idle
+experiment), and serving static files is in nginx's league (the load comparison). Both
+scripts start every server themselves on 127.0.0.1 and stop them afterwards.
+
+Machine: 2 cores; the client shares them with the server, so absolute figures are
+modest and ratios between servers measured in the same run matter more than any
+single number. Load figures are medians over alternating rounds.
+
+<!-- idle:begin -->
+<!-- idle:end -->
+
+<!-- wrk:begin -->
+<!-- wrk:end -->
+EOF
+fi
+python3 - "$DOC" "$section" wrk <<'EOF'
+import sys
+doc_path, section_path, name = sys.argv[1:]
+doc = open(doc_path, encoding="utf-8").read()
+section = open(section_path, encoding="utf-8").read().rstrip("\n")
+begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+if begin in doc and end in doc and doc.index(begin) < doc.index(end):
+    doc = doc[:doc.index(begin)] + section + doc[doc.index(end) + len(end):]
+else:
+    doc = doc.rstrip("\n") + "\n\n" + section + "\n"
+open(doc_path, "w", encoding="utf-8").write(doc)
+EOF
+say "updated $DOC"

@@ -1,0 +1,506 @@
+//! The demo binary as a user runs it: the banner, the bundled web app, `/_status`,
+//! the exit codes, signals and logs.
+//!
+//! Each test starts `nioserve` on 127.0.0.1:0, learns the port from the banner on
+//! stdout, and talks raw HTTP/1.1 over `std::net::TcpStream`. This package has no
+//! HTTP parser among its dependencies, so the little client here parses by hand.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// How long any single wait may take before it counts as a failure.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The web app bundled with the repository.
+fn webapp() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../webapp"))
+}
+
+/// Polls `cond` until it holds or `PATIENCE` runs out.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// How the child's logging is set up.
+#[derive(Clone, Copy)]
+enum Log {
+    /// `RUST_LOG` removed from the environment: the binary's default, `info`.
+    Default,
+    /// `RUST_LOG` set to this.
+    Level(&'static str),
+}
+
+/// A running `nioserve` process, killed when dropped, whatever the test did.
+struct Demo {
+    child: Child,
+    stdout: Receiver<String>,
+    /// Everything written to stderr so far, collected by a thread.
+    stderr: Arc<Mutex<String>>,
+    stderr_reader: Option<JoinHandle<()>>,
+}
+
+impl Demo {
+    /// Starts the binary with `args`; it has not necessarily bound its port yet.
+    fn spawn(args: &[&str], log: Log) -> Demo {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_nioserve"));
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match log {
+            Log::Default => command.env_remove("RUST_LOG"),
+            Log::Level(level) => command.env("RUST_LOG", level),
+        };
+        let mut child = command.spawn().expect("start the nioserve binary");
+
+        let stdout = lines(child.stdout.take().expect("piped stdout"));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut pipe = BufReader::new(child.stderr.take().expect("piped stderr"));
+        let sink = Arc::clone(&stderr);
+        let stderr_reader = thread::spawn(move || {
+            let mut line = String::new();
+            while matches!(pipe.read_line(&mut line), Ok(n) if n > 0) {
+                sink.lock().expect("stderr lock").push_str(&line);
+                line.clear();
+            }
+        });
+        Demo {
+            child,
+            stdout,
+            stderr,
+            stderr_reader: Some(stderr_reader),
+        }
+    }
+
+    /// Starts the binary serving `dir` on 127.0.0.1:0 with `args`, and waits for
+    /// its banner. Returns the process and the banner line.
+    fn serve(dir: &Path, args: &[&str], log: Log) -> (Demo, String) {
+        let dir = dir.to_str().expect("UTF-8 path");
+        let mut all = vec![dir, "--addr", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let demo = Demo::spawn(&all, log);
+        let banner = match demo.stdout.recv_timeout(PATIENCE) {
+            Ok(line) => line,
+            Err(e) => panic!("no banner on stdout ({e}); stderr: {}", demo.stderr()),
+        };
+        assert!(
+            banner.starts_with(&format!("nioserve: serving {dir} on http://127.0.0.1:")),
+            "{banner}"
+        );
+        (demo, banner)
+    }
+
+    /// The address in the banner, `nioserve: serving DIR on http://ADDR/ …`.
+    fn addr(banner: &str) -> SocketAddr {
+        let after = banner.split_once(" on http://").expect("URL in banner").1;
+        let addr = after.split_once('/').expect("slash after the address").0;
+        addr.parse().expect("socket address in banner")
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr lock").clone()
+    }
+
+    fn wait_for_stderr(&self, what: &str) {
+        wait_until(&format!("stderr contains {what:?}"), || self.stderr().contains(what));
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    /// Sends a signal with `kill(1)`, as a user or a service manager would.
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.pid()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} failed");
+    }
+
+    /// Waits for the process to exit, then for stderr to be read to its end.
+    /// Returns the exit status and everything written to stderr.
+    fn wait_for_exit(&mut self) -> (ExitStatus, String) {
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nioserve did not exit; stderr so far: {}",
+                self.stderr()
+            );
+            thread::sleep(Duration::from_millis(5));
+        };
+        if let Some(reader) = self.stderr_reader.take() {
+            reader.join().expect("stderr reader");
+        }
+        (status, self.stderr())
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Lines of the child's stdout, read by a thread so that the test can wait on
+/// them with a deadline.
+fn lines(stdout: ChildStdout) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// A parsed response.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).expect("UTF-8 body")
+    }
+}
+
+/// A raw HTTP/1.1 client on one connection, with timeouts.
+struct Client {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(PATIENCE)).expect("read timeout");
+        stream.set_write_timeout(Some(PATIENCE)).expect("write timeout");
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send request");
+    }
+
+    fn get(&mut self, path: &str) -> Reply {
+        self.send(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes());
+        self.reply()
+    }
+
+    fn post(&mut self, path: &str, body: &str) -> Reply {
+        let len = body.len();
+        self.send(format!("POST {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {len}\r\n\r\n{body}").as_bytes());
+        self.reply()
+    }
+
+    /// Reads one response framed by `Content-Length` (every nioserve response is).
+    fn reply(&mut self) -> Reply {
+        let head_len = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            self.fill().expect("response head");
+        };
+        let head = String::from_utf8(self.buf[..head_len - 4].to_vec()).expect("ASCII head");
+        let mut head_lines = head.split("\r\n");
+        let status_line = head_lines.next().expect("status line");
+        let status = status_line
+            .strip_prefix("HTTP/1.1 ")
+            .and_then(|rest| rest.get(..3))
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+        let headers: Vec<(String, String)> = head_lines
+            .map(|line| {
+                let (name, value) = line.split_once(':').expect("header field");
+                (name.to_string(), value.trim().to_string())
+            })
+            .collect();
+        let mut reply = Reply {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        let len: usize = if status == 304 || status == 204 {
+            0
+        } else {
+            reply
+                .header("content-length")
+                .expect("Content-Length")
+                .parse()
+                .expect("numeric Content-Length")
+        };
+        while self.buf.len() < head_len + len {
+            self.fill().expect("response body");
+        }
+        reply.body = self.buf[head_len..head_len + len].to_vec();
+        self.buf.drain(..head_len + len);
+        reply
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self.stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+
+    /// Asserts the server closes the connection (EOF or reset) with nothing more sent.
+    fn expect_closed(&mut self) {
+        assert!(self.buf.is_empty(), "bytes before close: {:?}", self.buf);
+        let mut byte = [0u8; 1];
+        match self.stream.read(&mut byte) {
+            Ok(0) => {}
+            Ok(_) => panic!("expected the connection to close, got more bytes"),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("expected the connection to close, got {e}"),
+        }
+    }
+}
+
+/// The lines of stderr that are error messages: clap's `error: …` and the
+/// binary's own `nioserve: …`.
+fn error_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|line| line.starts_with("error:") || line.starts_with("nioserve:"))
+        .collect()
+}
+
+#[test]
+fn serves_the_bundled_web_app() {
+    let (_demo, banner) = Demo::serve(&webapp(), &[], Log::Default);
+    let mut client = Client::connect(Demo::addr(&banner));
+
+    let index = client.get("/");
+    assert_eq!(index.status, 200);
+    assert_eq!(index.header("content-type"), Some("text/html; charset=utf-8"));
+    let on_disk = std::fs::read(webapp().join("index.html")).expect("webapp/index.html");
+    assert_eq!(index.body, on_disk);
+
+    let hello = client.get("/hello.txt");
+    assert_eq!(hello.status, 200);
+    let on_disk = std::fs::read(webapp().join("hello.txt")).expect("webapp/hello.txt");
+    assert_eq!(hello.body, on_disk);
+}
+
+#[test]
+fn status_reports_the_counters_as_json() {
+    let (_demo, banner) = Demo::serve(&webapp(), &["--workers", "3"], Log::Default);
+    assert!(banner.contains(" with 3 workers, Nio model "), "{banner}");
+    let mut client = Client::connect(Demo::addr(&banner));
+    assert_eq!(client.get("/hello.txt").status, 200);
+
+    let status = client.get("/_status");
+    assert_eq!(status.status, 200);
+    assert_eq!(status.header("content-type"), Some("application/json"));
+    assert_eq!(status.header("cache-control"), Some("no-store"));
+    let json = status.text();
+    assert!(json.starts_with('{') && json.ends_with('}'), "{json}");
+    for key in [
+        "connections_open",
+        "connections_idle",
+        "connections_busy",
+        "workers_busy",
+        "workers",
+        "requests",
+        "accepted",
+        "closed",
+        "timed_out",
+        "uptime_secs",
+    ] {
+        assert!(json.contains(&format!("\"{key}\":")), "no {key} in {json}");
+    }
+    let number = |key: &str| -> f64 {
+        let rest = json.split_once(&format!("\"{key}\":")).expect("key").1;
+        let end = rest.find([',', '}']).expect("end of value");
+        rest[..end]
+            .parse()
+            .unwrap_or_else(|_| panic!("{key} is not a number in {json}"))
+    };
+    assert_eq!(number("workers"), 3.0);
+    assert!(number("accepted") >= 1.0, "{json}");
+    assert!(number("requests") >= 1.0, "the /hello.txt before it: {json}");
+    assert!(number("connections_open") >= 1.0, "this connection: {json}");
+}
+
+#[test]
+fn echo_is_off_unless_asked_for() {
+    let (_plain, banner) = Demo::serve(&webapp(), &[], Log::Default);
+    let mut client = Client::connect(Demo::addr(&banner));
+    let refused = client.post("/echo", "ping");
+    assert_eq!(refused.status, 405);
+    assert_eq!(refused.header("allow"), Some("GET, HEAD"));
+    assert_ne!(refused.body, b"ping");
+
+    let (_echo, banner) = Demo::serve(&webapp(), &["--echo"], Log::Default);
+    let mut client = Client::connect(Demo::addr(&banner));
+    let echoed = client.post("/echo", "ping, with a body");
+    assert_eq!(echoed.status, 200);
+    assert_eq!(echoed.text(), "ping, with a body");
+    // Only POST is echoed; a GET of /echo is a file lookup.
+    assert_eq!(client.get("/echo").status, 404);
+}
+
+#[test]
+fn bad_invocations_exit_2_with_one_error_line() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind a port to occupy");
+    let taken_addr = taken.local_addr().expect("local addr").to_string();
+    let missing = std::env::temp_dir().join(format!("nioserve-it-cli-missing-{}", std::process::id()));
+    let missing = missing.to_str().expect("UTF-8 path").to_owned();
+    let webapp = webapp();
+    let webapp = webapp.to_str().expect("UTF-8 path");
+
+    let cases: [(&str, Vec<&str>, &[&str]); 4] = [
+        ("unknown flag", vec![webapp, "--bogus"], &["--bogus"]),
+        ("no workers", vec![webapp, "--workers", "0"], &["--workers", "0"]),
+        (
+            "missing directory",
+            vec![&missing, "--addr", "127.0.0.1:0"],
+            &[&missing],
+        ),
+        (
+            "address in use",
+            vec![webapp, "--addr", &taken_addr],
+            &[&taken_addr, "in use"],
+        ),
+    ];
+    for (case, args, mentions) in cases {
+        let mut demo = Demo::spawn(&args, Log::Default);
+        let (status, stderr) = demo.wait_for_exit();
+        assert_eq!(status.code(), Some(2), "{case}: {stderr}");
+        let errors = error_lines(&stderr);
+        assert_eq!(errors.len(), 1, "{case}: one error line in {stderr:?}");
+        for mention in mentions {
+            assert!(errors[0].contains(mention), "{case}: {:?} lacks {mention:?}", errors[0]);
+        }
+        // Its stdout is closed now: the reader ends without having seen a banner.
+        match demo.stdout.recv_timeout(PATIENCE) {
+            Err(mpsc::RecvTimeoutError::Disconnected) => {}
+            other => panic!("{case}: a server that did not start printed {other:?}"),
+        }
+    }
+    drop(taken);
+}
+
+#[test]
+fn signals_stop_the_server_gracefully_even_with_an_idle_client() {
+    for (signal, idle_client) in [("-TERM", false), ("-TERM", true), ("-INT", true)] {
+        let case = format!("{signal}, idle client: {idle_client}");
+        // A long keep-alive timeout: only the shutdown can close the idle client in time.
+        let (mut demo, banner) = Demo::serve(&webapp(), &["--keep-alive-timeout", "60"], Log::Default);
+        let addr = Demo::addr(&banner);
+        let mut idle = idle_client.then(|| {
+            let mut client = Client::connect(addr);
+            assert_eq!(client.get("/hello.txt").status, 200);
+            client
+        });
+
+        demo.signal(signal);
+        let (status, stderr) = demo.wait_for_exit();
+        assert_eq!(status.code(), Some(0), "{case}: {stderr}");
+        assert!(stderr.contains("stopped after"), "{case}: {stderr}");
+        assert!(!stderr.contains("still open"), "{case}: {stderr}");
+        if let Some(client) = &mut idle {
+            client.expect_closed();
+            assert!(stderr.contains(": 1 requests on 1 connections"), "{case}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn debug_logs_trace_each_connection() {
+    let (demo, banner) = Demo::serve(&webapp(), &[], Log::Level("debug"));
+    let mut client = Client::connect(Demo::addr(&banner));
+    assert_eq!(client.get("/css/styles.css").status, 200);
+
+    let access = "\"GET /css/styles.css HTTP/1.1\" 200";
+    demo.wait_for_stderr(access);
+    let stderr = demo.stderr();
+    let lines: Vec<&str> = stderr.lines().collect();
+    let find = |what: &str, matches: &dyn Fn(&str) -> bool| {
+        lines
+            .iter()
+            .position(|line| matches(line))
+            .unwrap_or_else(|| panic!("no {what} line in {stderr}"))
+    };
+    // The life of the connection, in order.
+    let new_client = find("New client", &|line| line.contains("New client: 127.0.0.1:"));
+    let request = find("request", &|line| {
+        line.contains("GET /css/styles.css HTTP/1.1") && !line.contains("\"GET")
+    });
+    let resource = find("resource path", &|line| {
+        line.contains("resource path: ") && line.contains("css/styles.css")
+    });
+    let access_line = find("access", &|line| line.contains(access) && line.contains("127.0.0.1:"));
+    assert!(
+        new_client < request && request < resource && resource < access_line,
+        "out of order: {stderr}"
+    );
+}
+
+#[test]
+fn the_default_level_logs_requests_but_not_connections() {
+    let (mut demo, banner) = Demo::serve(&webapp(), &[], Log::Default);
+    let mut client = Client::connect(Demo::addr(&banner));
+    assert_eq!(client.get("/css/styles.css").status, 200);
+    demo.wait_for_stderr("\"GET /css/styles.css HTTP/1.1\" 200");
+    drop(client);
+
+    // Stop it, so that stderr is complete when it is checked.
+    demo.signal("-TERM");
+    let (status, stderr) = demo.wait_for_exit();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    for unwanted in ["New client", "resource path: "] {
+        assert!(
+            !stderr.contains(unwanted),
+            "{unwanted:?} at the default level: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn the_blocking_model_serves_files_too() {
+    let (_demo, banner) = Demo::serve(&webapp(), &["--model", "blocking", "--workers", "2"], Log::Default);
+    assert!(banner.contains(" with 2 workers, Blocking model "), "{banner}");
+    let mut client = Client::connect(Demo::addr(&banner));
+    let hello = client.get("/hello.txt");
+    assert_eq!(hello.status, 200);
+    let on_disk = std::fs::read(webapp().join("hello.txt")).expect("webapp/hello.txt");
+    assert_eq!(hello.body, on_disk);
+}
