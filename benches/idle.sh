@@ -207,7 +207,7 @@ for n in "${counts[@]}"; do
     out=$TMP/result-$kind-$n.txt
     timeout 400 "$EXPERIMENT" --addr "127.0.0.1:$port" --pid "$MEASURE_PIDS" --connections "$n" \
       --fresh "$FRESH" --path /hello.txt --label "$kind" --timeout 5 --fresh-timeout 2 \
-      --open-budget 240 --fresh-budget 10 >"$out" 2>"$out.err" || say "experiment exited with status $?"
+      --open-budget 240 --fresh-budget 10 --fresh-from 127.0.0.2 >"$out" 2>"$out.err" || say "experiment exited with status $?"
     grep -v '^RESULT' "$out" >&2 || true
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then
       say "$name exited during the run; its output:"
@@ -242,10 +242,11 @@ section=$TMP/idle-section.md
   echo "\`maxThreads\` default); nginx $("$NGINX" -v 2>&1 | sed 's|.*/||') with 1 worker process and"
   echo "[\`benches/nginx.conf\`](../benches/nginx.conf) (keep-alive 300 s). Each run: a fresh server, N keep-alive"
   echo "connections each served one \`GET /hello.txt\` and then left idle, then $FRESH sequential fresh requests"
-  echo "(\`Connection: close\`; failure = no answer within 2 s; at most 10 s of them). Threads and RSS are the"
+  echo "(\`Connection: close\`, from source address 127.0.0.2 so the client's ephemeral-port search does not"
+  echo "add to their latency; failure = no answer within 2 s; at most 10 s of them). Threads and RSS are the"
   echo "server's (\`/proc/PID/status\`, summed over nginx's master and worker) while the connections idle;"
-  echo "\"per idle conn\" is the RSS growth divided by the connections held. Kernel socket memory is not"
-  echo "in RSS and is the same for every server."
+  echo "\"per idle conn\" is the RSS growth divided by the connections held (kernel socket memory is not"
+  echo "in RSS). A hollow marker in the chart: fewer connections held than requested."
   echo
   python3 "$REPO/benches/plot_idle.py" table "$TSV"
   echo

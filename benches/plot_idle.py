@@ -99,8 +99,8 @@ def nice_max(value):
 
 
 def fmt_tick(value):
-    if value >= 1000 and value % 1000 == 0:
-        return f"{int(value / 1000)}k"
+    if value >= 1000 and value % 100 == 0:
+        return f"{value / 1000:g}k"
     if value == int(value):
         return str(int(value))
     return f"{value:g}"

@@ -30,7 +30,7 @@ const REJECTED: &[(&str, u16)] = &[
         "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
         501,
     ), // coding we lack
-    ("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: bogus\r\n\r\n", 501),
+    ("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: bogus\r\n\r\n", 400), // final coding not chunked
     ("GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505),
     ("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2000\r\n\r\n", 413), // over max_body_bytes
 ];

@@ -54,10 +54,11 @@ pub(crate) enum ParseError {
     ContentLengthWithTransferEncoding,
     /// `Transfer-Encoding` in an HTTP/1.0 request (400, RFC 9112 §6.1).
     TransferEncodingInHttp10,
-    /// `chunked` followed by another transfer coding or by itself, or no coding at all
-    /// (400, RFC 9112 §6.3, §7).
+    /// A final transfer coding other than `chunked`, `chunked` applied twice, or no coding
+    /// at all: the body's length cannot be known (400, RFC 9112 §6.3, §7).
     ChunkedNotFinal,
-    /// A transfer coding other than `chunked`, such as `gzip` (501, RFC 9112 §6.1).
+    /// A transfer coding other than `chunked` before a final `chunked`, such as
+    /// `gzip, chunked` (501, RFC 9112 §6.1).
     UnknownTransferCoding,
     /// A chunked body that breaks the grammar of RFC 9112 §7.1 (400).
     BadChunk,
@@ -103,7 +104,7 @@ impl ParseError {
             ParseError::BadContentLength => "invalid Content-Length",
             ParseError::ContentLengthWithTransferEncoding => "Transfer-Encoding with Content-Length",
             ParseError::TransferEncodingInHttp10 => "Transfer-Encoding in an HTTP/1.0 request",
-            ParseError::ChunkedNotFinal => "chunked must be the last transfer coding, applied once",
+            ParseError::ChunkedNotFinal => "chunked must be the final transfer coding, applied once",
             ParseError::UnknownTransferCoding => "unsupported transfer coding",
             ParseError::BadChunk => "malformed chunked body",
             ParseError::UriTooLong => "request-target too long",
@@ -442,10 +443,11 @@ fn framing(version: Version, fields: &[httparse::Header<'_>], limits: &Limits) -
     }
 }
 
-/// The only transfer coding we undo is `chunked`. RFC 9112 §6.3: if it is followed by another
-/// coding the body's length cannot be known (400), and §7: it is applied once. §6.1: any other
-/// coding is one we do not understand (501), even before a final `chunked`: we would hand its
-/// encoded bytes to the handler as if they were the content.
+/// The only transfer coding we undo is `chunked`. RFC 9112 §6.3: a request whose final coding
+/// is not `chunked` has no knowable length, and the server MUST answer 400 — whatever the
+/// codings are. §7: `chunked` is applied once. §6.1: any other coding before a final `chunked`
+/// is one we do not understand (501): we would hand its encoded bytes to the handler as if
+/// they were the content.
 fn check_transfer_codings<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<(), ParseError> {
     let (mut codings, mut chunked_not_last, mut last_is_chunked) = (0, false, false);
     // RFC 9110 §5.6.1: empty list elements are ignored.
@@ -454,9 +456,9 @@ fn check_transfer_codings<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<
         last_is_chunked = coding.eq_ignore_ascii_case(b"chunked");
         codings += 1;
     }
-    if codings == 0 || chunked_not_last {
+    if codings == 0 || chunked_not_last || !last_is_chunked {
         Err(ParseError::ChunkedNotFinal)
-    } else if codings > 1 || !last_is_chunked {
+    } else if codings > 1 {
         Err(ParseError::UnknownTransferCoding)
     } else {
         Ok(())
@@ -603,8 +605,8 @@ mod tests {
         ("gzip, chunked", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", Fail(UnknownTransferCoding)),
         ("gzip on its own line, then chunked", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", Fail(UnknownTransferCoding)),
         ("chunked, gzip", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", Fail(ChunkedNotFinal)),
-        ("gzip alone", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", Fail(UnknownTransferCoding)),
-        ("unknown coding", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: bogus\r\n\r\n", Fail(UnknownTransferCoding)),
+        ("gzip alone", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", Fail(ChunkedNotFinal)),
+        ("unknown coding", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: bogus\r\n\r\n", Fail(ChunkedNotFinal)),
         ("chunked, then chunked on its own line", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", Fail(ChunkedNotFinal)),
         ("chunked twice", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", Fail(ChunkedNotFinal)),
         ("empty Transfer-Encoding", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n", Fail(ChunkedNotFinal)),
