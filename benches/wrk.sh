@@ -17,7 +17,8 @@
 # bench-results/wrk.tsv (every run) and to the <!-- wrk:begin/end --> section of
 # docs/benchmarks.md.
 #
-# Environment: DURATION (10s), ROUNDS (3), MODEL (nio), NIO_WORKERS (2),
+# Environment: DURATION (10s), ROUNDS (3), ONLY (tests to run: hello64 index64 index256 1mb16),
+# MODEL (nio), NIO_WORKERS (2),
 # BLOCKING_WORKERS (300: enough threads for 256 connections), SKIP_BUILD=1,
 # CARGO_TARGET_DIR. Needs Linux, python3, wrk and nginx (installed with apt-get when
 # missing and run as root).
@@ -188,7 +189,12 @@ if [ "$COMPARE_BLOCKING" = 1 ] && [ "$MODEL" != blocking ]; then
 fi
 
 # Every server serves every file before any measurement (and warms its file cache).
-TESTS=("hello64 /hello.txt 64" "index64 /index.html 64" "index256 /index.html 256" "1mb16 /1mb.bin 16")
+ALL_TESTS=("hello64 /hello.txt 64" "index64 /index.html 64" "index256 /index.html 256" "1mb16 /1mb.bin 16")
+TESTS=()
+for test in "${ALL_TESTS[@]}"; do
+  case " ${ONLY:-hello64 index64 index256 1mb16} " in *" ${test%% *} "*) TESTS+=("$test") ;; esac
+done
+[ ${#TESTS[@]} -gt 0 ] || die "ONLY=\"$ONLY\" names no test (hello64 index64 index256 1mb16)"
 for i in "${!NAMES[@]}"; do
   for path in /hello.txt /index.html /1mb.bin; do
     for _ in 1 2 3; do
@@ -266,9 +272,14 @@ done
 commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git -C "$REPO" status --porcelain -- src demo 2>/dev/null)" ] && commit="$commit+changes"
 command_line="DURATION=$DURATION ROUNDS=$ROUNDS"
+[ -n "${ONLY:-}" ] && command_line="$command_line ONLY=\"$ONLY\""
 [ "$MODEL" != nio ] && command_line="$command_line MODEL=$MODEL"
 command_line="$command_line benches/wrk.sh${ARGS:+ $ARGS}"
 section=$TMP/wrk-section.md
+blocking_note=""
+[ "$MODEL" = blocking ] && blocking_note=", \`--workers $BLOCKING_WORKERS\`"
+[ "$COMPARE_BLOCKING" = 1 ] && [ "$MODEL" = nio ] \
+  && blocking_note="; nioserve-blocking: \`--model blocking --workers $BLOCKING_WORKERS\`"
 python3 - "$TSV" "$section" <<EOF
 import statistics, sys
 from collections import defaultdict
@@ -308,7 +319,7 @@ for key, rs in runs.items():
 
 label = {"hello64": "/hello.txt c64", "index64": "/index.html c64", "index256": "/index.html c256",
          "1mb16": "/1mb.bin c16"}
-main_table = ["| test | server | req/s | p99 ms | socket errors / non-2xx | server CPU s | req per CPU-s |",
+main_table = ["| test | server | req/s | p99 ms | socket errors / non-2xx (all rounds) | server CPU s | req per CPU-s |",
               "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
 for t in tests:
     for s in servers:
@@ -351,10 +362,10 @@ Linux $(uname -r), $("$NGINX" -v 2>&1 | sed 's|.*/|nginx |'), $("$WRK" -v 2>&1 |
 $command_line
 \`\`\`
 
-\`wrk -t1 -cC -d$DURATION --latency\` against each server in turn, the order rotating each round;
+\`wrk -t1 -c<connections> -d$DURATION --latency\` against each server in turn, the order rotating each round;
 {rounds} round(s); medians over the rounds. Servers (all on 127.0.0.1 at once, serving the same scratch
 copy of \`webapp/\` plus a generated \`1mb.bin\`): nioserve demo \`--workers $NIO_WORKERS
---max-keep-alive-requests $KEEP_ALIVE_REQUESTS\` (model \`$MODEL\`), nginx with 1 and with 2 worker processes and
+--max-keep-alive-requests $KEEP_ALIVE_REQUESTS\` (model \`$MODEL\`$blocking_note), nginx with 1 and with 2 worker processes and
 [\`benches/nginx.conf\`](../benches/nginx.conf) (\`sendfile\`, \`tcp_nopush\`, \`open_file_cache\`, no
 access log, \`keepalive_requests $KEEP_ALIVE_REQUESTS\`). Server CPU = utime + stime of the server's
 processes during the run (nginx: master + workers); wrk shares the 2 cores with the server.

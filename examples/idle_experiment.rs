@@ -25,6 +25,8 @@
 //!    status) stops the opening and is reported as `limit=` ("limit hit: ..."), as is
 //!    running out of `--open-budget` seconds. A thread-per-connection server with T threads
 //!    stops at T + 1: that connection waits in the listen backlog and is never answered.
+//!    When this process runs out of descriptors, it closes 16 of its idle connections
+//!    again so that it can still read `/proc` and send the fresh requests.
 //! 4. Waits `--settle` seconds and samples the server again (`threads=`, `rss_kib=`).
 //! 5. While the connections idle, sends `--fresh` sequential requests, each on a new
 //!    connection with `Connection: close`; one not answered within `--fresh-timeout`
@@ -37,14 +39,16 @@
 //!    a reset or unsolicited bytes from the server mean it closed or is closing one).
 //!
 //! The last line of output is machine-readable, `key=value` pairs separated by spaces,
-//! values with spaces double-quoted (POSIX shell / Python `shlex` rules); `-` means "not
-//! measured":
+//! values with spaces double-quoted, `"` and `\` escaped with `\` (Python's `shlex.split`
+//! reads it); `-` means "not measured":
 //!
 //! ```text
-//! RESULT server=nioserve connections=1000 served=1000 held=1000 closed_by_server=0 threads_before=3
-//!   threads=3 rss_before_kib=5120 rss_kib=5860 rss_per_conn_kib=0.74 fresh=200 fresh_ok=200
-//!   fresh_failed=0 fresh_p50_ms=0.081 fresh_p99_ms=0.190 fresh_max_ms=0.402 open_s=0.21
-//!   fd_limit=20000 limit=none
+//! RESULT server=nio connections=1000 served=1000 held=1000 closed_by_server=0 threads_before=4
+//!   threads=4 rss_before_kib=4028 rss_kib=4228 rss_per_conn_kib=0.20 fresh=200 fresh_ok=200
+//!   fresh_failed=0 fresh_p50_ms=0.063 fresh_p99_ms=0.150 fresh_max_ms=0.402 open_s=0.13
+//!   fd_limit=20000 path=/hello.txt fresh_error=none limit=none
+//! RESULT server=blocking connections=1000 served=200 held=200 ... fresh=5 fresh_ok=0 fresh_failed=5
+//!   ... fresh_error="response: timed out" limit="connection 201: response: timed out"
 //! ```
 //!
 //! Exit status: 0 when the experiment ran (hitting a limit is a result, not an error),
@@ -71,6 +75,10 @@ usage: idle_experiment --addr HOST:PORT --pid PID[,PID...] --connections N [opti
   --fresh-budget SECS   time allowed for all fresh requests [20]
   --fresh-from IP       source address of the fresh connections, e.g. 127.0.0.2 [any]
   --settle SECS         pause between opening and measuring [1]";
+
+/// Idle connections given up when this process runs out of descriptors, so that it
+/// can still read `/proc` and send fresh requests.
+const FD_RESERVE: usize = 16;
 
 /// The command line.
 struct Args {
@@ -229,15 +237,41 @@ impl Reply {
     }
 }
 
+/// Why an exchange failed.
+struct Failure {
+    message: String,
+    /// This process ran out of file descriptors (EMFILE, ENFILE).
+    out_of_fds: bool,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure {
+            message,
+            out_of_fds: false,
+        }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Failure {
+        Failure::from(message.to_string())
+    }
+}
+
 /// Connects, sends `request` and reads one whole response, all before `deadline`.
 fn exchange(
     addr: SocketAddr,
     source: Option<IpAddr>,
     request: &[u8],
     deadline: Instant,
-) -> Result<(TcpStream, Reply), String> {
+) -> Result<(TcpStream, Reply), Failure> {
     let remaining = remaining(deadline).ok_or("connect: timed out")?;
-    let mut stream = connect(addr, source, remaining).map_err(|e| stage_error("connect", &e))?;
+    let mut stream = connect(addr, source, remaining).map_err(|e| Failure {
+        message: stage_error("connect", &e),
+        out_of_fds: rustix::io::Errno::from_io_error(&e)
+            .is_some_and(|errno| errno == rustix::io::Errno::MFILE || errno == rustix::io::Errno::NFILE),
+    })?;
     // Small requests, whole responses: Nagle would only add delay.
     stream.set_nodelay(true).map_err(|e| stage_error("setsockopt", &e))?;
     let remaining = remaining_or_timeout(deadline, "send")?;
@@ -392,7 +426,7 @@ fn quote(value: &str) -> String {
     }
     let mut quoted = String::from("\"");
     for c in value.chars() {
-        if matches!(c, '"' | '\\' | '$' | '`') {
+        if matches!(c, '"' | '\\') {
             quoted.push('\\');
         }
         quoted.push(if c.is_whitespace() { ' ' } else { c });
@@ -474,8 +508,15 @@ fn run(args: &Args) -> Result<(), String> {
                     idle.push(stream);
                 }
             }
-            Err(error) => {
-                limit = Some(format!("connection {}: {error}", i + 1));
+            Err(failure) => {
+                let mut text = format!("connection {}: {}", i + 1, failure.message);
+                if failure.out_of_fds {
+                    // Without a few descriptors there is no /proc to read and no fresh request.
+                    let freed = idle.len().min(FD_RESERVE);
+                    idle.truncate(idle.len() - freed);
+                    let _ = write!(text, " ({freed} idle connections closed again to measure)");
+                }
+                limit = Some(text);
                 break;
             }
         }
@@ -536,9 +577,9 @@ fn run(args: &Args) -> Result<(), String> {
                 fresh_failed += 1;
                 first_failure.get_or_insert_with(|| format!("status {}", reply.status));
             }
-            Err(error) => {
+            Err(failure) => {
                 fresh_failed += 1;
-                first_failure.get_or_insert(error);
+                first_failure.get_or_insert(failure.message);
             }
         }
     }

@@ -18,6 +18,7 @@ use std::mem;
 use std::net::Shutdown;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -34,6 +35,16 @@ use crate::http::parse::{self, Limits, Parsed};
 use crate::http::response;
 use crate::stats::Counters;
 use crate::worker::{Handback, Job, Returned};
+
+/// How soon the poller collects connections that workers handed back without
+/// waking it, while any connection is on a worker.
+const COLLECT_EVERY: Duration = Duration::from_millis(1);
+
+/// How long the poller keeps looking (yielding, not sleeping) for a connection
+/// that became readable while on a worker. A worker has usually written its
+/// response and is handing the connection back; one running a long handler is
+/// then collected every `COLLECT_EVERY` instead.
+const SPIN_FOR: Duration = Duration::from_micros(200);
 
 /// The listener's token. Slab keys never come near it.
 pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
@@ -142,6 +153,10 @@ pub(crate) struct Poller {
     grace_ends: Option<Instant>,
     idle: usize,
     busy: usize,
+    /// Busy connections that became readable while on a worker.
+    awaited: usize,
+    /// How long the poller spins waiting for those, before it goes back to sleeping.
+    spin_until: Option<Instant>,
 }
 
 impl Poller {
@@ -178,6 +193,8 @@ impl Poller {
             grace_ends: None,
             idle: 0,
             busy: 0,
+            awaited: 0,
+            spin_until: None,
         }
     }
 
@@ -202,10 +219,21 @@ impl Poller {
 
             self.shared.poller_asleep.store(true, Ordering::SeqCst);
             fence(Ordering::SeqCst);
-            let timeout = if self.returns.is_empty() {
-                self.next_deadline().map(|at| at.saturating_duration_since(now))
-            } else {
+            let timeout = if !self.returns.is_empty() {
                 Some(Duration::ZERO)
+            } else if self.awaited > 0 && now < *self.spin_until.get_or_insert(now + SPIN_FOR) {
+                // A connection with more to read is about to come back from a worker
+                // that will not wake us for it: let the worker run, then look again.
+                thread::yield_now();
+                Some(Duration::ZERO)
+            } else {
+                let deadline = self.next_deadline().map(|at| at.saturating_duration_since(now));
+                if self.busy > 0 {
+                    // Workers hand back idle connections without a wake-up; collect them soon.
+                    Some(deadline.map_or(COLLECT_EVERY, |d| d.min(COLLECT_EVERY)))
+                } else {
+                    deadline
+                }
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -301,7 +329,10 @@ impl Poller {
             // A late event for a connection already closed.
             None => false,
             Some(Slot::Busy { readable: seen }) => {
-                *seen |= readable;
+                if readable && !*seen {
+                    *seen = true;
+                    self.awaited += 1;
+                }
                 false
             }
             Some(Slot::Idle(conn) | Slot::Reading(conn) | Slot::Closing(conn)) => {
@@ -429,6 +460,12 @@ impl Poller {
                 Some(Slot::Busy { readable }) => *readable,
                 other => unreachable!("#{} came back from a worker but its slot is {other:?}", token.0),
             };
+            if readable_meanwhile {
+                self.awaited -= 1;
+                if self.awaited == 0 {
+                    self.spin_until = None;
+                }
+            }
             match handback {
                 Handback::Live(mut conn) => {
                     conn.readable |= readable_meanwhile;

@@ -88,11 +88,16 @@ impl<H: Handler> Worker<H> {
         // The poller drops its sender when it exits: that ends the loop.
         for Job { token, mut conn } in jobs.iter() {
             self.shared.counters.worker_busy();
-            let handback = match self.serve(token, &mut conn) {
-                Ok(()) => Handback::Live(conn),
+            let (handback, urgent) = match self.serve(token, &mut conn) {
+                Ok(()) => {
+                    // A connection that simply goes idle can wait for the poller's next
+                    // turn; anything else needs the poller now.
+                    let urgent = conn.output.is_some() || conn.closing.is_some() || conn.eof || !conn.input.is_empty();
+                    (Handback::Live(conn), urgent)
+                }
                 Err(e) => {
                     debug!("{} #{}: write failed: {e}", conn.peer, token.0);
-                    Handback::Dead(conn, CloseReason::Io)
+                    (Handback::Dead(conn, CloseReason::Io), true)
                 }
             };
             self.shared.counters.worker_free();
@@ -100,7 +105,9 @@ impl<H: Handler> Worker<H> {
                 // The poller is gone (shutdown past its grace period): dropping closes.
                 continue;
             }
-            self.shared.wake_poller();
+            if urgent {
+                self.shared.wake_poller();
+            }
         }
     }
 
