@@ -296,8 +296,9 @@ fn write_now(stream: &mut TcpStream, head: &[u8], payload: Payload) -> io::Resul
             }
         },
         Payload::None | Payload::File(_) => {
+            let more = matches!(payload, Payload::File(_));
             while written < head.len() {
-                match stream.write(&head[written..]) {
+                match write_head(stream, &head[written..], more) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(n) => written += n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((written, Some(payload))),
@@ -327,6 +328,22 @@ fn write_now(stream: &mut TcpStream, head: &[u8], payload: Payload) -> io::Resul
             Ok((written, None))
         }
     }
+}
+
+/// Writes (part of) a response head; with `more`, tells the kernel that the body
+/// follows at once, so head and first body bytes share a segment.
+#[cfg(target_os = "linux")]
+fn write_head(stream: &mut TcpStream, head: &[u8], more: bool) -> io::Result<usize> {
+    if more {
+        rustix::net::send(&*stream, head, rustix::net::SendFlags::MORE).map_err(io::Error::from)
+    } else {
+        stream.write(head)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn write_head(stream: &mut TcpStream, head: &[u8], _more: bool) -> io::Result<usize> {
+    stream.write(head)
 }
 
 /// Sends part of a file region; zero-copy `sendfile` on Linux.
