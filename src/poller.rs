@@ -247,7 +247,9 @@ impl Poller {
             for event in events.iter() {
                 match event.token() {
                     WAKER => {}
-                    LISTENER => self.accept(now),
+                    // Paused or full, accepting resumes on its own schedule (below).
+                    LISTENER if self.accepting == Accepting::Open => self.accept(now),
+                    LISTENER => {}
                     token => self.on_event(token, event, now),
                 }
             }
@@ -485,12 +487,11 @@ impl Poller {
             Slot::Closing(c) => (Wait::Closing, c),
             Slot::Busy { .. } => unreachable!("park takes a waiting state"),
         };
-        if matches!(wait, Wait::Idle | Wait::Closing) {
-            // An idle or closing connection holds no read buffer: pass it on.
+        if conn.input.is_empty() {
+            // A waiting connection with nothing buffered holds no read buffer: an
+            // idle one, or a new one that has not sent its first byte yet.
             let buf = mem::take(&mut conn.input);
-            if buf.is_empty() {
-                self.recycle(buf);
-            }
+            self.recycle(buf);
         }
         // A timer id carries its state in the low two bits. The request timeout
         // counts from the request's first byte, so a connection that stays in

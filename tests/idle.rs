@@ -72,6 +72,13 @@ fn idle_connections_cost_no_threads() {
     wait_until("no worker waits on an idle or half-sent client", || {
         handle.stats().workers_busy == 0
     });
+    // Not a memory target (benches/idle.sh measures that), a guard against a gross
+    // regression: a 16 KiB read buffer kept per idle connection would add 32 MiB here.
+    let growth_kib = rss_after.saturating_sub(rss_before);
+    assert!(
+        growth_kib < 8 * 1024,
+        "RSS grew {growth_kib} KiB for {IDLE} idle connections (both ends)"
+    );
 
     // The idle connections are alive, not dropped: each still answers.
     for (i, client) in idle.iter_mut().enumerate().step_by(97) {
