@@ -264,6 +264,24 @@ impl StaticFiles {
             }
         }
 
+        match (self.respond_from_disk(request, key, cached.clone()), cached) {
+            // The disk could not be asked (the process is out of file descriptors,
+            // say): the last version seen is a better answer than a 500.
+            (Err(StatusCode::INTERNAL_SERVER_ERROR), Some(file)) => {
+                log::debug!("resource path: {} (cached, not revalidated)", file.display.display());
+                Ok(serve_file(request, &file))
+            }
+            (result, _) => result,
+        }
+    }
+
+    /// The response as the disk has it now; `cached` is reused if the file did not change.
+    fn respond_from_disk(
+        &self,
+        request: &Request,
+        key: &str,
+        cached: Option<Arc<CachedFile>>,
+    ) -> Result<Response, StatusCode> {
         let path = RequestPath::decode(key)?;
         let resource = self.open(&path.relative)?;
         let (name, resource) = if resource.metadata.is_file() {

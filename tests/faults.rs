@@ -40,7 +40,8 @@ fn resets_in_the_middle_of_a_request_free_the_slot() {
     }
     for i in 0..50 {
         let mut client = Client::connect(addr);
-        client.send(format!("POST /body/{i} HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n0123456789").as_bytes());
+        client
+            .send(format!("POST /body/{i} HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n0123456789").as_bytes());
         clients.push(client);
     }
     wait_until("the server holds all 100 partial requests", || {
@@ -104,7 +105,10 @@ fn clients_vanishing_during_a_large_response_free_the_slot_and_the_worker() {
     });
     let stats = handle.stats();
     assert_eq!(stats.accepted, CLIENTS as u64, "{stats:?}");
-    assert_eq!(stats.timed_out, 0, "freed by the resets, not by the send timeout: {stats:?}");
+    assert_eq!(
+        stats.timed_out, 0,
+        "freed by the resets, not by the send timeout: {stats:?}"
+    );
 
     let mut fresh = Client::connect(addr);
     assert_eq!(fresh.get("/small").body_text(), "small");
@@ -202,7 +206,11 @@ fn a_flood_beyond_max_connections_waits_in_the_backlog_and_is_served() {
             Err(e) => failures.push(format!("client {i}: {e}")),
         }
     }
-    assert!(failures.is_empty(), "{} of {CLIENTS} clients failed: {failures:#?}", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {CLIENTS} clients failed: {failures:#?}",
+        failures.len()
+    );
     assert!(
         most_open <= LIMIT,
         "{most_open} connections open at once, over max_connections = {LIMIT}"

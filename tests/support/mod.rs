@@ -230,3 +230,21 @@ pub fn rss_kib() -> u64 {
 pub fn server() -> Builder {
     Server::builder()
 }
+
+impl Client {
+    /// Asserts the server closes the connection cleanly (a FIN, not a reset) with
+    /// nothing more sent.
+    pub fn expect_eof(&mut self) {
+        assert!(
+            self.buf.is_empty(),
+            "unexpected bytes before close: {:?}",
+            String::from_utf8_lossy(&self.buf)
+        );
+        let mut byte = [0u8; 1];
+        match self.stream.read(&mut byte) {
+            Ok(0) => {}
+            Ok(_) => panic!("expected EOF, got more bytes"),
+            Err(e) => panic!("expected EOF, got {e}"),
+        }
+    }
+}
