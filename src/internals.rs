@@ -1,7 +1,9 @@
-//! Codec entry points for the criterion benchmarks in `benches/`.
+//! Codec entry points for the criterion benchmarks in `benches/`, the property tests in
+//! `tests/codec_properties.rs` and the fuzz target in `fuzz/`.
 //!
-//! Hidden from the docs and not part of the API: benchmarks are separate crates
-//! and can only call public functions. Limits are the server's defaults.
+//! Hidden from the docs and not part of the API: benchmarks, integration tests and fuzz
+//! targets are separate crates and can only call public functions. Limits are the server's
+//! defaults unless a function takes [`CodecLimits`].
 
 use std::sync::OnceLock;
 
@@ -25,6 +27,99 @@ pub fn parse(buf: &[u8]) -> Option<Request> {
 /// Encodes the head of `response` to a `GET` into `out`, as a keep-alive response.
 pub fn encode(out: &mut Vec<u8>, response: Response) {
     response::encode(out, &Method::GET, response, response::Persistence::KeepAlive);
+}
+
+/// The limits the codec enforces, as [`outcome_with`] takes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodecLimits {
+    /// Most bytes in the head, and in a chunked body's trailer section (431 beyond).
+    pub max_header_bytes: usize,
+    /// Longest request-target (414 beyond).
+    pub max_uri_bytes: usize,
+    /// Longest decoded body, chunk extensions included (413 beyond).
+    pub max_body_bytes: usize,
+}
+
+impl Default for CodecLimits {
+    /// The server's defaults.
+    fn default() -> CodecLimits {
+        let limits = limits();
+        CodecLimits {
+            max_header_bytes: limits.max_header_bytes,
+            max_uri_bytes: limits.max_uri_bytes,
+            max_body_bytes: limits.max_body_bytes,
+        }
+    }
+}
+
+/// What one of the two codec entry points said about a buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not a whole request yet.
+    Partial,
+    /// A whole request occupies `buf[..len]`; a pipelined next one starts at `buf[len..]`.
+    Complete {
+        /// Bytes the request took, head and body.
+        len: usize,
+    },
+    /// Refused: the status of the error response and its reason, which tells the refusals
+    /// that share a status apart.
+    Rejected {
+        /// 400, 413, 414, 431, 501 or 505.
+        status: u16,
+        /// The body of the error response.
+        reason: &'static str,
+    },
+}
+
+/// The poller's answer and the worker's answer for the same buffer, side by side.
+///
+/// Nothing is asserted here: the callers (property tests, fuzz target) compare the two.
+#[derive(Debug)]
+pub struct Outcome {
+    /// What `check` (the poller) said.
+    pub checked: Verdict,
+    /// Whether `check` said the client waits for `100 Continue` (only ever with `Partial`).
+    pub expects_continue: bool,
+    /// What `parse` (a worker) said.
+    pub parsed: Verdict,
+    /// The request `parse` built, body decoded, when it said `Complete`.
+    pub request: Option<Request>,
+}
+
+/// Runs both `check` and `parse` on `buf` with the server's default limits.
+pub fn outcome(buf: &[u8]) -> Outcome {
+    outcome_with(buf, CodecLimits::default())
+}
+
+/// Runs both `check` and `parse` on `buf` with the given limits (small limits reach the
+/// 413/414/431 paths with small inputs).
+pub fn outcome_with(buf: &[u8], limits: CodecLimits) -> Outcome {
+    let limits = Limits {
+        max_header_bytes: limits.max_header_bytes,
+        max_uri_bytes: limits.max_uri_bytes,
+        max_body_bytes: limits.max_body_bytes,
+    };
+    let rejected = |error: parse::ParseError| Verdict::Rejected {
+        status: error.status().as_u16(),
+        reason: error.reason(),
+    };
+    let (checked, expects_continue) = match parse::check(buf, &limits) {
+        Ok(parse::Parsed::Partial { expects_continue }) => (Verdict::Partial, expects_continue),
+        Ok(parse::Parsed::Complete { len }) => (Verdict::Complete { len }, false),
+        Err(error) => (rejected(error), false),
+    };
+    let (parsed, request) = match parse::parse(buf, &limits) {
+        Ok(None) => (Verdict::Partial, None),
+        Ok(Some((request, len))) => (Verdict::Complete { len }, Some(request)),
+        Err(error) => (rejected(error), None),
+    };
+    Outcome {
+        checked,
+        expects_continue,
+        parsed,
+        request,
+    }
 }
 
 /// The default limits, computed once (a default `Config` asks the OS for the CPU count).

@@ -238,9 +238,11 @@ fn parse_head<'h, 'b>(
     limits: &Limits,
 ) -> Result<Option<Head<'h, 'b>>, ParseError> {
     let mut request = httparse::Request::new(fields);
-    let status = request.parse(buf);
-    let still_reading = matches!(status, Ok(httparse::Status::Partial));
-    check_target_len(buf, &request, still_reading, limits)?;
+    // httparse sees no byte past the head limit: what lies beyond it cannot change the
+    // answer, so the status a client gets does not depend on how its bytes were split
+    // into reads (431 for an over-long head, whatever bad byte follows the limit).
+    let status = request.parse(&buf[..buf.len().min(limits.max_header_bytes + 1)]);
+    check_target_len(buf, &request, limits)?;
     let len = match status {
         Ok(httparse::Status::Complete(len)) => Some(len),
         Ok(httparse::Status::Partial) => None,
@@ -291,16 +293,21 @@ fn parse_head<'h, 'b>(
 ///
 /// Checked whatever httparse made of the rest, even while the target is still arriving, so an
 /// over-long target is refused as soon as it is known to be too long.
-fn check_target_len(
-    buf: &[u8],
-    request: &httparse::Request<'_, '_>,
-    still_reading: bool,
-    limits: &Limits,
-) -> Result<(), ParseError> {
+fn check_target_len(buf: &[u8], request: &httparse::Request<'_, '_>, limits: &Limits) -> Result<(), ParseError> {
     let target_len = match (request.method, request.path) {
         (_, Some(target)) => target.len(),
-        // Everything after the method and its space is target so far.
-        (Some(method), None) if still_reading => buf.len().saturating_sub(request_line_start(buf) + method.len() + 1),
+        // The target so far: the bytes after the method and its space that httparse takes
+        // for a target (anything but SP, controls and DEL). Measured the same way whether
+        // httparse is still reading or has stopped at a bad byte, so the answer (414 for
+        // a target over the limit, 400 for a bad byte within it) does not depend on how
+        // the bytes were split into reads.
+        (Some(method), None) => {
+            let start = (request_line_start(buf) + method.len() + 1).min(buf.len());
+            buf[start..]
+                .iter()
+                .position(|&b| b <= b' ' || b == 0x7f)
+                .unwrap_or(buf.len() - start)
+        }
         _ => 0,
     };
     if target_len > limits.max_uri_bytes.min(URI_LEN_CAP) {
