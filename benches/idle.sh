@@ -22,6 +22,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
+# shellcheck source=benches/lib.sh
+. "$REPO/benches/lib.sh"
 
 COUNTS=${COUNTS:-"100 1000 10000 max"}
 SERVERS=${SERVERS:-"nio blocking nginx"}
@@ -101,20 +103,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
-# Waits until something accepts on 127.0.0.1:$1, as long as process $2 lives (5 s at most).
-wait_port() {
-  local i
-  for i in $(seq 1 100); do
-    kill -0 "$2" 2>/dev/null || return 1
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
 
 # start_server KIND PORT LOG: sets SERVER_PID and MEASURE_PIDS (comma-separated).
 start_server() {
@@ -254,36 +243,6 @@ section=$TMP/idle-section.md
   echo "<!-- idle:end -->"
 } >"$section"
 
-if [ ! -f "$DOC" ]; then
-  cat >"$DOC" <<'EOF'
-# Benchmarks
-
-What nioserve claims, measured: idle keep-alive connections cost no thread (the idle
-experiment), and serving static files is in nginx's league (the load comparison). Both
-scripts start every server themselves on 127.0.0.1 and stop them afterwards.
-
-Machine: 2 cores; the client shares them with the server, so absolute figures are
-modest and ratios between servers measured in the same run matter more than any
-single number. Load figures are medians over alternating rounds.
-
-<!-- idle:begin -->
-<!-- idle:end -->
-
-<!-- wrk:begin -->
-<!-- wrk:end -->
-EOF
-fi
-python3 - "$DOC" "$section" idle <<'EOF'
-import sys
-doc_path, section_path, name = sys.argv[1:]
-doc = open(doc_path, encoding="utf-8").read()
-section = open(section_path, encoding="utf-8").read().rstrip("\n")
-begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-if begin in doc and end in doc and doc.index(begin) < doc.index(end):
-    doc = doc[:doc.index(begin)] + section + doc[doc.index(end) + len(end):]
-else:
-    doc = doc.rstrip("\n") + "\n\n" + section + "\n"
-open(doc_path, "w", encoding="utf-8").write(doc)
-EOF
+update_doc_section "$DOC" "$section" idle
 say "updated $DOC and docs/idle.svg"
 python3 "$REPO/benches/plot_idle.py" table "$TSV"
