@@ -470,7 +470,8 @@ impl Poller {
             }
             match handback {
                 Handback::Live(mut conn) => {
-                    conn.readable |= readable_meanwhile;
+                    // During shutdown a next request may have arrived unannounced; look.
+                    conn.readable |= readable_meanwhile || self.grace_ends.is_some();
                     self.drive(token, conn, now);
                 }
                 Handback::Dead(conn, reason) => self.close(token, conn, reason),
@@ -684,8 +685,12 @@ impl Poller {
             .map(|(key, _)| key)
             .collect();
         for key in idle {
-            if let Slot::Idle(conn) = self.take(Token(key)) {
-                self.close(Token(key), conn, CloseReason::Shutdown);
+            if let Slot::Idle(mut conn) = self.take(Token(key)) {
+                // A request may have arrived since the last poll: read before closing. A
+                // complete one is still answered (with `Connection: close`); with nothing
+                // buffered, `drive` closes the connection now that shutdown has begun.
+                conn.readable = true;
+                self.drive(Token(key), conn, now);
             }
         }
     }
