@@ -27,13 +27,15 @@
 #   flood     1,000 connections opened at once, then a GET each (Connection: close), against
 #             --max-connections 100. PASS: all 1,000 get 200, none refused or reset, never more
 #             than 100 open.
-# (Handlers that panic under load: the demo has no panicking endpoint; the in-repo tests
-# tests/panics_under_load.rs and tests/errors.rs cover it. The summary lists it as SKIP.)
+#   faults    the in-repo fault tests, through cargo: resets mid-request, clients vanishing during a
+#             large response, half-close, a flood beyond max_connections, handlers that panic under
+#             load (the demo has no panicking endpoint), the demo under a 64-fd limit, the smuggling
+#             table and the codec properties. PASS: every test passes.
 #
 # Each part prints PASS/FAIL with its numbers; a summary table ends the run and is written to
 # bench-results/robustness.tsv (MODEL=blocking: robustness-blocking.tsv). The exit status is 1 if any part failed.
 #
-# Environment: QUICK=1, PARTS ("slow shutdown soak flood"), MODES (slowhttptest modes, "H B X R"),
+# Environment: QUICK=1, PARTS ("slow shutdown soak flood faults"), MODES (slowhttptest modes, "H B X R"),
 # SLOW_CONNS (5000), SLOW_RATE (500), SLOW_SECS (30; QUICK 10), SOAK_SECS (60; QUICK 15),
 # SHUTDOWN_TRIALS (5; QUICK 2),
 # MODEL (nio; MODEL=blocking runs the same parts against the thread-per-connection model, for
@@ -46,7 +48,7 @@ REPO=$PWD
 . "$REPO/benches/lib.sh"   # free_port, wait_port
 
 QUICK=${QUICK:-0}
-PARTS=${PARTS:-"slow shutdown soak flood"}
+PARTS=${PARTS:-"slow shutdown soak flood faults"}
 MODES=${MODES:-"H B X R"}
 MODEL=${MODEL:-nio}
 SLOW_CONNS=${SLOW_CONNS:-5000}
@@ -82,7 +84,7 @@ for n in "$SLOW_CONNS" "$SLOW_RATE" "$SLOW_SECS" "$SOAK_SECS" "$SHUTDOWN_TRIALS"
 done
 case $MODEL in nio | blocking) ;; *) die "MODEL must be nio or blocking, not $MODEL" ;; esac
 for part in $PARTS; do
-  case $part in slow | shutdown | soak | flood) ;; *) die "PARTS: unknown part $part (slow shutdown soak flood)" ;; esac
+  case $part in slow | shutdown | soak | flood | faults) ;; *) die "PARTS: unknown part $part (slow shutdown soak flood faults)" ;; esac
 done
 for mode in $MODES; do
   case $mode in H | B | X | R) ;; *) die "MODES: unknown mode $mode (H B X R)" ;; esac
@@ -711,8 +713,23 @@ EOF
 }
 case " $PARTS " in *" flood "*) say "part 4: connection flood"; part_flood ;; esac
 
-row "5 panics" "handlers that panic under load" SKIP - - - - - - 0 \
-  "the demo has no panicking endpoint; covered by the in-repo tests tests/panics_under_load.rs and tests/errors.rs"
+# --- 5. the in-repo fault tests ----------------------------------------------------------
+# What needs a handler of its own (panics), a low fd limit for the server alone, or exact
+# client misbehaviour (resets, vanishing mid-response, half-close) is a cargo test; the
+# script runs them so that every fault is reported in one table.
+part_faults() {
+  local t0=$SECONDS out rc=0 passed failed
+  out=$(cd "$REPO" && cargo test --release --quiet --test faults --test panics_under_load --test smuggling \
+    --test codec_properties 2>&1 && cargo test --release --quiet -p nioserve-demo --test fd_exhaustion 2>&1) || rc=$?
+  passed=$(grep -o '[0-9]* passed' <<<"$out" | awk '{s+=$1} END{print s+0}')
+  failed=$(grep -o '[0-9]* failed' <<<"$out" | awk '{s+=$1} END{print s+0}')
+  local res=PASS
+  [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ] || res=FAIL
+  row "5 faults" "cargo tests: resets, vanishing clients, half-close, flood, panics under load, fd exhaustion, smuggling, codec properties" \
+    "$res" - - - - - - $((SECONDS - t0)) "$passed tests passed, $failed failed (tests/faults.rs, tests/panics_under_load.rs, demo/tests/fd_exhaustion.rs, tests/smuggling.rs, tests/codec_properties.rs)"
+  [ "$res" = PASS ] || tail -30 <<<"$out" >&2
+}
+case " $PARTS " in *" faults "*) say "part 5: in-repo fault tests"; part_faults ;; esac
 
 # --- summary -----------------------------------------------------------------------------
 {
