@@ -25,8 +25,10 @@ pub(crate) const READ_BUFFER_BYTES: usize = 16 * 1024;
 pub(crate) const READ_BUFFER_POOL: usize = 64;
 
 /// Responses with an in-memory body up to this size are copied behind their head
-/// so that head and body leave in one write; larger ones are written from where they are.
-pub(crate) const COPY_BODY_BYTES: usize = 16 * 1024;
+/// (pipelined ones gathered into one write); larger ones leave with their head in one
+/// `writev`, from where they are. Measured on the 10.7 KB index page: copying it cost
+/// about 2.5 % more CPU per request than `writev`.
+pub(crate) const COPY_BODY_BYTES: usize = 1024;
 
 /// How connections are tied to threads.
 ///
