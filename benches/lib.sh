@@ -35,3 +35,25 @@ else:
 open(doc_path, "w", encoding="utf-8").write(doc)
 PY
 }
+
+# stop_pids PID...: asks each process to stop (SIGTERM), gives it 5 s, then kills it and reaps it.
+stop_pids() {
+  local pid _
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
+
+# scratch_webapp DIR NAME: copies the repository's webapp/ to DIR/www, adds a 1 MiB file
+# DIR/www/NAME (not kept in the repository), and makes it all readable by servers that
+# drop privileges (nginx's workers). Prints DIR/www.
+scratch_webapp() {
+  cp -R "$REPO/webapp" "$1/www"
+  head -c 1048576 /dev/urandom >"$1/www/$2"
+  chmod 755 "$1"
+  chmod -R a+rX "$1/www"
+  printf '%s\n' "$1/www"
+}

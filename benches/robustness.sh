@@ -45,7 +45,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 # shellcheck source=benches/lib.sh
-. "$REPO/benches/lib.sh"   # free_port, wait_port
+. "$REPO/benches/lib.sh"   # free_port, wait_port, stop_pids, scratch_webapp
 
 QUICK=${QUICK:-0}
 PARTS=${PARTS:-"slow shutdown soak flood faults"}
@@ -121,21 +121,11 @@ ulimit -n "$HARD"
 
 # --- scratch files and cleanup -----------------------------------------------------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nioserve-robustness.XXXXXX")
-WWW=$TMP/www
-cp -R "$REPO/webapp" "$WWW"
-head -c 1048576 /dev/urandom >"$WWW/big.bin"
-chmod 755 "$TMP"
-chmod -R a+rX "$WWW"
+WWW=$(scratch_webapp "$TMP" big.bin)
 
 BG=()   # every background process this script started: servers, slowhttptest, wrk, clients
 cleanup() {
-  local pid
-  for pid in "${BG[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${BG[@]}"; do
-    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_pids "${BG[@]}"
   rm -rf "$TMP"
 }
 trap cleanup EXIT

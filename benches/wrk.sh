@@ -97,11 +97,7 @@ CLK_TCK=$(getconf CLK_TCK)
 
 # --- files -------------------------------------------------------------------------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nioserve-wrk.XXXXXX")
-WWW=$TMP/www
-cp -R "$REPO/webapp" "$WWW"
-head -c 1048576 /dev/urandom >"$WWW/1mb.bin"
-chmod 755 "$TMP"
-chmod -R a+rX "$WWW"
+WWW=$(scratch_webapp "$TMP" 1mb.bin)
 
 # --- servers -----------------------------------------------------------------------------
 # Parallel arrays: name, main pid, port, kind.
@@ -109,13 +105,7 @@ NAMES=()
 PIDS=()
 PORTS=()
 cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_pids "${PIDS[@]}"
   rm -rf "$TMP"
 }
 trap cleanup EXIT
