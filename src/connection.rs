@@ -69,17 +69,6 @@ pub(crate) struct Connection {
     pub(crate) timer: u64,
 }
 
-/// What a read of everything available ended with.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum ReadStatus {
-    /// The socket has nothing more for now.
-    Blocked,
-    /// The buffer reached its limit with bytes possibly left in the socket.
-    Full,
-    /// The client shut down its sending side.
-    Eof,
-}
-
 /// What writing pending output ended with.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Flush {
@@ -118,26 +107,27 @@ impl Connection {
     }
 
     /// Reads until the socket would block, the client closes, or `input` holds `limit` bytes.
-    pub(crate) fn read_available(&mut self, limit: usize) -> io::Result<ReadStatus> {
-        loop {
-            if self.input.len() >= limit {
-                return Ok(ReadStatus::Full);
-            }
+    ///
+    /// How it ended is left in the connection: `readable` stays set only when the
+    /// buffer filled up first, and `eof` is set when the client closed its side.
+    pub(crate) fn read_available(&mut self, limit: usize) -> io::Result<()> {
+        while self.input.len() < limit {
             match self.input.read_from(&mut self.stream, limit) {
                 Ok(0) => {
                     self.readable = false;
                     self.eof = true;
-                    return Ok(ReadStatus::Eof);
+                    return Ok(());
                 }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.readable = false;
-                    return Ok(ReadStatus::Blocked);
+                    return Ok(());
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
+        Ok(())
     }
 
     /// Writes a response head and its payload now, and keeps whatever the socket

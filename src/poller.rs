@@ -29,7 +29,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use crate::config::{self, Config};
-use crate::connection::{CloseReason, Connection, Flush, ReadBuf, ReadStatus};
+use crate::connection::{CloseReason, Connection, Flush, ReadBuf};
 use crate::deadline::Deadlines;
 use crate::http::parse::{self, Limits, Parsed};
 use crate::http::response;
@@ -376,9 +376,8 @@ impl Poller {
                         .pop()
                         .unwrap_or_else(|| ReadBuf::with_capacity(config::READ_BUFFER_BYTES));
                 }
-                match conn.read_available(self.max_request_bytes) {
-                    Ok(ReadStatus::Blocked | ReadStatus::Full | ReadStatus::Eof) => {}
-                    Err(e) => return self.close_after_error(token, conn, &e),
+                if let Err(e) = conn.read_available(self.max_request_bytes) {
+                    return self.close_after_error(token, conn, &e);
                 }
             }
             match parse::check(conn.input.bytes(), &self.limits) {
