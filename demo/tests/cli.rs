@@ -5,8 +5,10 @@
 //! stdout, and talks raw HTTP/1.1 over `std::net::TcpStream`. This package has no
 //! HTTP parser among its dependencies, so the little client here parses by hand.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -14,21 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// How long any single wait may take before it counts as a failure.
-const PATIENCE: Duration = Duration::from_secs(10);
+use support::{wait_until, Client, PATIENCE};
 
 /// The web app bundled with the repository.
 fn webapp() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../webapp"))
-}
-
-/// Polls `cond` until it holds or `PATIENCE` runs out.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// How the child's logging is set up.
@@ -171,126 +163,6 @@ fn lines(stdout: ChildStdout) -> Receiver<String> {
         }
     });
     rx
-}
-
-/// A parsed response.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> &str {
-        std::str::from_utf8(&self.body).expect("UTF-8 body")
-    }
-}
-
-/// A raw HTTP/1.1 client on one connection, with timeouts.
-struct Client {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Client {
-    fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(PATIENCE)).expect("read timeout");
-        stream.set_write_timeout(Some(PATIENCE)).expect("write timeout");
-        Client {
-            stream,
-            buf: Vec::new(),
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).expect("send request");
-    }
-
-    fn get(&mut self, path: &str) -> Reply {
-        self.send(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes());
-        self.reply()
-    }
-
-    fn post(&mut self, path: &str, body: &str) -> Reply {
-        let len = body.len();
-        self.send(format!("POST {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {len}\r\n\r\n{body}").as_bytes());
-        self.reply()
-    }
-
-    /// Reads one response framed by `Content-Length` (every nioserve response is).
-    fn reply(&mut self) -> Reply {
-        let head_len = loop {
-            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            self.fill().expect("response head");
-        };
-        let head = String::from_utf8(self.buf[..head_len - 4].to_vec()).expect("ASCII head");
-        let mut head_lines = head.split("\r\n");
-        let status_line = head_lines.next().expect("status line");
-        let status = status_line
-            .strip_prefix("HTTP/1.1 ")
-            .and_then(|rest| rest.get(..3))
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-        let headers: Vec<(String, String)> = head_lines
-            .map(|line| {
-                let (name, value) = line.split_once(':').expect("header field");
-                (name.to_string(), value.trim().to_string())
-            })
-            .collect();
-        let mut reply = Reply {
-            status,
-            headers,
-            body: Vec::new(),
-        };
-        let len: usize = if status == 304 || status == 204 {
-            0
-        } else {
-            reply
-                .header("content-length")
-                .expect("Content-Length")
-                .parse()
-                .expect("numeric Content-Length")
-        };
-        while self.buf.len() < head_len + len {
-            self.fill().expect("response body");
-        }
-        reply.body = self.buf[head_len..head_len + len].to_vec();
-        self.buf.drain(..head_len + len);
-        reply
-    }
-
-    fn fill(&mut self) -> io::Result<()> {
-        let mut chunk = [0u8; 16 * 1024];
-        let n = self.stream.read(&mut chunk)?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(())
-    }
-
-    /// Asserts the server closes the connection (EOF or reset) with nothing more sent.
-    fn expect_closed(&mut self) {
-        assert!(self.buf.is_empty(), "bytes before close: {:?}", self.buf);
-        let mut byte = [0u8; 1];
-        match self.stream.read(&mut byte) {
-            Ok(0) => {}
-            Ok(_) => panic!("expected the connection to close, got more bytes"),
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
-            Err(e) => panic!("expected the connection to close, got {e}"),
-        }
-    }
 }
 
 /// The lines of stderr that are error messages: clap's `error: …` and the

@@ -6,8 +6,10 @@
 //!
 //! Linux only in practice: it needs `prlimit` (util-linux) and `/proc/PID/stat`.
 
+mod support;
+
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -15,8 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use support::{wait_until, Client, Reply, PATIENCE};
+
 /// How long any single wait may take before it counts as a failure.
-const PATIENCE: Duration = Duration::from_secs(10);
 /// The server's file-descriptor limit, soft and hard.
 const NOFILE: u32 = 64;
 /// Clients opened by the test: well over what the server has descriptors for.
@@ -31,15 +34,6 @@ const MAX_CPU_SHARE: f64 = 0.20;
 const ACCEPT_FAILED: &str = "accept failed";
 
 /// Polls `cond` until it holds or `PATIENCE` runs out.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// The `nioserve` binary under `prlimit`, killed when dropped, whatever the test did.
 struct Demo {
     child: Child,
     /// Everything written to stderr so far, collected by a thread.
@@ -160,45 +154,22 @@ fn clock_ticks_per_second() -> f64 {
         .expect("getconf CLK_TCK prints a number")
 }
 
-/// A parsed response.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    body: String,
-}
-
 impl Reply {
     /// A number from the `/_status` JSON.
     fn number(&self, key: &str) -> u64 {
-        let rest = self
-            .body
+        let body = self.text();
+        let rest = body
             .split_once(&format!("\"{key}\":"))
-            .unwrap_or_else(|| panic!("no {key} in {}", self.body))
+            .unwrap_or_else(|| panic!("no {key} in {body}"))
             .1;
         let end = rest.find([',', '}']).expect("end of value");
         rest[..end]
             .parse()
-            .unwrap_or_else(|_| panic!("{key} is not a count in {}", self.body))
+            .unwrap_or_else(|_| panic!("{key} is not a count in {body}"))
     }
-}
-
-/// A raw HTTP/1.1 client on one connection, with timeouts.
-struct Client {
-    stream: TcpStream,
-    buf: Vec<u8>,
 }
 
 impl Client {
-    fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(PATIENCE)).expect("read timeout");
-        stream.set_write_timeout(Some(PATIENCE)).expect("write timeout");
-        Client {
-            stream,
-            buf: Vec::new(),
-        }
-    }
-
     /// Sends a request for the server's counters (which needs no file descriptor,
     /// unlike a file) without waiting for the answer.
     fn ask_status(&mut self) {
@@ -210,48 +181,6 @@ impl Client {
     fn status(&mut self) -> Reply {
         self.ask_status();
         self.reply()
-    }
-
-    /// Reads one response framed by `Content-Length` (every nioserve response is).
-    fn reply(&mut self) -> Reply {
-        let head_len = loop {
-            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            self.fill().expect("response head");
-        };
-        let head = String::from_utf8(self.buf[..head_len].to_vec()).expect("ASCII head");
-        let status = head
-            .strip_prefix("HTTP/1.1 ")
-            .and_then(|rest| rest.get(..3))
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_else(|| panic!("bad status line in {head:?}"));
-        let len: usize = head
-            .lines()
-            .find_map(|line| {
-                let (name, value) = line.split_once(':')?;
-                name.eq_ignore_ascii_case("content-length")
-                    .then(|| value.trim().to_string())
-            })
-            .expect("Content-Length")
-            .parse()
-            .expect("numeric Content-Length");
-        while self.buf.len() < head_len + len {
-            self.fill().expect("response body");
-        }
-        let body = String::from_utf8_lossy(&self.buf[head_len..head_len + len]).into_owned();
-        self.buf.drain(..head_len + len);
-        Reply { status, body }
-    }
-
-    fn fill(&mut self) -> io::Result<()> {
-        let mut chunk = [0u8; 16 * 1024];
-        let n = self.stream.read(&mut chunk)?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(())
     }
 
     /// Asserts that nothing at all has come back yet: no response, no EOF, no
@@ -319,7 +248,7 @@ fn out_of_file_descriptors_the_server_serves_what_it_has_and_does_not_spin() {
     assert!(
         LET_GO < accepted && accepted < CLIENTS,
         "with {NOFILE} descriptors the server accepted {accepted} of {CLIENTS} clients: {}",
-        counters.body
+        counters.text()
     );
     // The kernel's accept queue is first in, first out: the first `accepted` clients are in.
     for (i, client) in clients.iter_mut().enumerate().take(accepted).skip(1) {
@@ -369,7 +298,7 @@ fn out_of_file_descriptors_the_server_serves_what_it_has_and_does_not_spin() {
         counters.number("accepted"),
         (accepted + admitted) as u64,
         "{}",
-        counters.body
+        counters.text()
     );
     assert_eq!(
         counters.number("connections_open"),
