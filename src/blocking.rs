@@ -247,7 +247,7 @@ impl<H: Handler> ConnThread<H> {
                 return Ok(Waited::TimedOut);
             }
             match self.input.read_from(&mut stream, self.max_request_bytes) {
-                Ok(0) => return Ok(Waited::Eof),
+                Ok((0, _)) => return Ok(Waited::Eof),
                 Ok(_) => return Ok(Waited::Data),
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -57,10 +57,13 @@ pub(crate) struct Connection {
     pub(crate) served: u32,
     /// Set once the server decided to close after the pending output is written.
     pub(crate) closing: Option<CloseReason>,
-    /// The socket may hold bytes not read yet: no `WouldBlock` since the last
+    /// The socket may hold bytes not read yet: not read to the end since the last
     /// readable event. Edge-triggered polling reports readiness only once, so this
     /// is how the poller remembers it.
     pub(crate) readable: bool,
+    /// The poller saw the client's FIN (or an error) announced: read until the
+    /// socket says so, whatever a short read suggests.
+    pub(crate) hung_up: bool,
     /// The client shut down its sending side; what is buffered is all there will be.
     pub(crate) eof: bool,
     /// `100 Continue` was sent for the request being read.
@@ -88,6 +91,7 @@ impl Connection {
             served: 0,
             closing: None,
             readable: true,
+            hung_up: false,
             eof: false,
             continue_sent: false,
             timer: 0,
@@ -106,16 +110,26 @@ impl Connection {
         }
     }
 
-    /// Reads until the socket would block, the client closes, or `input` holds `limit` bytes.
+    /// Reads until the socket is drained, the client closes, or `input` holds `limit` bytes.
     ///
     /// How it ended is left in the connection: `readable` stays set only when the
     /// buffer filled up first, and `eof` is set when the client closed its side.
+    ///
+    /// On Linux a read that leaves room in the buffer has drained the socket (epoll(7),
+    /// Q9): bytes arriving after it raise a new edge. Stopping there saves the read
+    /// that would only say `WouldBlock` — one system call per request. Once the
+    /// client's FIN was announced no new edge will come, so then, and elsewhere,
+    /// reading goes on until the socket says `WouldBlock` or end of stream.
     pub(crate) fn read_available(&mut self, limit: usize) -> io::Result<()> {
         while self.input.len() < limit {
             match self.input.read_from(&mut self.stream, limit) {
-                Ok(0) => {
+                Ok((0, _)) => {
                     self.readable = false;
                     self.eof = true;
+                    return Ok(());
+                }
+                Ok((_, Room::Left)) if SHORT_READ_DRAINS && !self.hung_up => {
+                    self.readable = false;
                     return Ok(());
                 }
                 Ok(_) => {}
@@ -416,11 +430,14 @@ impl ReadBuf {
     }
 
     /// Reads once from `reader` into the buffer, taking it to `limit` bytes at most.
-    pub(crate) fn read_from(&mut self, reader: &mut impl Read, limit: usize) -> io::Result<usize> {
+    /// Says how many bytes came, and whether they left room in what was offered.
+    pub(crate) fn read_from(&mut self, reader: &mut impl Read, limit: usize) -> io::Result<(usize, Room)> {
         let want = limit.saturating_sub(self.len()).max(1);
-        let n = reader.read(self.spare(want))?;
+        let spare = self.spare(want);
+        let offered = spare.len();
+        let n = reader.read(spare)?;
         self.filled_by(n);
-        Ok(n)
+        Ok((n, if n < offered { Room::Left } else { Room::Filled }))
     }
 
     /// Room to read into: up to `want` bytes, at least one, after moving buffered
@@ -443,6 +460,19 @@ impl ReadBuf {
         self.end += n;
     }
 }
+
+/// Whether a read filled all the room it was offered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Room {
+    /// Fewer bytes came than there was room for.
+    Left,
+    /// Every byte of room was used: more may be waiting.
+    Filled,
+}
+
+/// Whether a read that leaves room means the socket is drained: true of epoll
+/// (edge-triggered, as mio uses it on these systems), not promised elsewhere.
+const SHORT_READ_DRAINS: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
 /// The least a buffer grows by.
 const READ_CHUNK: usize = 4096;

@@ -10,8 +10,8 @@
 //!
 //! Sockets are registered once, for both directions, edge-triggered. Readiness is
 //! reported once per edge, so whatever the poller learns it must remember: a
-//! connection's `readable` flag says "not read to `WouldBlock` yet", and an event
-//! for a connection on a worker is kept in its `Busy` slot until it comes back.
+//! connection's `readable` flag says "not read to the end yet", and an event for a
+//! connection on a worker is kept in its `Busy` slot until it comes back.
 
 use std::io;
 use std::mem;
@@ -31,10 +31,11 @@ use slab::Slab;
 use crate::config::{self, Config};
 use crate::connection::{CloseReason, Connection, Flush, ReadBuf};
 use crate::deadline::Deadlines;
-use crate::http::parse::{self, Limits, Parsed};
+use crate::http::parse::{self, Limits, Next};
 use crate::http::response;
 use crate::stats::Counters;
 use crate::worker::{Handback, Job, Returned};
+use crate::Request;
 
 /// How soon the poller collects connections that workers handed back without
 /// waking it, while any connection is on a worker.
@@ -93,7 +94,16 @@ enum Slot {
     Closing(Connection),
     /// On a worker. The token stays reserved; readiness that arrives meanwhile is
     /// kept here and acted on when the connection comes back.
-    Busy { readable: bool },
+    Busy(Arrived),
+}
+
+/// What the events for a connection on a worker announced.
+#[derive(Clone, Copy, Debug, Default)]
+struct Arrived {
+    /// Bytes arrived.
+    readable: bool,
+    /// The client's FIN (or an error) arrived.
+    hung_up: bool,
 }
 
 /// The states that wait with a deadline; each has its own FIFO.
@@ -112,7 +122,7 @@ impl Slot {
             Slot::Reading(c) => Some((Wait::Reading, c)),
             Slot::Writing(c) => Some((Wait::Writing, c)),
             Slot::Closing(c) => Some((Wait::Closing, c)),
-            Slot::Busy { .. } => None,
+            Slot::Busy(_) => None,
         }
     }
 }
@@ -303,7 +313,7 @@ impl Poller {
                         warn!("{peer}: could not register the connection: {e}");
                         continue;
                     }
-                    entry.insert(Slot::Busy { readable: false });
+                    entry.insert(Slot::Busy(Arrived::default()));
                     self.shared.counters.accepted();
                     debug!("New client: {peer} #{}", token.0);
                     self.drive(token, Connection::new(stream, peer), now);
@@ -324,26 +334,33 @@ impl Poller {
     }
 
     fn on_event(&mut self, token: Token, event: &Event, now: Instant) {
-        let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+        let hung_up = event.is_read_closed() || event.is_error();
+        let readable = event.is_readable() || hung_up;
         let writable = event.is_writable() || event.is_write_closed() || event.is_error();
-        trace!("#{} event: readable={readable} writable={writable}", token.0);
+        trace!(
+            "#{} event: readable={readable} hung_up={hung_up} writable={writable}",
+            token.0
+        );
         let act = match self.slab.get_mut(token.0) {
             // A late event for a connection already closed.
             None => false,
-            Some(Slot::Busy { readable: seen }) => {
-                if readable && !*seen {
-                    *seen = true;
+            Some(Slot::Busy(arrived)) => {
+                if readable && !arrived.readable {
+                    arrived.readable = true;
                     self.awaited += 1;
                 }
+                arrived.hung_up |= hung_up;
                 false
             }
             Some(Slot::Idle(conn) | Slot::Reading(conn) | Slot::Closing(conn)) => {
                 conn.readable |= readable;
+                conn.hung_up |= hung_up;
                 readable
             }
             Some(Slot::Writing(conn)) => {
                 // Bytes that arrive while a response is stuck wait their turn.
                 conn.readable |= readable;
+                conn.hung_up |= hung_up;
                 writable
             }
         };
@@ -353,7 +370,7 @@ impl Poller {
         match self.take(token) {
             Slot::Closing(conn) => self.drain_closing(token, conn),
             Slot::Idle(conn) | Slot::Reading(conn) | Slot::Writing(conn) => self.drive(token, conn, now),
-            Slot::Busy { .. } => unreachable!("a busy slot is never acted on"),
+            Slot::Busy(_) => unreachable!("a busy slot is never acted on"),
         }
     }
 
@@ -380,9 +397,12 @@ impl Poller {
                     return self.close_after_error(token, conn, &e);
                 }
             }
-            match parse::check(conn.input.bytes(), &self.limits) {
-                Ok(Parsed::Complete { .. }) => return self.dispatch(token, conn),
-                Ok(Parsed::Partial { expects_continue }) => {
+            match parse::parse_next(conn.input.bytes(), &self.limits) {
+                Ok(Next::Complete { request, len }) => {
+                    conn.input.consume(len);
+                    return self.dispatch(token, conn, request);
+                }
+                Ok(Next::Partial { expects_continue }) => {
                     if conn.eof {
                         // The client stopped sending before a whole request arrived.
                         return self.close(token, conn, CloseReason::PeerClosed);
@@ -434,21 +454,21 @@ impl Poller {
         }
     }
 
-    fn dispatch(&mut self, token: Token, mut conn: Connection) {
+    fn dispatch(&mut self, token: Token, mut conn: Connection, request: Request) {
         // The next request's timeout starts with its own first byte.
         conn.timer = 0;
-        self.slab[token.0] = Slot::Busy { readable: false };
+        self.slab[token.0] = Slot::Busy(Arrived::default());
         self.busy += 1;
         // Published before the worker can see the request, so a handler reporting
         // the counters (`/_status`) counts its own connection as busy.
         self.shared
             .counters
             .set_connections(self.slab.len(), self.idle, self.busy);
-        if let Err(crossbeam_channel::SendError(job)) = self.jobs.send(Job { token, conn }) {
+        if let Err(crossbeam_channel::SendError(job)) = self.jobs.send(Job { token, conn, request }) {
             // Only when every worker thread is gone; nothing can serve it.
             error!("no worker left to serve #{}", token.0);
             self.busy -= 1;
-            self.slab[token.0] = Slot::Busy { readable: false };
+            self.slab[token.0] = Slot::Busy(Arrived::default());
             self.close(token, job.conn, CloseReason::Shutdown);
         }
     }
@@ -457,11 +477,11 @@ impl Poller {
     fn take_returns(&mut self, now: Instant) {
         while let Ok(Returned { token, handback }) = self.returns.try_recv() {
             self.busy -= 1;
-            let readable_meanwhile = match self.slab.get(token.0) {
-                Some(Slot::Busy { readable }) => *readable,
+            let meanwhile = match self.slab.get(token.0) {
+                Some(Slot::Busy(arrived)) => *arrived,
                 other => unreachable!("#{} came back from a worker but its slot is {other:?}", token.0),
             };
-            if readable_meanwhile {
+            if meanwhile.readable {
                 self.awaited -= 1;
                 if self.awaited == 0 {
                     self.spin_until = None;
@@ -470,7 +490,8 @@ impl Poller {
             match handback {
                 Handback::Live(mut conn) => {
                     // During shutdown a next request may have arrived unannounced; look.
-                    conn.readable |= readable_meanwhile || self.grace_ends.is_some();
+                    conn.readable |= meanwhile.readable || self.grace_ends.is_some();
+                    conn.hung_up |= meanwhile.hung_up;
                     self.drive(token, conn, now);
                 }
                 Handback::Dead(conn, reason) => self.close(token, conn, reason),
@@ -485,7 +506,7 @@ impl Poller {
             Slot::Reading(c) => (Wait::Reading, c),
             Slot::Writing(c) => (Wait::Writing, c),
             Slot::Closing(c) => (Wait::Closing, c),
-            Slot::Busy { .. } => unreachable!("park takes a waiting state"),
+            Slot::Busy(_) => unreachable!("park takes a waiting state"),
         };
         if conn.input.is_empty() {
             // A waiting connection with nothing buffered holds no read buffer: an
@@ -511,7 +532,7 @@ impl Poller {
     /// Removes a slot's connection for the poller to work on. The slot is marked
     /// busy meanwhile; every path puts a state back or frees the slot.
     fn take(&mut self, token: Token) -> Slot {
-        let slot = mem::replace(&mut self.slab[token.0], Slot::Busy { readable: false });
+        let slot = mem::replace(&mut self.slab[token.0], Slot::Busy(Arrived::default()));
         if matches!(slot, Slot::Idle(_)) {
             self.idle -= 1;
         }

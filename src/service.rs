@@ -98,6 +98,12 @@ impl<H: Handler> Service<H> {
             }
         };
         ex.input.consume(used);
+        self.answer(ex, request, out)
+    }
+
+    /// Answers `request`, already taken from `ex.input`, appending the response head
+    /// (and nothing else) to `out`.
+    pub(crate) fn answer(&self, ex: Exchange<'_>, request: crate::Request, out: &mut Vec<u8>) -> Answer {
         *ex.served += 1;
         debug!(
             "{} #{}: {} {} {:?} (request {} on this connection)",

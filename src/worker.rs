@@ -21,12 +21,15 @@ use crate::http::response::Payload;
 use crate::poller::Shared;
 use crate::server::ServerThread;
 use crate::service::{Answer, Service};
+use crate::Request;
 
-/// A connection with a complete request buffered, on its way to a worker.
+/// A connection and the request the poller read from it, on its way to a worker.
+/// Whatever the connection still buffers comes after that request.
 #[derive(Debug)]
 pub(crate) struct Job {
     pub(crate) token: Token,
     pub(crate) conn: Connection,
+    pub(crate) request: Request,
 }
 
 /// A connection on its way back to the poller.
@@ -86,9 +89,14 @@ struct Worker<H> {
 impl<H: Handler> Worker<H> {
     fn run(&mut self, jobs: &Receiver<Job>, returns: &Sender<Returned>) {
         // The poller drops its sender when it exits: that ends the loop.
-        for Job { token, mut conn } in jobs.iter() {
+        for Job {
+            token,
+            mut conn,
+            request,
+        } in jobs.iter()
+        {
             self.shared.counters.worker_busy();
-            let (handback, urgent) = match self.serve(token, &mut conn) {
+            let (handback, urgent) = match self.serve(token, &mut conn, request) {
                 Ok(()) => {
                     // A connection that simply goes idle can wait for the poller's next
                     // turn; anything else needs the poller now.
@@ -111,12 +119,17 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    /// Answers every complete request buffered on `conn`, in order.
-    fn serve(&mut self, token: Token, conn: &mut Connection) -> std::io::Result<()> {
+    /// Answers `first`, then every complete request buffered behind it on `conn`, in order.
+    fn serve(&mut self, token: Token, conn: &mut Connection, first: Request) -> std::io::Result<()> {
         self.scratch.clear();
         let mut answered = 0;
+        let mut first = Some(first);
         while conn.output.is_none() && conn.closing.is_none() {
-            let payload = match self.service.answer_next(conn.exchange(token.0), &mut self.scratch) {
+            let answer = match first.take() {
+                Some(request) => self.service.answer(conn.exchange(token.0), request, &mut self.scratch),
+                None => self.service.answer_next(conn.exchange(token.0), &mut self.scratch),
+            };
+            let payload = match answer {
                 Answer::Incomplete => break,
                 Answer::Rejected => break,
                 Answer::Answered(payload) => payload,

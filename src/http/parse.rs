@@ -9,6 +9,8 @@
 //! refused. Neither touches a socket: they take a slice that may stop anywhere, and a request
 //! that has not all arrived is `Partial`/`None`, never an error.
 
+use std::mem::MaybeUninit;
+
 use ::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ::http::{Method, StatusCode, Uri, Version};
 use bytes::Bytes;
@@ -131,7 +133,7 @@ pub(crate) enum Parsed {
 /// Agrees exactly with [`parse`]: `Complete { len }` when `parse` would return a request that
 /// used `len` bytes, `Partial` when it would return `None`, and the same errors.
 pub(crate) fn check(buf: &[u8], limits: &Limits) -> Result<Parsed, ParseError> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut fields = [MaybeUninit::uninit(); MAX_HEADERS];
     let Some(head) = parse_head(buf, &mut fields, limits)? else {
         return Ok(Parsed::Partial {
             expects_continue: false,
@@ -148,20 +150,57 @@ pub(crate) fn check(buf: &[u8], limits: &Limits) -> Result<Parsed, ParseError> {
     })
 }
 
+/// What [`parse_next`] found at the start of a buffer.
+// Returned once per request and moved straight into a worker's job: boxing the
+// request would cost an allocation each time to save a move.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(crate) enum Next {
+    /// Not a whole request yet; `expects_continue` as in [`Parsed::Partial`].
+    Partial { expects_continue: bool },
+    /// A whole request, built, which used `buf[..len]`.
+    Complete { request: crate::Request, len: usize },
+}
+
+/// Builds the first request in `buf` once it has all arrived: [`check`] and [`parse`] in one
+/// pass, for the poller, which asks after every read and hands a whole request on at once.
+///
+/// Until the request is complete nothing is allocated, as with [`check`].
+pub(crate) fn parse_next(buf: &[u8], limits: &Limits) -> Result<Next, ParseError> {
+    let mut fields = [MaybeUninit::uninit(); MAX_HEADERS];
+    let Some(head) = parse_head(buf, &mut fields, limits)? else {
+        return Ok(Next::Partial {
+            expects_continue: false,
+        });
+    };
+    let rest = &buf[head.len..];
+    let partial = || Next::Partial {
+        expects_continue: rest.is_empty() && head.expects_continue(),
+    };
+    // Framed first, decoded only once whole: a chunked body that is still arriving is
+    // walked, not copied.
+    if body::framed_len(head.framing, rest, limits)?.is_none() {
+        return Ok(partial());
+    }
+    let Some((body, body_len)) = body::decode(head.framing, rest, limits)? else {
+        return Ok(partial());
+    };
+    Ok(Next::Complete {
+        request: head.to_request(body)?,
+        len: head.len + body_len,
+    })
+}
+
 /// Builds the first request in `buf`, or returns `Ok(None)` if it has not all arrived.
 ///
 /// Also returns how many bytes of `buf` the request used: a pipelined next request starts at
 /// `buf[used..]`. The body is decoded (chunked data concatenated, trailers dropped); an empty
 /// body does not allocate.
 pub(crate) fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(crate::Request, usize)>, ParseError> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let Some(head) = parse_head(buf, &mut fields, limits)? else {
-        return Ok(None);
-    };
-    let Some((body, body_len)) = body::decode(head.framing, &buf[head.len..], limits)? else {
-        return Ok(None);
-    };
-    Ok(Some((head.to_request(body)?, head.len + body_len)))
+    Ok(match parse_next(buf, limits)? {
+        Next::Partial { .. } => None,
+        Next::Complete { request, len } => Some((request, len)),
+    })
 }
 
 /// Whether the client wants the connection kept open after this request (RFC 9112 §9.3).
@@ -234,14 +273,16 @@ impl Head<'_, '_> {
 /// [`check`] and [`parse`].
 fn parse_head<'h, 'b>(
     buf: &'b [u8],
-    fields: &'h mut [httparse::Header<'b>],
+    fields: &'h mut [MaybeUninit<httparse::Header<'b>>],
     limits: &Limits,
 ) -> Result<Option<Head<'h, 'b>>, ParseError> {
-    let mut request = httparse::Request::new(fields);
+    let mut request = httparse::Request::new(&mut []);
     // httparse sees no byte past the head limit: what lies beyond it cannot change the
     // answer, so the status a client gets does not depend on how its bytes were split
     // into reads (431 for an over-long head, whatever bad byte follows the limit).
-    let status = request.parse(&buf[..buf.len().min(limits.max_header_bytes + 1)]);
+    // The field array is left uninitialised: httparse writes the fields it finds, and
+    // zeroing all 64 slots first cost more than parsing a short request.
+    let status = request.parse_with_uninit_headers(&buf[..buf.len().min(limits.max_header_bytes + 1)], fields);
     check_target_len(buf, &request, limits)?;
     let len = match status {
         Ok(httparse::Status::Complete(len)) => Some(len),
