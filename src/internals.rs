@@ -14,12 +14,12 @@ use crate::http::parse::Limits;
 use crate::http::{parse, response};
 use crate::{Request, Response};
 
-/// Whether `buf` starts with a complete request (the poller's check; no allocation).
+/// Whether `buf` starts with a complete request (`check`, the blocking model's test; no allocation).
 pub fn check(buf: &[u8]) -> bool {
     matches!(parse::check(buf, limits()), Ok(parse::Parsed::Complete { .. }))
 }
 
-/// Builds the first request in `buf` (the worker's parse, body decoded).
+/// Builds the first request in `buf` (`parse`, as the poller and the workers do; body decoded).
 pub fn parse(buf: &[u8]) -> Option<Request> {
     parse::parse(buf, limits()).ok().flatten().map(|(request, _)| request)
 }
@@ -72,27 +72,29 @@ pub enum Verdict {
     },
 }
 
-/// The poller's answer and the worker's answer for the same buffer, side by side.
+/// `check`'s answer and `parse_next`'s (the poller's) for the same buffer, side by side.
 ///
 /// Nothing is asserted here: the callers (property tests, fuzz target) compare the two.
 #[derive(Debug)]
 pub struct Outcome {
-    /// What `check` (the poller) said.
+    /// What `check` (the blocking model's completeness test) said.
     pub checked: Verdict,
     /// Whether `check` said the client waits for `100 Continue` (only ever with `Partial`).
     pub expects_continue: bool,
-    /// What `parse` (a worker) said.
+    /// What `parse_next` (the poller; a worker's `parse` is the same code) said.
     pub parsed: Verdict,
-    /// The request `parse` built, body decoded, when it said `Complete`.
+    /// The request `parse_next` built, body decoded, when it said `Complete`.
     pub request: Option<Request>,
+    /// Whether `parse_next` said the client waits for `100 Continue` (only ever with `Partial`).
+    pub continue_parsed: bool,
 }
 
-/// Runs both `check` and `parse` on `buf` with the server's default limits.
+/// Runs both `check` and `parse_next` on `buf` with the server's default limits.
 pub fn outcome(buf: &[u8]) -> Outcome {
     outcome_with(buf, CodecLimits::default())
 }
 
-/// Runs both `check` and `parse` on `buf` with the given limits (small limits reach the
+/// Runs both `check` and `parse_next` on `buf` with the given limits (small limits reach the
 /// 413/414/431 paths with small inputs).
 pub fn outcome_with(buf: &[u8], limits: CodecLimits) -> Outcome {
     let limits = Limits {
@@ -109,16 +111,17 @@ pub fn outcome_with(buf: &[u8], limits: CodecLimits) -> Outcome {
         Ok(parse::Parsed::Complete { len }) => (Verdict::Complete { len }, false),
         Err(error) => (rejected(error), false),
     };
-    let (parsed, request) = match parse::parse(buf, &limits) {
-        Ok(None) => (Verdict::Partial, None),
-        Ok(Some((request, len))) => (Verdict::Complete { len }, Some(request)),
-        Err(error) => (rejected(error), None),
+    let (parsed, request, continue_parsed) = match parse::parse_next(buf, &limits) {
+        Ok(parse::Next::Partial { expects_continue }) => (Verdict::Partial, None, expects_continue),
+        Ok(parse::Next::Complete { request, len }) => (Verdict::Complete { len }, Some(request), false),
+        Err(error) => (rejected(error), None, false),
     };
     Outcome {
         checked,
         expects_continue,
         parsed,
         request,
+        continue_parsed,
     }
 }
 

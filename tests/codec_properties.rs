@@ -491,7 +491,7 @@ fn agreed(buf: &[u8], limits: CodecLimits) -> Result<Outcome, TestCaseError> {
     prop_assert_eq!(
         outcome.checked,
         outcome.parsed,
-        "check (left) and parse (right) disagree on {:?}",
+        "check (left) and parse_next (right) disagree on {:?}",
         Shown(buf)
     );
     prop_assert_eq!(
@@ -503,6 +503,12 @@ fn agreed(buf: &[u8], limits: CodecLimits) -> Result<Outcome, TestCaseError> {
     if let Verdict::Complete { len } = outcome.checked {
         prop_assert!(0 < len && len <= buf.len(), "length {len} out of {:?}", Shown(buf));
     }
+    prop_assert_eq!(
+        outcome.expects_continue,
+        outcome.continue_parsed,
+        "check (left) and parse_next (right) disagree on 100 Continue for {:?}",
+        Shown(buf)
+    );
     prop_assert!(
         !outcome.expects_continue || outcome.checked == Verdict::Partial,
         "100 Continue expected of {:?}, which is {:?}",

@@ -2,9 +2,12 @@
 
 mod support;
 
+use std::net::Shutdown;
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
-use support::{echo_server, server, wait_until, Client};
+use nioserve::Request;
+use support::{echo, echo_server, server, start, wait_until, Client, PATIENCE};
 
 #[test]
 fn http11_reuses_one_connection_for_many_requests() {
@@ -103,6 +106,46 @@ fn client_half_close_after_request_still_gets_the_response() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body_text(), "GET /half");
     client.expect_closed();
+    wait_until("the slot is freed", || handle.stats().connections_open == 0);
+}
+
+#[test]
+fn a_request_and_fin_sent_while_on_a_worker_are_answered_and_the_connection_closes() {
+    // The second request and the client's FIN both arrive while the first request is on a
+    // worker, so the poller hears of them together. Reading the second request leaves room
+    // in the buffer, which on Linux usually means the socket is drained; with a FIN
+    // announced it is not: the poller must read on to it, answer with `Connection: close`
+    // and close, rather than hold the connection until the keep-alive timeout (5 minutes).
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let started_tx = Mutex::new(started_tx);
+    let handle = start(
+        server().keep_alive_timeout(Duration::from_secs(300)),
+        move |req: Request| {
+            if req.uri().path() == "/slow" {
+                let _ = started_tx.lock().expect("lock").send(());
+                let _ = release_rx.lock().expect("lock").recv();
+            }
+            echo(req)
+        },
+    );
+    let mut client = Client::connect(handle.local_addr());
+    client.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
+    started_rx
+        .recv_timeout(PATIENCE)
+        .expect("the first request reaches its handler");
+    client.send(b"GET /after HTTP/1.1\r\nHost: t\r\n\r\n");
+    client.stream.shutdown(Shutdown::Write).expect("half-close");
+    release_tx.send(()).expect("release the handler");
+
+    let first = client.reply();
+    assert_eq!((first.status, first.body_text()), (200, "GET /slow"));
+    assert!(!first.closes(), "the FIN is behind the second request");
+    let second = client.reply();
+    assert_eq!((second.status, second.body_text()), (200, "GET /after"));
+    assert!(second.closes(), "the client is gone: this response is the last");
+    client.expect_eof();
     wait_until("the slot is freed", || handle.stats().connections_open == 0);
 }
 

@@ -3,8 +3,9 @@
 //!
 //! Asserts what `tests/codec_properties.rs` checks on generated inputs:
 //!
-//! - neither `check` (the poller's) nor `parse` (a worker's) panics, and they agree: the same
-//!   length, or both partial, or the same refusal (status and reason);
+//! - neither `check` (the blocking model's) nor `parse_next` (the poller's) panics, and they
+//!   agree: the same length, or both partial (with the same `100 Continue` answer), or the
+//!   same refusal (status and reason);
 //! - a complete request is framed from its own bytes alone: `buf[..len]` on its own is the
 //!   same request, and `buf[..len - 1]` is still partial;
 //! - a decision is final: a prefix of the input is partial, or decided as the whole is
@@ -53,12 +54,16 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-/// Runs `check` and `parse` and asserts that they agree.
+/// Runs `check` and `parse_next` and asserts that they agree.
 fn agreed(buf: &[u8], limits: CodecLimits) -> Outcome {
     let outcome = internals::outcome_with(buf, limits);
     assert_eq!(
         outcome.checked, outcome.parsed,
-        "check (left) and parse (right) disagree"
+        "check (left) and parse_next (right) disagree"
+    );
+    assert_eq!(
+        outcome.expects_continue, outcome.continue_parsed,
+        "check (left) and parse_next (right) disagree on 100 Continue"
     );
     assert_eq!(
         outcome.request.is_some(),
