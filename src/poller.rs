@@ -400,6 +400,12 @@ impl Poller {
             match parse::parse_next(conn.input.bytes(), &self.limits) {
                 Ok(Next::Complete { request, len }) => {
                     conn.input.consume(len);
+                    if conn.input.is_empty() {
+                        // Nothing pipelined behind it: the worker needs no read buffer,
+                        // and the next reader can have this one now.
+                        let buf = mem::take(&mut conn.input);
+                        self.recycle(buf);
+                    }
                     return self.dispatch(token, conn, request);
                 }
                 Ok(Next::Partial { expects_continue }) => {
