@@ -1,5 +1,7 @@
-//! The codec on byte slices: what the poller and a worker spend per request
-//! before and after the handler.
+//! The codec on byte slices: what nioserve spends per request before and after the
+//! handler. `check` is what the poller pays on every read until a request is whole
+//! (and the blocking model's completeness test); `parse` is what it pays once,
+//! building the request a worker then runs; `encode` is a worker's response head.
 //!
 //! `cargo bench --bench codec`
 

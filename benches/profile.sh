@@ -200,7 +200,9 @@ for b in BUCKETS:
 print(f"| **total** (median of totals) | **{total['nioserve']:.2f}** | **{total['nginx']:.2f}** "
       f"| **{total['nioserve'] - total['nginx']:+.2f}** |")
 print()
-print(f"Requests/s while sampled (medians): nioserve {rps['nioserve']:,.0f}, nginx {rps['nginx']:,.0f}.")
+print(f"Requests/s while sampled (medians): nioserve {rps['nioserve']:,.0f}, nginx {rps['nginx']:,.0f}. "
+      "Total µs per request in each round, in order: " + "; ".join(
+          f"{name} " + ", ".join(f"{sum(p[1].values()):.2f}" for p in runs) for name, runs in results.items()) + ".")
 print("<!-- profile:end -->")
 PY
 cat "$SECTION"
