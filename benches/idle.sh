@@ -40,20 +40,11 @@ say() { printf 'idle.sh: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 # --- tools -------------------------------------------------------------------------------
-find_nginx() { command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true; }
 NGINX=""
 case " $SERVERS " in
   *" nginx "*)
-    NGINX=$(find_nginx)
-    if [ -z "$NGINX" ]; then
-      [ "$(id -u)" = 0 ] || die "nginx is missing; install it (apt-get install nginx) or run as root"
-      say "installing nginx"
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null \
-        || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null; } \
-        || die "apt-get install nginx failed"
-      NGINX=$(find_nginx)
-      [ -n "$NGINX" ] || die "nginx still not found after apt-get install"
-    fi
+    need_tools nginx
+    NGINX=$(find_tool nginx)
     ;;
 esac
 command -v python3 >/dev/null || die "python3 is needed for the table and the chart"

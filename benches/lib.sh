@@ -1,5 +1,26 @@
 # Shared by the scripts in benches/: sourced, not run.
 
+# find_tool NAME: the path of NAME, on PATH or in /usr/sbin (where Debian puts nginx), or nothing.
+find_tool() { command -v "$1" || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } || true; }
+
+# need_tools TOOL[:PACKAGE]...: installs with apt-get (when run as root) the Debian package of
+# each tool not found (PACKAGE defaults to TOOL), or stops through the caller's `die`.
+need_tools() {
+  local spec missing=()
+  for spec in "$@"; do
+    [ -n "$(find_tool "${spec%%:*}")" ] || missing+=("${spec#*:}")
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  [ "$(id -u)" = 0 ] || die "missing ${missing[*]}; install (apt-get install ${missing[*]}) or run as root"
+  say "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; } \
+    || die "apt-get install ${missing[*]} failed"
+  for spec in "$@"; do
+    [ -n "$(find_tool "${spec%%:*}")" ] || die "${spec%%:*} still missing after apt-get install"
+  done
+}
+
 # A free TCP port on 127.0.0.1.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

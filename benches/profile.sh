@@ -47,22 +47,10 @@ die() { say "$*"; exit 1; }
 case $ROUNDS$SECONDS_SAMPLED$CONNS in *[!0-9]*) die "ROUNDS, SECONDS_SAMPLED and CONNS are whole numbers" ;; esac
 [ "$ROUNDS" -ge 1 ] && [ "$SECONDS_SAMPLED" -ge 1 ] || die "ROUNDS and SECONDS_SAMPLED must be at least 1"
 
-find_tool() { command -v "$1" || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } || true; }
-missing=()
-[ -n "$(find_tool wrk)" ] || missing+=(wrk)
-[ -n "$(find_tool nginx)" ] || missing+=(nginx)
-[ -n "$(find_tool perf)" ] || missing+=(linux-perf)
-if [ ${#missing[@]} -gt 0 ]; then
-  [ "$(id -u)" = 0 ] || die "missing ${missing[*]}; install (apt-get install ${missing[*]}) or run as root"
-  say "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null \
-    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; } \
-    || die "apt-get install ${missing[*]} failed"
-fi
+need_tools wrk nginx perf:linux-perf
 WRK=$(find_tool wrk)
 NGINX=$(find_tool nginx)
 PERF=$(find_tool perf)
-[ -n "$WRK" ] && [ -n "$NGINX" ] && [ -n "$PERF" ] || die "wrk, nginx or perf still missing"
 "$PERF" record -q -F "$HZ" -o /dev/null -- true 2>/dev/null \
   || die "perf cannot sample here (kernel.perf_event_paranoid is $(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null); run as root)"
 

@@ -45,7 +45,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 # shellcheck source=benches/lib.sh
-. "$REPO/benches/lib.sh"   # free_port, wait_port, stop_pids, scratch_webapp
+. "$REPO/benches/lib.sh"   # need_tools, free_port, wait_port, stop_pids, scratch_webapp
 
 QUICK=${QUICK:-0}
 PARTS=${PARTS:-"slow shutdown soak flood faults"}
@@ -92,18 +92,7 @@ done
 [ "$SOAK_SECS" -gt "$SOAK_BASE" ] || die "SOAK_SECS must be more than $SOAK_BASE"
 
 # --- tools -------------------------------------------------------------------------------
-missing=()
-command -v slowhttptest >/dev/null || missing+=(slowhttptest)
-command -v wrk >/dev/null || missing+=(wrk)
-command -v curl >/dev/null || missing+=(curl)
-if [ ${#missing[@]} -gt 0 ]; then
-  [ "$(id -u)" = 0 ] || die "missing ${missing[*]}; install (apt-get install ${missing[*]}) or run as root"
-  say "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null \
-    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; } \
-    || die "apt-get install ${missing[*]} failed"
-fi
-for tool in slowhttptest wrk curl; do command -v $tool >/dev/null || die "$tool still missing"; done
+need_tools slowhttptest wrk curl
 command -v python3 >/dev/null || die "python3 is needed"
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then

@@ -64,20 +64,9 @@ esac
 case $SECS in '' | *[!0-9]*) die "DURATION must be whole seconds (10s, 2m), not $DURATION" ;; esac
 
 # --- tools -------------------------------------------------------------------------------
-find_tool() { command -v "$1" || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } || true; }
-missing=()
-[ -n "$(find_tool wrk)" ] || missing+=(wrk)
-[ -n "$(find_tool nginx)" ] || missing+=(nginx)
-if [ ${#missing[@]} -gt 0 ]; then
-  [ "$(id -u)" = 0 ] || die "missing ${missing[*]}; install (apt-get install ${missing[*]}) or run as root"
-  say "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null \
-    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; } \
-    || die "apt-get install ${missing[*]} failed"
-fi
+need_tools wrk nginx
 WRK=$(find_tool wrk)
 NGINX=$(find_tool nginx)
-[ -n "$WRK" ] && [ -n "$NGINX" ] || die "wrk or nginx still missing"
 command -v python3 >/dev/null || die "python3 is needed for the summary"
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
