@@ -22,7 +22,8 @@
 #
 # Samples become microseconds per request: samples / 999 Hz / requests in the window, with
 # requests = wrk's requests/s × the seconds sampled. Medians over rounds are printed and
-# written to the <!-- profile:begin/end --> section of docs/benchmarks.md.
+# written to the <!-- profile:begin/end --> section of docs/benchmarks.md, with a chart
+# (docs/profile.svg).
 #
 # Environment: ROUNDS (3), SECONDS_SAMPLED (4), URL_PATH (/index.html), CONNS (64),
 # SKIP_BUILD=1. Needs Linux, python3, wrk, nginx and perf (apt-get install wrk nginx
@@ -188,11 +189,19 @@ for b in BUCKETS:
 print(f"| **total** (median of totals) | **{total['nioserve']:.2f}** | **{total['nginx']:.2f}** "
       f"| **{total['nioserve'] - total['nginx']:+.2f}** |")
 print()
+with open(f"{tmp}/profile.tsv", "w", encoding="utf-8") as f:
+    f.write("server\tbucket\tus_per_request\n")
+    for name, label in (("nioserve", "nioserve"), ("nginx", "nginx (1 worker)")):
+        for b in BUCKETS:
+            f.write(f"{label}\t{b}\t{med[name][b]:.4f}\n")
 print(f"Requests/s while sampled (medians): nioserve {rps['nioserve']:,.0f}, nginx {rps['nginx']:,.0f}. "
       "Total µs per request in each round, in order: " + "; ".join(
           f"{name} " + ", ".join(f"{sum(p[1].values()):.2f}" for p in runs) for name, runs in results.items()) + ".")
+print()
+print("![Server CPU per request by bucket, nioserve against nginx](profile.svg)")
 print("<!-- profile:end -->")
 PY
 cat "$SECTION"
+python3 "$REPO/benches/plot_bars.py" profile "$TMP/profile.tsv" "$REPO/docs/profile.svg"
 update_doc_section "$DOC" "$SECTION" profile
-say "updated $DOC"
+say "updated $DOC and docs/profile.svg"

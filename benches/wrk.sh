@@ -15,7 +15,7 @@
 # server CPU-second. Medians over the rounds are printed with the ratios
 # nioserve / nginx (2 workers) and nioserve / nginx (1 worker), written to
 # bench-results/wrk.tsv (every run) and to the <!-- wrk:begin/end --> section of
-# docs/benchmarks.md.
+# docs/benchmarks.md, with a chart (docs/wrk.svg).
 #
 # Environment: DURATION (10s), ROUNDS (3), ONLY (tests to run: hello64 index64 index256 1mb16),
 # MODEL (nio), NIO_WORKERS (2),
@@ -345,9 +345,12 @@ processes during the run (nginx: master + workers); wrk shares the 2 cores with 
 nioserve / nginx, ratios of the medians (above 1: nioserve served more; for p99, waited longer):
 
 """ + "\n".join(ratio_table) + """
+
+![Requests per second and per server CPU-second, medians, by test and server](wrk.svg)
 <!-- wrk:end -->"""
 open(sys.argv[2], "w", encoding="utf-8").write(section + "\n")
 EOF
 
+python3 "$REPO/benches/plot_bars.py" wrk "$TSV" "$REPO/docs/wrk.svg"
 update_doc_section "$DOC" "$section" wrk
-say "updated $DOC"
+say "updated $DOC and docs/wrk.svg"
