@@ -135,17 +135,38 @@ pub(crate) enum Parsed {
 /// used `len` bytes, `Partial` when it would return `None`, and the same errors.
 pub(crate) fn check(buf: &[u8], limits: &Limits) -> Result<Parsed, ParseError> {
     let mut fields = [MaybeUninit::uninit(); MAX_HEADERS];
-    let Some(head) = parse_head(buf, &mut fields, limits)? else {
-        return Ok(Parsed::Partial {
+    Ok(match frame(buf, &mut fields, limits)? {
+        Framed::Partial { expects_continue } => Parsed::Partial { expects_continue },
+        Framed::Whole { head, body_len } => Parsed::Complete {
+            len: head.len + body_len,
+        },
+    })
+}
+
+/// What [`frame`] found: [`Parsed`] before anything is built.
+enum Framed<'h, 'b> {
+    /// Not a whole request yet; `expects_continue` as in [`Parsed::Partial`].
+    Partial { expects_continue: bool },
+    /// A whole request: its head, and its body in the `body_len` bytes after the head.
+    Whole { head: Head<'h, 'b>, body_len: usize },
+}
+
+/// Where the request at the start of `buf` ends, if it has all arrived, without copying
+/// anything. The one place that decides it, for [`check`] and [`parse_next`] alike.
+fn frame<'h, 'b>(
+    buf: &'b [u8],
+    fields: &'h mut [MaybeUninit<httparse::Header<'b>>],
+    limits: &Limits,
+) -> Result<Framed<'h, 'b>, ParseError> {
+    let Some(head) = parse_head(buf, fields, limits)? else {
+        return Ok(Framed::Partial {
             expects_continue: false,
         });
     };
     let rest = &buf[head.len..];
     Ok(match body::framed_len(head.framing, rest, limits)? {
-        Some(body_len) => Parsed::Complete {
-            len: head.len + body_len,
-        },
-        None => Parsed::Partial {
+        Some(body_len) => Framed::Whole { head, body_len },
+        None => Framed::Partial {
             expects_continue: rest.is_empty() && head.expects_continue(),
         },
     })
@@ -169,22 +190,17 @@ pub(crate) enum Next {
 /// Until the request is complete nothing is allocated, as with [`check`].
 pub(crate) fn parse_next(buf: &[u8], limits: &Limits) -> Result<Next, ParseError> {
     let mut fields = [MaybeUninit::uninit(); MAX_HEADERS];
-    let Some(head) = parse_head(buf, &mut fields, limits)? else {
+    let (head, body_len) = match frame(buf, &mut fields, limits)? {
+        Framed::Partial { expects_continue } => return Ok(Next::Partial { expects_continue }),
+        Framed::Whole { head, body_len } => (head, body_len),
+    };
+    // Decoded only now that it is whole: a chunked body still arriving is walked, not copied.
+    let whole = &buf[head.len..head.len + body_len];
+    let Some((body, _)) = body::decode(head.framing, whole, limits)? else {
+        // `frame` found these bytes whole; decoding walks them by the same rules.
         return Ok(Next::Partial {
             expects_continue: false,
         });
-    };
-    let rest = &buf[head.len..];
-    let partial = || Next::Partial {
-        expects_continue: rest.is_empty() && head.expects_continue(),
-    };
-    // Framed first, decoded only once whole: a chunked body that is still arriving is
-    // walked, not copied.
-    if body::framed_len(head.framing, rest, limits)?.is_none() {
-        return Ok(partial());
-    }
-    let Some((body, body_len)) = body::decode(head.framing, rest, limits)? else {
-        return Ok(partial());
     };
     Ok(Next::Complete {
         request: head.to_request(body)?,
