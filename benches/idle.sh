@@ -113,11 +113,8 @@ start_server() {
       SERVER_PID=$!
       ;;
     nginx)
-      local dir=$TMP/nginx-$port user
-      mkdir -p "$dir"
-      user=$(id -un)
-      sed -e "s|@USER@|$user|g" -e "s|@WORKERS@|1|g" -e "s|@NOFILE@|$HARD|g" -e "s|@TMP@|$dir|g" \
-        -e "s|@PORT@|$port|g" -e "s|@ROOT@|$REPO/webapp|g" "$REPO/benches/nginx.conf" >"$dir/nginx.conf"
+      local dir=$TMP/nginx-$port
+      nginx_conf "$dir" 1 "$port" "$REPO/webapp"
       "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$log" 2>&1 &
       SERVER_PID=$!
       ;;

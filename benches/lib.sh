@@ -37,6 +37,26 @@ wait_port() {
   return 1
 }
 
+# nginx_conf DIR WORKERS PORT ROOT: writes DIR/nginx.conf from benches/nginx.conf, for
+# WORKERS worker processes serving ROOT on 127.0.0.1:PORT, with DIR for its scratch files.
+# Start it with: "$NGINX" -p DIR -c DIR/nginx.conf -e DIR/error.log
+nginx_conf() {
+  local nofile
+  nofile=$(ulimit -Hn)
+  [ "$nofile" = unlimited ] && nofile=1048576
+  mkdir -p "$1"
+  sed -e "s|@USER@|$(id -un)|g" -e "s|@WORKERS@|$2|g" -e "s|@NOFILE@|$nofile|g" -e "s|@TMP@|$1|g" \
+    -e "s|@PORT@|$3|g" -e "s|@ROOT@|$4|g" "$REPO/benches/nginx.conf" >"$1/nginx.conf"
+}
+
+# started NAME PORT PID LOG: waits for what was started as PID to accept on PORT, or shows
+# its LOG and stops through the caller's `die`.
+started() {
+  wait_port "$2" "$3" && return 0
+  cat "$4" >&2
+  die "$1 did not start"
+}
+
 # update_doc_section DOC SECTION_FILE NAME: replaces what stands between
 # <!-- NAME:begin --> and <!-- NAME:end --> in DOC with SECTION_FILE (which carries
 # the markers itself), or appends it when DOC has no such section.

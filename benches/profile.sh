@@ -78,14 +78,12 @@ RUST_LOG=warn "$NIOSERVE" "$WWW" --addr "127.0.0.1:$NIO_PORT" --workers 2 \
 NIO_PID=$!
 PIDS+=("$NIO_PID")
 NGINX_PORT=$(free_port)
-mkdir -p "$TMP/nginx"
-sed -e "s|@USER@|$(id -un)|g" -e "s|@WORKERS@|1|g" -e "s|@NOFILE@|$(ulimit -Hn)|g" -e "s|@TMP@|$TMP/nginx|g" \
-  -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ROOT@|$WWW|g" "$REPO/benches/nginx.conf" >"$TMP/nginx/nginx.conf"
+nginx_conf "$TMP/nginx" 1 "$NGINX_PORT" "$WWW"
 "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" >"$TMP/nginx.log" 2>&1 &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
-wait_port "$NIO_PORT" "$NIO_PID" || { cat "$TMP/nioserve.log" >&2; die "nioserve did not start"; }
-wait_port "$NGINX_PORT" "$NGINX_PID" || { cat "$TMP/nginx.log" >&2; die "nginx did not start"; }
+started nioserve "$NIO_PORT" "$NIO_PID" "$TMP/nioserve.log"
+started nginx "$NGINX_PORT" "$NGINX_PID" "$TMP/nginx.log"
 NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 [ -n "$NGINX_WORKER" ] || die "nginx has no worker process"
 for port in "$NIO_PORT" "$NGINX_PORT"; do

@@ -45,7 +45,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 # shellcheck source=benches/lib.sh
-. "$REPO/benches/lib.sh"   # need_tools, free_port, wait_port, stop_pids, scratch_webapp
+. "$REPO/benches/lib.sh"   # need_tools, free_port, started, stop_pids, scratch_webapp
 
 QUICK=${QUICK:-0}
 PARTS=${PARTS:-"slow shutdown soak flood faults"}
@@ -136,10 +136,7 @@ start_server() {
   RUST_LOG=$rust_log "$NIOSERVE" "$WWW" --addr "127.0.0.1:$PORT" "$@" >"$LOG" 2>&1 &
   PID=$!
   BG+=("$PID")
-  if ! wait_port "$PORT" "$PID"; then
-    cat "$LOG" >&2
-    die "$name did not start"
-  fi
+  started "$name" "$PORT" "$PID" "$LOG"
   say "$name: nioserve $* on 127.0.0.1:$PORT (pid $PID)"
 }
 

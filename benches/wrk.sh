@@ -118,9 +118,7 @@ start() {
       ;;
     nginx)
       local dir=$TMP/$name
-      mkdir -p "$dir"
-      sed -e "s|@USER@|$(id -un)|g" -e "s|@WORKERS@|$arg|g" -e "s|@NOFILE@|$HARD|g" -e "s|@TMP@|$dir|g" \
-        -e "s|@PORT@|$port|g" -e "s|@ROOT@|$WWW|g" "$REPO/benches/nginx.conf" >"$dir/nginx.conf"
+      nginx_conf "$dir" "$arg" "$port" "$WWW"
       "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$log" 2>&1 &
       pid=$!
       ;;
@@ -128,10 +126,7 @@ start() {
   NAMES+=("$name")
   PIDS+=("$pid")
   PORTS+=("$port")
-  if ! wait_port "$port" "$pid"; then
-    cat "$log" >&2
-    die "$name did not start"
-  fi
+  started "$name" "$port" "$pid" "$log"
   say "$name on 127.0.0.1:$port (pid $pid)"
 }
 
