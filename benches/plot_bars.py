@@ -14,14 +14,8 @@ import sys
 from collections import defaultdict
 from html import escape
 
-COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f"]
-
-
-def read_tsv(path):
-    with open(path, encoding="utf-8") as f:
-        lines = [l.rstrip("\n") for l in f if l.strip()]
-    header = lines[0].split("\t")
-    return [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+# The idle chart's helper (beside this file): the same colours, the same TSV reader.
+from plot_idle import COLOURS, read_tsv
 
 
 def nice_max(value):

@@ -21,8 +21,8 @@ HEADER = [
     "fresh_p50_ms", "fresh_p99_ms", "fresh_max_ms", "open_s", "limit",
 ]
 
-# Series order and colours in the chart.
-COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
+# Series order and colours in the chart (plot_bars.py uses them too).
+COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f"]
 
 
 def parse_result(text):
