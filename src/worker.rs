@@ -127,6 +127,8 @@ impl<H: Handler> Worker<H> {
         while conn.output.is_none() && conn.closing.is_none() {
             let answer = match first.take() {
                 Some(request) => self.service.answer(conn.exchange(token.0), request, &mut self.scratch),
+                // Nothing pipelined behind it, the usual case: no parse needed to know.
+                None if conn.input.is_empty() => break,
                 None => self.service.answer_next(conn.exchange(token.0), &mut self.scratch),
             };
             let payload = match answer {
