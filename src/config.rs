@@ -64,13 +64,14 @@ pub(crate) struct Config {
     pub(crate) model: Model,
     /// Worker threads (connection threads in the blocking model). Default is the number of CPUs.
     pub(crate) workers: usize,
-    /// How long an idle keep-alive connection is kept between requests. Default is 5 s.
+    /// How long an idle keep-alive connection is kept between requests; zero turns
+    /// keep-alive off. Default is 5 s.
     pub(crate) keep_alive_timeout: Duration,
     /// How long a client may take to send a whole request once it started. Default is 10 s.
     pub(crate) request_timeout: Duration,
     /// How long a response may wait for the client to take more bytes. Default is 30 s.
     pub(crate) send_timeout: Duration,
-    /// Requests served on one connection before it is closed. Default is 100.
+    /// Requests served on one connection before it is closed. Default is 1,000.
     pub(crate) max_keep_alive_requests: u32,
     /// Open connections at most; beyond it the kernel's backlog holds the rest. Default is 10,000.
     pub(crate) max_connections: usize,
@@ -94,7 +95,7 @@ impl Default for Config {
             keep_alive_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             send_timeout: Duration::from_secs(30),
-            max_keep_alive_requests: 100,
+            max_keep_alive_requests: 1000,
             max_connections: 10_000,
             backlog: 1024,
             max_header_bytes: 8 * 1024,

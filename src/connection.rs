@@ -25,10 +25,14 @@ pub(crate) enum CloseReason {
     HandlerAsked,
     /// `max_keep_alive_requests` were served on it.
     MaxRequests,
+    /// The keep-alive timeout is zero: every response is the last.
+    KeepAliveOff,
     /// The request was refused with this status.
     BadRequest(u16),
-    /// The handler panicked.
+    /// The handler panicked, or a panic escaped while its response was being sent.
     HandlerPanicked,
+    /// The handler's response could not be sent as it was; a `500` went instead.
+    InvalidResponse,
     /// The server is shutting down.
     Shutdown,
     /// The client closed its side (EOF) or reset the connection.

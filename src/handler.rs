@@ -14,7 +14,31 @@ use crate::{Request, Response};
 ///
 /// A handler that panics does not take the server down: the client gets a
 /// `500 Internal Server Error`, its connection is closed, and the worker thread
-/// goes on serving others.
+/// goes on serving others. That holds for any panic: one whose payload panics again
+/// when dropped, or one that escapes after the handler returned (a response whose
+/// `Drop` panics); then the connection is closed without a response, and the
+/// worker goes on all the same.
+///
+/// # What the server sends
+///
+/// The server owns the framing of every response; a handler's response is checked
+/// before any of it is written:
+///
+/// | the handler returns | the client gets |
+/// | --- | --- |
+/// | a status 200–599 with any body | that status; `Content-Length` is the body's length, whatever the handler set |
+/// | `Transfer-Encoding`, `Connection` or `Keep-Alive` headers | the server's own instead: the body's length frames it, and persistence is the server's decision (a handler's `Connection: close` is honoured) |
+/// | `204 No Content` with an empty body | no `Content-Length` at all (RFC 9110 §8.6), whatever the handler set |
+/// | `304 Not Modified` | no body; the handler's `Content-Length` (the length a `GET` would get) if it set one |
+/// | a `HEAD` response with an empty body and a `Content-Length` | that `Content-Length`, so it can announce the `GET`'s length |
+/// | a `1xx` status, `101 Switching Protocols` included (interim responses are the server's; nioserve hands no connection over) | `500`, logged at `error` with the route, and the connection closes |
+/// | a status 600–999 (`http::StatusCode` accepts them; RFC 9110 §15 gives them no class) | `500`, logged, closed |
+/// | a `Content-Length` that is not a decimal number, or several that differ | `500`, logged, closed |
+/// | `204 No Content` with a body | `500`, logged, closed |
+/// | `304 Not Modified` whose `Content-Length` differs from the body it carries | `500`, logged, closed |
+///
+/// A `CONNECT` request never reaches a handler: with no tunnels to offer, the server
+/// answers it `501 Not Implemented` and closes (RFC 9110 §9.3.6).
 ///
 /// # Examples
 ///

@@ -24,9 +24,10 @@ pub fn parse(buf: &[u8]) -> Option<Request> {
     parse::parse(buf, limits()).ok().flatten().map(|(request, _)| request)
 }
 
-/// Encodes the head of `response` to a `GET` into `out`, as a keep-alive response.
+/// Encodes the head of `response` to a `GET` into `out`, as a keep-alive response;
+/// an invalid response (one the server would answer with `500`) leaves `out` as it was.
 pub fn encode(out: &mut Vec<u8>, response: Response) {
-    response::encode(out, &Method::GET, response, response::Persistence::KeepAlive);
+    let _ = response::encode(out, &Method::GET, response, response::Persistence::KeepAlive);
 }
 
 /// The limits the codec enforces, as [`outcome_with`] takes them.

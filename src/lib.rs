@@ -12,8 +12,8 @@
 //! connection straight back. An idle connection costs a slab slot and a socket,
 //! not a thread: the server has `1 + workers` threads however many clients it holds.
 //!
-//! Requests and responses are the [`http`] crate's types. Every rule of RFC 9112
-//! the server enforces (framing, persistence, limits) is in the `http` module and
+//! Requests and responses are the [`http`](https://docs.rs/http/1) crate's types. Every rule of RFC 9112
+//! the server enforces (framing, persistence, limits) is in `src/http/` and
 //! tested on byte slices; the architecture is described in `docs/architecture.md`.
 //!
 //! # Examples
@@ -69,4 +69,7 @@ pub use crate::status::Status;
 pub type Request = ::http::Request<bytes::Bytes>;
 
 /// A response as a handler returns it.
+///
+/// The server frames it: see [`Handler`] for what is sent for each status and which
+/// responses are refused (a logged `500`) because they cannot be sent honestly.
 pub type Response = ::http::Response<Body>;

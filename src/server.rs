@@ -87,8 +87,8 @@ impl Builder {
     /// How long an idle connection is kept open between requests. Default is 5 s.
     ///
     /// A new connection waits for its first request under the
-    /// [request timeout](Builder::request_timeout) instead. Zero closes a
-    /// connection as soon as it has been answered and is idle.
+    /// [request timeout](Builder::request_timeout) instead. Zero turns keep-alive
+    /// off: every response says `Connection: close` and the connection closes after it.
     ///
     /// # Examples
     ///
@@ -128,7 +128,9 @@ impl Builder {
     }
 
     /// How many requests one connection may make before the server closes it.
-    /// Default is 100. The last response says `Connection: close`.
+    /// Default is 1,000 (nginx's `keepalive_requests` since 1.19.10). The last response
+    /// says `Connection: close`; requests the client pipelined behind it are not
+    /// answered, and a client that pipelines retries them on a new connection.
     ///
     /// # Panics
     ///

@@ -1,17 +1,21 @@
-//! What both connection models do with one buffered request: parse it, run the
-//! handler (a panic becomes a 500), decide whether the connection persists, log
-//! the access line, and encode the response.
+//! What both connection models do with one buffered request: parse it, answer
+//! `CONNECT` itself, run the handler (a panic becomes a 500), decide whether the
+//! connection persists, log the access line, and encode the response (one the
+//! server cannot send as it is becomes a 500).
 //!
 //! The NIO worker and the thread-per-connection model differ only in how bytes get
 //! in and out; everything a client can observe about a response is decided here.
 
+use std::any::Any;
+use std::fmt;
+use std::mem;
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ::http::{HeaderMap, StatusCode, Version};
+use ::http::{HeaderMap, Method, StatusCode, Version};
 use log::{debug, error, info, log_enabled, Level};
 
 use crate::config::Config;
@@ -51,6 +55,8 @@ pub(crate) struct Service<H> {
     handler: Arc<H>,
     shutting_down: Arc<AtomicBool>,
     limits: Limits,
+    /// False when the keep-alive timeout is zero: no connection outlives its response.
+    keep_alive: bool,
     keep_alive_secs: u64,
     max_requests: u32,
 }
@@ -61,6 +67,7 @@ impl<H> Clone for Service<H> {
             handler: Arc::clone(&self.handler),
             shutting_down: Arc::clone(&self.shutting_down),
             limits: self.limits,
+            keep_alive: self.keep_alive,
             keep_alive_secs: self.keep_alive_secs,
             max_requests: self.max_requests,
         }
@@ -73,6 +80,7 @@ impl<H: Handler> Service<H> {
             handler: Arc::new(handler),
             shutting_down,
             limits: config.limits(),
+            keep_alive: !config.keep_alive_timeout.is_zero(),
             keep_alive_secs: config.keep_alive_timeout.as_secs(),
             max_requests: config.max_keep_alive_requests,
         }
@@ -115,17 +123,33 @@ impl<H: Handler> Service<H> {
             ex.served
         );
 
+        if request.method() == Method::CONNECT {
+            // RFC 9110 §9.3.6: a 2xx to CONNECT turns the connection into a tunnel, with
+            // no framing. nioserve has no tunnels, so it answers CONNECT itself and no
+            // handler ever sees one.
+            response::encode_error(out, StatusCode::NOT_IMPLEMENTED, "CONNECT is not supported");
+            // What follows may already be bytes meant for the tunnel: never a request.
+            ex.input.consume(ex.input.len());
+            *ex.closing = Some(CloseReason::BadRequest(StatusCode::NOT_IMPLEMENTED.as_u16()));
+            return Answer::Rejected;
+        }
+
         let version = request.version();
         let client_keeps_alive = parse::wants_keep_alive(version, request.headers());
         let method = request.method().clone();
+        let route = Route::of(&request);
         let access =
             log_enabled!(target: "nioserve::access", Level::Info).then(|| (Instant::now(), request.uri().clone()));
 
         let handler = &self.handler;
         let response = match panic::catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
             Ok(response) => response,
-            Err(_) => {
-                error!("{} #{}: handler panicked on {method}; answering 500", ex.peer, ex.id);
+            Err(payload) => {
+                drop_payload(payload);
+                error!(
+                    "{} #{}: handler panicked on {method} {route}; answering 500",
+                    ex.peer, ex.id
+                );
                 response::encode_error(out, StatusCode::INTERNAL_SERVER_ERROR, "");
                 *ex.closing = Some(CloseReason::HandlerPanicked);
                 return Answer::Rejected;
@@ -140,6 +164,20 @@ impl<H: Handler> Service<H> {
             last_buffered,
             response.headers(),
         );
+        let status = response.status();
+        let body_len = response.body().len();
+        let payload = match response::encode(out, &method, response, persistence) {
+            Ok(payload) => payload,
+            Err(invalid) => {
+                error!(
+                    "{} #{}: the handler's response to {method} {route} cannot be sent: {invalid}; answering 500",
+                    ex.peer, ex.id
+                );
+                response::encode_error(out, StatusCode::INTERNAL_SERVER_ERROR, "");
+                *ex.closing = Some(CloseReason::InvalidResponse);
+                return Answer::Rejected;
+            }
+        };
         if let Persistence::Close(reason) = persistence {
             *ex.closing = Some(reason);
         }
@@ -148,12 +186,12 @@ impl<H: Handler> Service<H> {
                 target: "nioserve::access",
                 "{} \"{method} {uri} {version:?}\" {} {} {:.3}ms",
                 ex.peer,
-                response.status().as_u16(),
-                response.body().len(),
+                status.as_u16(),
+                body_len,
                 started.elapsed().as_secs_f64() * 1000.0,
             );
         }
-        Answer::Answered(response::encode(out, &method, response, persistence))
+        Answer::Answered(payload)
     }
 
     /// Whether the connection stays open after this response (RFC 9112 §9.3).
@@ -171,6 +209,10 @@ impl<H: Handler> Service<H> {
             CloseReason::HandlerAsked
         } else if served >= self.max_requests {
             CloseReason::MaxRequests
+        } else if !self.keep_alive {
+            // A zero keep-alive timeout: say so now rather than answer as persistent
+            // and close the moment the connection is idle.
+            CloseReason::KeepAliveOff
         } else if self.shutting_down.load(Ordering::Acquire) {
             CloseReason::Shutdown
         } else if last_buffered {
@@ -185,5 +227,49 @@ impl<H: Handler> Service<H> {
             return Persistence::KeepAlive;
         };
         Persistence::Close(reason)
+    }
+}
+
+/// Drops what a panic carried without letting a second panic out of it: a payload
+/// whose own `Drop` panics would otherwise unwind through the worker and end it.
+pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        // This payload may be just as hostile: leak it rather than drop it.
+        mem::forget(again);
+    }
+}
+
+/// How much of a request's path an error line names.
+const ROUTE_BYTES: usize = 96;
+
+/// A request's path as far as an error line needs it, copied before the handler takes
+/// the request. Kept on the stack: naming the route costs no allocation per request.
+struct Route {
+    bytes: [u8; ROUTE_BYTES],
+    len: usize,
+    cut: bool,
+}
+
+impl Route {
+    fn of(request: &crate::Request) -> Route {
+        let path = request.uri().path().as_bytes();
+        let len = path.len().min(ROUTE_BYTES);
+        let mut bytes = [0; ROUTE_BYTES];
+        bytes[..len].copy_from_slice(&path[..len]);
+        Route {
+            bytes,
+            len,
+            cut: len < path.len(),
+        }
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.bytes[..self.len]))?;
+        if self.cut {
+            f.write_str("...")?;
+        }
+        Ok(())
     }
 }

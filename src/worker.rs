@@ -7,11 +7,13 @@
 //! to drain or for the client's next request. It never reads from the socket, so a
 //! slow client can never hold it.
 
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread;
 
 use crossbeam_channel::{Receiver, Sender};
-use log::debug;
+use log::{debug, error};
 use mio::Token;
 
 use crate::config::COPY_BODY_BYTES;
@@ -20,7 +22,7 @@ use crate::handler::Handler;
 use crate::http::response::Payload;
 use crate::poller::Shared;
 use crate::server::ServerThread;
-use crate::service::{Answer, Service};
+use crate::service::{self, Answer, Service};
 use crate::Request;
 
 /// A connection and the request the poller read from it, on its way to a worker.
@@ -53,26 +55,37 @@ pub(crate) enum Handback {
 const BATCH_BYTES: usize = 64 * 1024;
 
 /// Starts `workers` threads named `nioserve-worker-K`, serving `jobs`.
+///
+/// The pool keeps its size whatever a handler does. A handler's panic is a `500`
+/// (`Service::answer`); a panic that escapes a request anyway (a `Drop` in a response,
+/// a logger) closes the connection the worker held ([`Held`]) and the worker starts
+/// over on the same thread, so `workers` threads keep serving and every one stays
+/// joinable at shutdown.
 pub(crate) fn spawn_pool<H: Handler>(
     workers: usize,
     service: &Service<H>,
     shared: &Arc<Shared>,
     jobs: &Receiver<Job>,
     returns: &Sender<Returned>,
-) -> std::io::Result<Vec<ServerThread>> {
+) -> io::Result<Vec<ServerThread>> {
     (1..=workers)
         .map(|k| {
             let mut worker = Worker {
                 service: service.clone(),
-                shared: Arc::clone(shared),
                 scratch: Vec::with_capacity(4096),
             };
+            let shared = Arc::clone(shared);
             let jobs = jobs.clone();
             let returns = returns.clone();
             thread::Builder::new()
                 .name(format!("nioserve-worker-{k}"))
                 .spawn(move || {
-                    worker.run(&jobs, &returns);
+                    while let Err(payload) =
+                        panic::catch_unwind(AssertUnwindSafe(|| worker.run(&shared, &jobs, &returns)))
+                    {
+                        service::drop_payload(payload);
+                        error!("nioserve-worker-{k}: a panic escaped the worker; the connection it held is closed, the worker starts over");
+                    }
                     Ok(())
                 })
         })
@@ -81,48 +94,29 @@ pub(crate) fn spawn_pool<H: Handler>(
 
 struct Worker<H> {
     service: Service<H>,
-    shared: Arc<Shared>,
     /// Response heads (and small bodies) are encoded here; reused, never shrunk.
     scratch: Vec<u8>,
 }
 
 impl<H: Handler> Worker<H> {
-    fn run(&mut self, jobs: &Receiver<Job>, returns: &Sender<Returned>) {
+    fn run(&mut self, shared: &Shared, jobs: &Receiver<Job>, returns: &Sender<Returned>) {
         // The poller drops its sender when it exits: that ends the loop.
-        for Job {
-            token,
-            mut conn,
-            request,
-        } in jobs.iter()
-        {
-            self.shared.counters.worker_busy();
-            let (handback, urgent) = match self.serve(token, &mut conn, request) {
-                Ok(()) => {
-                    // A connection that simply goes idle can wait for the poller's next
-                    // turn; anything else needs the poller now.
-                    let urgent = conn.output.is_some() || conn.closing.is_some() || conn.eof || !conn.input.is_empty();
-                    (Handback::Live(conn), urgent)
-                }
-                Err(e) => {
-                    debug!("{} #{}: write failed: {e}", conn.peer, token.0);
-                    (Handback::Dead(conn, CloseReason::Io), true)
-                }
+        for Job { token, conn, request } in jobs.iter() {
+            shared.counters.worker_busy();
+            let mut held = Held {
+                token,
+                conn: Some(conn),
+                shared,
+                returns,
             };
-            self.shared.counters.worker_free();
-            if returns.send(Returned { token, handback }).is_err() {
-                // The poller is gone (shutdown past its grace period): dropping closes.
-                continue;
-            }
-            if urgent {
-                self.shared.wake_poller();
-            }
+            let served = self.serve(shared, token, held.conn(), request);
+            held.hand_back(served);
         }
     }
 
     /// Answers `first`, then every complete request buffered behind it on `conn`, in order.
-    fn serve(&mut self, token: Token, conn: &mut Connection, first: Request) -> std::io::Result<()> {
+    fn serve(&mut self, shared: &Shared, token: Token, conn: &mut Connection, first: Request) -> io::Result<()> {
         self.scratch.clear();
-        let mut answered = 0;
         let mut first = Some(first);
         while conn.output.is_none() && conn.closing.is_none() {
             let answer = match first.take() {
@@ -136,7 +130,9 @@ impl<H: Handler> Worker<H> {
                 Answer::Rejected => break,
                 Answer::Answered(payload) => payload,
             };
-            answered += 1;
+            // Counted before a byte of it is written: a client holding this response
+            // must never read a count (`/_status`) that leaves it out.
+            shared.counters.requests(1);
             conn.continue_sent = false;
             match payload {
                 Payload::None => {}
@@ -161,7 +157,79 @@ impl<H: Handler> Worker<H> {
             }
             self.scratch.clear();
         }
-        self.shared.counters.requests(answered);
         Ok(())
+    }
+}
+
+/// A connection on a worker. It goes back to the poller through [`Held::hand_back`];
+/// if the worker unwinds first, dropping it hands the connection back to be closed, so
+/// the poller frees the slot instead of keeping it `Busy` for good.
+struct Held<'a> {
+    token: Token,
+    /// Always `Some` until handed back.
+    conn: Option<Connection>,
+    shared: &'a Shared,
+    returns: &'a Sender<Returned>,
+}
+
+impl Held<'_> {
+    fn conn(&mut self) -> &mut Connection {
+        self.conn
+            .as_mut()
+            .expect("a held connection is there until it is handed back")
+    }
+
+    /// Gives the connection back to the poller after `served`, waking it if it is needed now.
+    fn hand_back(mut self, served: io::Result<()>) {
+        let token = self.token;
+        let conn = self.conn();
+        let (failed, urgent) = match served {
+            // A connection that simply goes idle can wait for the poller's next turn;
+            // anything else needs the poller now.
+            Ok(()) => (
+                false,
+                conn.output.is_some() || conn.closing.is_some() || conn.eof || !conn.input.is_empty(),
+            ),
+            Err(e) => {
+                debug!("{} #{}: write failed: {e}", conn.peer, token.0);
+                (true, true)
+            }
+        };
+        if let Some(conn) = self.conn.take() {
+            let handback = if failed {
+                Handback::Dead(conn, CloseReason::Io)
+            } else {
+                Handback::Live(conn)
+            };
+            self.send(handback, urgent);
+        }
+    }
+
+    fn send(&self, handback: Handback, urgent: bool) {
+        self.shared.counters.worker_free();
+        if self
+            .returns
+            .send(Returned {
+                token: self.token,
+                handback,
+            })
+            .is_err()
+        {
+            // The poller is gone (shutdown past its grace period): dropping closes.
+            return;
+        }
+        if urgent {
+            self.shared.wake_poller();
+        }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        // Only when the worker unwinds while holding the connection: `hand_back` took it
+        // otherwise. The client sees its connection close; the slot is freed.
+        if let Some(conn) = self.conn.take() {
+            self.send(Handback::Dead(conn, CloseReason::HandlerPanicked), true);
+        }
     }
 }

@@ -46,7 +46,7 @@ struct Args {
     keep_alive_timeout: Duration,
 
     /// Requests served on one connection before it is closed.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     max_keep_alive_requests: u32,
 
     /// Open connections at most; beyond it new clients wait in the listen backlog.

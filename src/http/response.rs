@@ -1,8 +1,10 @@
 //! Writing a response head: status line, the server's own headers, the handler's
 //! headers, and framing (RFC 9112 §4, §6; RFC 9110 §6.6, §8.6).
 
+use std::fmt;
+
 use ::http::header::{self, HeaderName};
-use ::http::{Method, StatusCode};
+use ::http::{HeaderMap, Method, StatusCode};
 
 use crate::body::Body;
 use crate::http::date;
@@ -33,52 +35,101 @@ pub(crate) enum Payload {
     File(crate::body::FileRegion),
 }
 
-/// Appends the head of `response` to `out` and says which body bytes follow it.
+/// Why a handler's response cannot go on the wire as it is; the server answers `500`
+/// instead (see [`Handler`](crate::Handler) for the rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Invalid {
+    /// A `1xx` status as the final response (RFC 9110 §15.2): the client would wait for
+    /// another response on a connection it then reads as HTTP again. `101 Switching
+    /// Protocols` included: nioserve hands no connection over to another protocol.
+    Interim(u16),
+    /// A status outside 100–599 (`http::StatusCode` takes up to 999): RFC 9110 §15
+    /// defines no class for it, so a client cannot tell what it means.
+    Unclassed(u16),
+    /// A `Content-Length` that is not a decimal number, or several that differ
+    /// (RFC 9110 §8.6).
+    Length,
+    /// Content with `204 No Content` (RFC 9110 §15.3.5): it could never be sent.
+    ContentIn204(u64),
+    /// A `304` whose `Content-Length` is not the length of the body it carries: it
+    /// would tell the client a wrong length for the representation (RFC 9110 §8.6).
+    LengthContradicts { declared: u64, body: u64 },
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Invalid::Interim(status) => write!(f, "{status} is an interim status, not a final response"),
+            Invalid::Unclassed(status) => write!(f, "{status} is not an HTTP status (100-599)"),
+            Invalid::Length => f.write_str("Content-Length is not one decimal number"),
+            Invalid::ContentIn204(len) => write!(f, "204 No Content with {len} bytes of content"),
+            Invalid::LengthContradicts { declared, body } => {
+                write!(f, "304 says Content-Length {declared} but carries {body} bytes")
+            }
+        }
+    }
+}
+
+/// Appends the head of `response` to `out` and says which body bytes follow it, or
+/// says why the response cannot be sent (then `out` is left as it was).
 ///
-/// `Content-Length` always describes the body a `GET` would get (RFC 9110 §8.6);
-/// a `HEAD` response, a `304` and a `1xx`/`204` carry no body (RFC 9112 §6.3).
-/// A `Content-Length` set by the handler is kept only where no body is sent and the
-/// handler knows the length better (`HEAD`, `304`): anywhere else the body decides.
+/// The server owns the framing: `Transfer-Encoding`, `Connection` and `Keep-Alive`
+/// from the handler are dropped, and `Content-Length` always describes the body a
+/// `GET` would get (RFC 9110 §8.6). A `HEAD` response, a `304` and a `204` carry no
+/// body (RFC 9112 §6.3). A `Content-Length` set by the handler is kept only where no
+/// body is sent and the handler knows the length better (`HEAD`, `304`); anywhere
+/// else the body decides, and a `204` never has one.
 pub(crate) fn encode(
     out: &mut Vec<u8>,
     method: &Method,
     response: crate::Response,
     persistence: Persistence,
-) -> Payload {
+) -> Result<Payload, Invalid> {
     let (parts, body) = response.into_parts();
     let status = parts.status;
-    let headers = &parts.headers;
-
-    write_status_line(out, status);
-    if !headers.contains_key(header::DATE) {
-        out.extend_from_slice(b"Date: ");
-        date::append_now(out);
-        out.extend_from_slice(b"\r\n");
+    match status.as_u16() {
+        code @ 100..=199 => return Err(Invalid::Interim(code)),
+        code @ 600.. => return Err(Invalid::Unclassed(code)),
+        _ => {}
     }
-    if !headers.contains_key(header::SERVER) {
-        out.extend_from_slice(SERVER);
+    if status == StatusCode::NO_CONTENT && !body.is_empty() {
+        return Err(Invalid::ContentIn204(body.len()));
     }
-
-    let no_body_status = status.is_informational() || status == StatusCode::NO_CONTENT;
-    let head_only = method == Method::HEAD || status == StatusCode::NOT_MODIFIED || no_body_status;
-    let keep_handler_length = head_only && body.is_empty() && headers.contains_key(header::CONTENT_LENGTH);
-
-    for (name, value) in headers {
-        if is_framing_header(name) && !(name == header::CONTENT_LENGTH && keep_handler_length) {
-            continue;
+    let start = out.len();
+    let declared = match write_head(out, status, &parts.headers) {
+        Ok(declared) => declared,
+        Err(invalid) => {
+            out.truncate(start);
+            return Err(invalid);
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
+    };
 
-    // RFC 9110 §8.6: no Content-Length in 1xx or 204; a 304 only repeats the
-    // handler's (the length the GET would have had).
-    let send_length = !no_body_status && !keep_handler_length && status != StatusCode::NOT_MODIFIED;
-    if send_length {
+    let not_modified = status == StatusCode::NOT_MODIFIED;
+    let head_only = method == Method::HEAD || not_modified || status == StatusCode::NO_CONTENT;
+    let length = if status == StatusCode::NO_CONTENT {
+        // RFC 9110 §8.6: never in a 204.
+        None
+    } else if not_modified {
+        // A 304 may only repeat the length the GET would have had: the handler's, which
+        // must agree with the body it was built from, if it kept one.
+        match declared {
+            Some(declared) if !body.is_empty() && declared != body.len() => {
+                out.truncate(start);
+                return Err(Invalid::LengthContradicts {
+                    declared,
+                    body: body.len(),
+                });
+            }
+            declared => declared,
+        }
+    } else if head_only && body.is_empty() {
+        declared.or(Some(0))
+    } else {
+        Some(body.len())
+    };
+    if let Some(length) = length {
         out.extend_from_slice(b"Content-Length: ");
-        out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+        out.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
         out.extend_from_slice(b"\r\n");
     }
 
@@ -96,13 +147,60 @@ pub(crate) fn encode(
     out.extend_from_slice(b"\r\n");
 
     if head_only {
-        return Payload::None;
+        return Ok(Payload::None);
     }
-    match body {
+    Ok(match body {
         Body::Empty => Payload::None,
         Body::Bytes(bytes) => Payload::Bytes(bytes),
         Body::File(region) => Payload::File(region),
+    })
+}
+
+/// Writes the status line, `Date` and `Server` unless the handler set them, and the
+/// handler's headers but for framing; returns the `Content-Length` the handler declared.
+fn write_head(out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap) -> Result<Option<u64>, Invalid> {
+    write_status_line(out, status);
+    if !headers.contains_key(header::DATE) {
+        out.extend_from_slice(b"Date: ");
+        date::append_now(out);
+        out.extend_from_slice(b"\r\n");
     }
+    if !headers.contains_key(header::SERVER) {
+        out.extend_from_slice(SERVER);
+    }
+    let mut declared = None;
+    for (name, value) in headers {
+        if name == header::CONTENT_LENGTH {
+            declared = Some(content_length(value.as_bytes(), declared)?);
+        }
+        if is_framing_header(name) {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    Ok(declared)
+}
+
+/// The length one `Content-Length` field value states, agreeing with `so_far` (what
+/// earlier fields stated). RFC 9110 §8.6: `1*DIGIT`; a list of one repeated number is
+/// the same number, anything else is invalid.
+fn content_length(value: &[u8], so_far: Option<u64>) -> Result<u64, Invalid> {
+    let mut length = so_far;
+    for element in value.split(|&b| b == b',') {
+        let digits = element.trim_ascii();
+        if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+            return Err(Invalid::Length);
+        }
+        let n = digits.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+        if length.is_some_and(|m| m != n) {
+            return Err(Invalid::Length);
+        }
+        length = Some(n);
+    }
+    length.ok_or(Invalid::Length)
 }
 
 /// Appends a complete short `text/plain` error response that closes the connection.
@@ -151,7 +249,7 @@ mod tests {
 
     fn encoded(method: Method, response: Response, persistence: Persistence) -> (String, Payload) {
         let mut out = Vec::new();
-        let payload = encode(&mut out, &method, response, persistence);
+        let payload = encode(&mut out, &method, response, persistence).expect("a valid response");
         (String::from_utf8(out).expect("ascii head"), payload)
     }
 
@@ -195,7 +293,7 @@ mod tests {
                 body: "",
                 handler_length: Some("2048"),
                 persistence: Persistence::KeepAlive,
-                expect_lines: &["content-length: 2048"],
+                expect_lines: &["Content-Length: 2048"],
                 expect_payload: 0,
             },
             Case {
@@ -215,6 +313,26 @@ mod tests {
                 handler_length: None,
                 persistence: Persistence::KeepAlive,
                 expect_lines: &["HTTP/1.1 204 No Content"],
+                expect_payload: 0,
+            },
+            Case {
+                // RFC 9110 §8.6: never a Content-Length in a 204, whatever the handler says.
+                method: Method::GET,
+                status: 204,
+                body: "",
+                handler_length: Some("5"),
+                persistence: Persistence::KeepAlive,
+                expect_lines: &["HTTP/1.1 204 No Content"],
+                expect_payload: 0,
+            },
+            Case {
+                // A 304 repeats the length the GET would have had, once.
+                method: Method::GET,
+                status: 304,
+                body: "",
+                handler_length: Some("2048, 2048"),
+                persistence: Persistence::KeepAlive,
+                expect_lines: &["HTTP/1.1 304 Not Modified", "Content-Length: 2048"],
                 expect_payload: 0,
             },
             Case {
@@ -293,6 +411,47 @@ mod tests {
         assert!(head.contains("\r\nserver: mine\r\n"));
         assert!(!head.contains("Server: nioserve"));
         assert!(!head.to_ascii_lowercase().contains("transfer-encoding"));
+    }
+
+    #[test]
+    fn invalid_responses_are_refused_and_leave_nothing_behind() {
+        let cases: [(u16, &str, &[&str], Invalid); 9] = [
+            (100, "", &[], Invalid::Interim(100)),
+            (101, "", &[], Invalid::Interim(101)),
+            (600, "", &[], Invalid::Unclassed(600)),
+            (999, "x", &[], Invalid::Unclassed(999)),
+            (200, "abc", &["3", "4"], Invalid::Length),
+            (200, "abc", &["3, 4"], Invalid::Length),
+            (200, "abc", &["three"], Invalid::Length),
+            (204, "abc", &[], Invalid::ContentIn204(3)),
+            (304, "abc", &["4"], Invalid::LengthContradicts { declared: 4, body: 3 }),
+        ];
+        for (status, body, lengths, expected) in cases {
+            let mut builder = ::http::Response::builder().status(status);
+            for len in lengths {
+                builder = builder.header(header::CONTENT_LENGTH, *len);
+            }
+            let response = builder.body(body.into()).expect("a response http accepts");
+            let mut out = b"earlier".to_vec();
+            let result = encode(&mut out, &Method::GET, response, Persistence::KeepAlive);
+            assert_eq!(result.err(), Some(expected), "{status} {lengths:?}");
+            assert_eq!(out, b"earlier", "{status} {lengths:?}: nothing written");
+        }
+    }
+
+    #[test]
+    fn content_length_values() {
+        assert_eq!(content_length(b"0", None), Ok(0));
+        assert_eq!(content_length(b" 42 ", None), Ok(42));
+        assert_eq!(content_length(b"42,42", Some(42)), Ok(42));
+        assert_eq!(
+            content_length(b"9999999999999999999", None),
+            Ok(9_999_999_999_999_999_999)
+        );
+        for bad in [&b""[..], b"-1", b"+1", b"1e3", b"42,", b"0x10", b"99999999999999999999"] {
+            assert_eq!(content_length(bad, None), Err(Invalid::Length), "{bad:?}");
+        }
+        assert_eq!(content_length(b"41", Some(42)), Err(Invalid::Length));
     }
 
     #[test]
