@@ -73,7 +73,7 @@ impl<H: Handler> Service<H> {
             handler: Arc::new(handler),
             shutting_down,
             limits: config.limits(),
-            keep_alive_secs: config.keep_alive_timeout.as_secs(),
+            keep_alive_secs: response::keep_alive_secs(config.keep_alive_timeout),
             max_requests: config.max_keep_alive_requests,
         }
     }
@@ -90,7 +90,8 @@ impl<H: Handler> Service<H> {
             Ok(None) => return Answer::Incomplete,
             Err(e) => {
                 debug!("{} #{}: rejected: {} ({})", ex.peer, ex.id, e.reason(), e.status());
-                response::encode_error(out, e.status(), e.reason());
+                let method = parse::method_for_refusal(ex.input.bytes());
+                response::encode_error(out, &method, e.status(), e.reason());
                 // Whatever else the client sent is never processed as a request.
                 ex.input.consume(ex.input.len());
                 *ex.closing = Some(CloseReason::BadRequest(e.status().as_u16()));
@@ -126,7 +127,7 @@ impl<H: Handler> Service<H> {
             Ok(response) => response,
             Err(_) => {
                 error!("{} #{}: handler panicked on {method}; answering 500", ex.peer, ex.id);
-                response::encode_error(out, StatusCode::INTERNAL_SERVER_ERROR, "");
+                response::encode_error(out, &method, StatusCode::INTERNAL_SERVER_ERROR, "");
                 *ex.closing = Some(CloseReason::HandlerPanicked);
                 return Answer::Rejected;
             }
