@@ -2,13 +2,15 @@
 //! handler. `check` is what the poller pays on every read until a request is whole
 //! (and the blocking model's completeness test); `parse` is what it pays once,
 //! building the request a worker then runs; `encode` is a worker's response head.
+//! `dribble` is a chunked body of 1-byte chunks arriving 16 bytes per read, parsed after each
+//! read as the poller does: its time per byte must not grow with the body.
 //!
-//! `cargo bench --bench codec`
+//! `cargo bench --bench codec` (`cargo bench --bench codec -- dribble` for that group alone)
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use nioserve::internals;
+use nioserve::internals::{self, CodecLimits, Resumed};
 use nioserve::Response;
 
 /// What wrk sends.
@@ -69,6 +71,55 @@ fn chunked(c: &mut Criterion) {
     group.finish();
 }
 
+/// A chunked request whose body is `wire_bytes` (about) of 1-byte chunks: `1\r\nx\r\n` each.
+fn one_byte_chunks(wire_bytes: usize) -> Vec<u8> {
+    let request = chunked_post(0, 0);
+    let head_len = request.len() - b"0\r\n\r\n".len();
+    chunked_post((wire_bytes - head_len) / 6, 1)
+}
+
+/// The bytes a client sends 16 at a time, parsed after each read: with the poller's
+/// progress kept between reads (`resumed`), and from the start each time (`from_start`, what
+/// the poller did before it kept it; quadratic, so only the two smaller sizes).
+fn dribble(c: &mut Criterion) {
+    const READ: usize = 16;
+    let mut group = c.benchmark_group("dribble");
+    group.sample_size(10);
+    for (name, wire_bytes) in [("1KiB", 1 << 10), ("64KiB", 64 << 10), ("1MiB", 1 << 20)] {
+        let request = one_byte_chunks(wire_bytes);
+        group.throughput(Throughput::Bytes(request.len() as u64));
+        group.bench_function(format!("resumed/{name}"), |b| {
+            b.iter(|| {
+                let mut codec = Resumed::new(CodecLimits::default());
+                let mut end = 0;
+                loop {
+                    end = (end + READ).min(request.len());
+                    if let Some(request) = codec.next_request(black_box(&request[..end])) {
+                        break request;
+                    }
+                    assert!(end < request.len(), "the whole request is not a request");
+                }
+            })
+        });
+        if wire_bytes > 64 << 10 {
+            continue;
+        }
+        group.bench_function(format!("from_start/{name}"), |b| {
+            b.iter(|| {
+                let mut end = 0;
+                loop {
+                    end = (end + READ).min(request.len());
+                    if let Some(request) = internals::parse(black_box(&request[..end])) {
+                        break request;
+                    }
+                    assert!(end < request.len(), "the whole request is not a request");
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
 fn encode(c: &mut Criterion) {
     let mut out = Vec::with_capacity(1024);
     c.bench_function("encode/hello", |b| {
@@ -84,5 +135,5 @@ fn encode(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, parse, chunked, encode);
+criterion_group!(benches, parse, chunked, dribble, encode);
 criterion_main!(benches);

@@ -143,7 +143,8 @@ impl<H: Handler> ConnThread<H> {
         let mut waiting_since = Instant::now();
         let mut request_started = None;
         loop {
-            let complete = match parse::check(self.input.bytes(), self.service.limits()) {
+            let (buffered, progress) = self.input.bytes_and_progress();
+            let complete = match parse::check(buffered, progress, self.service.limits()) {
                 Ok(Parsed::Complete { .. }) | Err(_) => true,
                 Ok(Parsed::Partial { expects_continue }) => {
                     if eof {
@@ -153,7 +154,8 @@ impl<H: Handler> ConnThread<H> {
                         // Refused like the poller refuses it; answer_next sees the error.
                         let e = parse::ParseError::BodyTooLarge;
                         self.out.clear();
-                        response::encode_error(&mut self.out, e.status(), e.reason());
+                        let method = parse::method_for_refusal(self.input.bytes());
+                        response::encode_error(&mut self.out, &method, e.status(), e.reason());
                         write_all(stream, &self.out, Payload::None)?;
                         return Ok(self.linger(stream, CloseReason::BadRequest(e.status().as_u16())));
                     }
@@ -229,7 +231,8 @@ impl<H: Handler> ConnThread<H> {
                 Waited::TimedOut => {
                     self.counters.timed_out();
                     self.out.clear();
-                    response::encode_error(&mut self.out, ::http::StatusCode::REQUEST_TIMEOUT, "");
+                    let method = parse::method_for_refusal(self.input.bytes());
+                    response::encode_error(&mut self.out, &method, ::http::StatusCode::REQUEST_TIMEOUT, "");
                     write_all(stream, &self.out, Payload::None)?;
                     return Ok(self.linger(stream, CloseReason::RequestTimeout));
                 }

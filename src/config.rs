@@ -77,9 +77,10 @@ pub(crate) struct Config {
     pub(crate) max_connections: usize,
     /// Length of the kernel's queue of accepted-but-not-yet-taken connections. Default is 1,024.
     pub(crate) backlog: u32,
-    /// Bytes in a request head (request line and headers). Default is 8 KiB.
+    /// Bytes in a request head (request line and headers). Default is 16 KiB, so that a
+    /// target of `max_uri_bytes` fits with room for the fields.
     pub(crate) max_header_bytes: usize,
-    /// Bytes in a request target. Default is 4 KiB.
+    /// Bytes in a request target. Default is 8 KiB (RFC 9112 §3: at least 8,000 octets).
     pub(crate) max_uri_bytes: usize,
     /// Bytes in a request body. Default is 1 MiB.
     pub(crate) max_body_bytes: usize,
@@ -98,8 +99,8 @@ impl Default for Config {
             max_keep_alive_requests: 1000,
             max_connections: 10_000,
             backlog: 1024,
-            max_header_bytes: 8 * 1024,
-            max_uri_bytes: 4 * 1024,
+            max_header_bytes: 16 * 1024,
+            max_uri_bytes: 8 * 1024,
             max_body_bytes: 1024 * 1024,
             shutdown_grace: Duration::from_secs(10),
         }

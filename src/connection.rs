@@ -13,6 +13,7 @@ use bytes::{Buf, Bytes};
 use mio::net::TcpStream;
 
 use crate::body::FileRegion;
+use crate::http::parse::Progress;
 use crate::http::response::Payload;
 use crate::service::Exchange;
 
@@ -388,6 +389,9 @@ pub(crate) struct ReadBuf {
     data: Vec<u8>,
     start: usize,
     end: usize,
+    /// How far the codec got with the request at the front. Kept here, beside the bytes
+    /// it describes, and reset by `consume`, the only way bytes leave the front.
+    progress: Progress,
 }
 
 impl ReadBuf {
@@ -397,12 +401,19 @@ impl ReadBuf {
             data: vec![0; capacity],
             start: 0,
             end: 0,
+            progress: Progress::default(),
         }
     }
 
     /// The buffered bytes.
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.data[self.start..self.end]
+    }
+
+    /// The buffered bytes and how far the codec got with the request at their front, for
+    /// `parse::check` and `parse::parse_next` to go on from there.
+    pub(crate) fn bytes_and_progress(&mut self) -> (&[u8], &mut Progress) {
+        (&self.data[self.start..self.end], &mut self.progress)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -426,6 +437,8 @@ impl ReadBuf {
     /// Forgets the first `n` buffered bytes.
     pub(crate) fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.len(), "consumed more than was buffered");
+        // What the codec learnt was about the bytes that were at the front.
+        self.progress = Progress::default();
         self.start += n;
         if self.start == self.end {
             self.start = 0;

@@ -10,13 +10,16 @@ use std::sync::OnceLock;
 use http::Method;
 
 use crate::config::Config;
-use crate::http::parse::Limits;
+use crate::http::parse::{Limits, Progress};
 use crate::http::{parse, response};
 use crate::{Request, Response};
 
 /// Whether `buf` starts with a complete request (`check`, the blocking model's test; no allocation).
 pub fn check(buf: &[u8]) -> bool {
-    matches!(parse::check(buf, limits()), Ok(parse::Parsed::Complete { .. }))
+    matches!(
+        parse::check(buf, &mut Progress::default(), limits()),
+        Ok(parse::Parsed::Complete { .. })
+    )
 }
 
 /// Builds the first request in `buf` (`parse`, as the poller and the workers do; body decoded).
@@ -98,31 +101,73 @@ pub fn outcome(buf: &[u8]) -> Outcome {
 /// Runs both `check` and `parse_next` on `buf` with the given limits (small limits reach the
 /// 413/414/431 paths with small inputs).
 pub fn outcome_with(buf: &[u8], limits: CodecLimits) -> Outcome {
-    let limits = Limits {
-        max_header_bytes: limits.max_header_bytes,
-        max_uri_bytes: limits.max_uri_bytes,
-        max_body_bytes: limits.max_body_bytes,
-    };
-    let rejected = |error: parse::ParseError| Verdict::Rejected {
-        status: error.status().as_u16(),
-        reason: error.reason(),
-    };
-    let (checked, expects_continue) = match parse::check(buf, &limits) {
-        Ok(parse::Parsed::Partial { expects_continue }) => (Verdict::Partial, expects_continue),
-        Ok(parse::Parsed::Complete { len }) => (Verdict::Complete { len }, false),
-        Err(error) => (rejected(error), false),
-    };
-    let (parsed, request, continue_parsed) = match parse::parse_next(buf, &limits) {
-        Ok(parse::Next::Partial { expects_continue }) => (Verdict::Partial, None, expects_continue),
-        Ok(parse::Next::Complete { request, len }) => (Verdict::Complete { len }, Some(request), false),
-        Err(error) => (rejected(error), None, false),
-    };
-    Outcome {
-        checked,
-        expects_continue,
-        parsed,
-        request,
-        continue_parsed,
+    Resumed::new(limits).outcome(buf)
+}
+
+/// The codec as a connection uses it, read after read: the buffer only grows, and `check`
+/// and `parse_next` each go on from where their last call on it stopped (each with its own
+/// progress, as the blocking model and the poller keep theirs).
+///
+/// What it says about a buffer must be what [`outcome_with`] says about the same bytes seen
+/// at once, however they were split into calls.
+#[derive(Debug)]
+pub struct Resumed {
+    limits: Limits,
+    checked: Progress,
+    parsed: Progress,
+}
+
+impl Resumed {
+    /// Nothing seen yet.
+    pub fn new(limits: CodecLimits) -> Resumed {
+        Resumed {
+            limits: Limits {
+                max_header_bytes: limits.max_header_bytes,
+                max_uri_bytes: limits.max_uri_bytes,
+                max_body_bytes: limits.max_body_bytes,
+            },
+            checked: Progress::default(),
+            parsed: Progress::default(),
+        }
+    }
+
+    /// Runs `check` and `parse_next` on `buf`, which holds the bytes of the last call and
+    /// maybe more after them.
+    pub fn outcome(&mut self, buf: &[u8]) -> Outcome {
+        let rejected = |error: parse::ParseError| Verdict::Rejected {
+            status: error.status().as_u16(),
+            reason: error.reason(),
+        };
+        let (checked, expects_continue) = match parse::check(buf, &mut self.checked, &self.limits) {
+            Ok(parse::Parsed::Partial { expects_continue }) => (Verdict::Partial, expects_continue),
+            Ok(parse::Parsed::Complete { len }) => (Verdict::Complete { len }, false),
+            Err(error) => (rejected(error), false),
+        };
+        let (parsed, request, continue_parsed) = match self.parse_next(buf) {
+            Ok(parse::Next::Partial { expects_continue }) => (Verdict::Partial, None, expects_continue),
+            Ok(parse::Next::Complete { request, len }) => (Verdict::Complete { len }, Some(request), false),
+            Err(error) => (rejected(error), None, false),
+        };
+        Outcome {
+            checked,
+            expects_continue,
+            parsed,
+            request,
+            continue_parsed,
+        }
+    }
+
+    /// `parse_next` alone, as the poller calls it after each read: the request once `buf`
+    /// holds all of it.
+    pub fn next_request(&mut self, buf: &[u8]) -> Option<Request> {
+        match self.parse_next(buf) {
+            Ok(parse::Next::Complete { request, .. }) => Some(request),
+            _ => None,
+        }
+    }
+
+    fn parse_next(&mut self, buf: &[u8]) -> Result<parse::Next, parse::ParseError> {
+        parse::parse_next(buf, &mut self.parsed, &self.limits)
     }
 }
 

@@ -397,7 +397,8 @@ impl Poller {
                     return self.close_after_error(token, conn, &e);
                 }
             }
-            match parse::parse_next(conn.input.bytes(), &self.limits) {
+            let (buffered, progress) = conn.input.bytes_and_progress();
+            match parse::parse_next(buffered, progress, &self.limits) {
                 Ok(Next::Complete { request, len }) => {
                     conn.input.consume(len);
                     if conn.input.is_empty() {
@@ -450,7 +451,8 @@ impl Poller {
     /// Queues the error response for `e`; the connection closes after it.
     fn refuse(&mut self, conn: &mut Connection, e: parse::ParseError) {
         let mut out = Vec::with_capacity(256);
-        response::encode_error(&mut out, e.status(), e.reason());
+        let method = parse::method_for_refusal(conn.input.bytes());
+        response::encode_error(&mut out, &method, e.status(), e.reason());
         conn.closing = Some(CloseReason::BadRequest(e.status().as_u16()));
         // Whatever else the client sent is never processed as a request.
         conn.input.consume(conn.input.len());
@@ -647,7 +649,8 @@ impl Poller {
                         // RFC 9110 §15.5.9: tell the client why, then close.
                         self.shared.counters.timed_out();
                         let mut out = Vec::with_capacity(256);
-                        response::encode_error(&mut out, ::http::StatusCode::REQUEST_TIMEOUT, "");
+                        let method = parse::method_for_refusal(conn.input.bytes());
+                        response::encode_error(&mut out, &method, ::http::StatusCode::REQUEST_TIMEOUT, "");
                         conn.input.consume(conn.input.len());
                         conn.closing = Some(CloseReason::RequestTimeout);
                         match conn.write_response(&out, response::Payload::None) {

@@ -182,20 +182,23 @@ impl Builder {
     }
 
     /// The most bytes a request head (request line and headers) may have.
-    /// Default is 8 KiB. A larger head gets `431 Request Header Fields Too Large`.
+    /// Default is 16 KiB: room for a request-target of `max_uri_bytes` and the fields
+    /// around it. A larger head gets `431 Request Header Fields Too Large`.
     ///
     /// # Examples
     ///
     /// ```
-    /// let builder = nioserve::Server::builder().max_header_bytes(16 * 1024);
+    /// let builder = nioserve::Server::builder().max_header_bytes(32 * 1024);
     /// ```
     pub fn max_header_bytes(mut self, n: usize) -> Builder {
         self.config.max_header_bytes = n;
         self
     }
 
-    /// The most bytes a request target (the URI) may have. Default is 4 KiB.
-    /// A longer one gets `414 URI Too Long`.
+    /// The most bytes a request target (the URI) may have. Default is 8 KiB (RFC 9112 §3
+    /// recommends supporting request lines of at least 8,000 bytes). A longer one gets
+    /// `414 URI Too Long`. The target is part of the head, so keep it under
+    /// [`max_header_bytes`](Builder::max_header_bytes).
     ///
     /// # Examples
     ///

@@ -81,7 +81,7 @@ impl<H: Handler> Service<H> {
             shutting_down,
             limits: config.limits(),
             keep_alive: !config.keep_alive_timeout.is_zero(),
-            keep_alive_secs: config.keep_alive_timeout.as_secs(),
+            keep_alive_secs: response::keep_alive_secs(config.keep_alive_timeout),
             max_requests: config.max_keep_alive_requests,
         }
     }
@@ -98,7 +98,8 @@ impl<H: Handler> Service<H> {
             Ok(None) => return Answer::Incomplete,
             Err(e) => {
                 debug!("{} #{}: rejected: {} ({})", ex.peer, ex.id, e.reason(), e.status());
-                response::encode_error(out, e.status(), e.reason());
+                let method = parse::method_for_refusal(ex.input.bytes());
+                response::encode_error(out, &method, e.status(), e.reason());
                 // Whatever else the client sent is never processed as a request.
                 ex.input.consume(ex.input.len());
                 *ex.closing = Some(CloseReason::BadRequest(e.status().as_u16()));
@@ -127,7 +128,12 @@ impl<H: Handler> Service<H> {
             // RFC 9110 §9.3.6: a 2xx to CONNECT turns the connection into a tunnel, with
             // no framing. nioserve has no tunnels, so it answers CONNECT itself and no
             // handler ever sees one.
-            response::encode_error(out, StatusCode::NOT_IMPLEMENTED, "CONNECT is not supported");
+            response::encode_error(
+                out,
+                request.method(),
+                StatusCode::NOT_IMPLEMENTED,
+                "CONNECT is not supported",
+            );
             // What follows may already be bytes meant for the tunnel: never a request.
             ex.input.consume(ex.input.len());
             *ex.closing = Some(CloseReason::BadRequest(StatusCode::NOT_IMPLEMENTED.as_u16()));
@@ -150,7 +156,7 @@ impl<H: Handler> Service<H> {
                     "{} #{}: handler panicked on {method} {route}; answering 500",
                     ex.peer, ex.id
                 );
-                response::encode_error(out, StatusCode::INTERNAL_SERVER_ERROR, "");
+                response::encode_error(out, &method, StatusCode::INTERNAL_SERVER_ERROR, "");
                 *ex.closing = Some(CloseReason::HandlerPanicked);
                 return Answer::Rejected;
             }
@@ -173,7 +179,7 @@ impl<H: Handler> Service<H> {
                     "{} #{}: the handler's response to {method} {route} cannot be sent: {invalid}; answering 500",
                     ex.peer, ex.id
                 );
-                response::encode_error(out, StatusCode::INTERNAL_SERVER_ERROR, "");
+                response::encode_error(out, &method, StatusCode::INTERNAL_SERVER_ERROR, "");
                 *ex.closing = Some(CloseReason::InvalidResponse);
                 return Answer::Rejected;
             }

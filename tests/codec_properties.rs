@@ -13,7 +13,7 @@ use std::fmt;
 use std::ops::Range;
 
 use http::Version;
-use nioserve::internals::{self, CodecLimits, Outcome, Verdict};
+use nioserve::internals::{self, CodecLimits, Outcome, Resumed, Verdict};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -248,8 +248,9 @@ fn target(len: Range<usize>) -> impl Strategy<Value = String> {
 /// A valid `Host` value (RFC 9110 §7.2).
 fn host() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        select(&["example.com", "127.0.0.1:8080", "[::1]", "[::1]:443", ""][..]).prop_map(|h| h.as_bytes().to_vec()),
-        (vec(select(HOST_CHAR), 0..20), proptest::option::of(any::<u16>())).prop_map(|(name, port)| {
+        select(&["example.com", "127.0.0.1:8080", "[::1]", "[::1]:443"][..]).prop_map(|h| h.as_bytes().to_vec()),
+        // RFC 9110 §4.2.1: an http URI's host is never empty.
+        (vec(select(HOST_CHAR), 1..20), proptest::option::of(any::<u16>())).prop_map(|(name, port)| {
             let mut host = name;
             if let Some(port) = port {
                 host.extend_from_slice(format!(":{port}").as_bytes());
@@ -518,6 +519,33 @@ fn agreed(buf: &[u8], limits: CodecLimits) -> Result<Outcome, TestCaseError> {
     Ok(outcome)
 }
 
+/// Runs the codec on `buf` as a connection does, going on from where the last call on the same
+/// (shorter) buffer stopped, and checks it says what a fresh look at `buf` says: the same
+/// verdicts, the same `100 Continue` answers, the same request.
+fn resumed(resumed: &mut Resumed, buf: &[u8], limits: CodecLimits) -> Result<Outcome, TestCaseError> {
+    let fresh = agreed(buf, limits)?;
+    let got = resumed.outcome(buf);
+    prop_assert_eq!(
+        (got.checked, got.parsed, got.expects_continue, got.continue_parsed),
+        (
+            fresh.checked,
+            fresh.parsed,
+            fresh.expects_continue,
+            fresh.continue_parsed
+        ),
+        "resumed (left) and fresh (right) disagree on {:?}",
+        Shown(buf)
+    );
+    if let (Some(got), Some(want)) = (&got.request, &fresh.request) {
+        prop_assert_eq!(got.method(), want.method(), "method of {:?}", Shown(buf));
+        prop_assert_eq!(got.uri(), want.uri(), "target of {:?}", Shown(buf));
+        prop_assert_eq!(got.version(), want.version(), "version of {:?}", Shown(buf));
+        prop_assert_eq!(got.headers(), want.headers(), "fields of {:?}", Shown(buf));
+        prop_assert_eq!(Shown(got.body()), Shown(want.body()), "body of {:?}", Shown(buf));
+    }
+    Ok(fresh)
+}
+
 /// What `parse` built is the request that was generated.
 fn built(outcome: &Outcome, valid: &Valid, context: &str) -> Result<(), TestCaseError> {
     let Some(request) = &outcome.request else {
@@ -594,22 +622,70 @@ fn regressions_agree() {
     }
 }
 
-/// A request refused for its size (431, 414) is refused with that status however its bytes
-/// were split into reads, even when a byte httparse rejects follows the limit: the codec
-/// measures the limits before httparse judges bytes beyond them.
+/// A request refused for its size (431, 414, 501 for a method) is refused with that status
+/// however its bytes were split into reads, even when a byte httparse rejects follows the
+/// limit: the codec measures the limits before httparse judges bytes beyond them, and only
+/// within the head limit, so a method or target that only bytes past it make too long is a
+/// 431 whole as in pieces.
 ///
 /// Found by `decisions_are_final` with a stricter comparison: the same input used to get 431
-/// or 414 in pieces and 400 whole.
+/// or 414 in pieces and 400 whole. The last two inputs got 431 in pieces and 414 (or 501)
+/// whole before lengths were measured within the head limit.
 #[test]
 fn refusal_does_not_depend_on_reads() {
-    let limits = CodecLimits::default();
-    // A field value over max_header_bytes, then a control byte.
-    let long_field = [&b"GET / HTTP/1.1\r\nHost: a\r\nX: "[..], &[b'a'; 8192], b"\x01\r\n\r\n"].concat();
-    // A request-target over max_uri_bytes, then a control byte.
-    let long_target = [&b"GET /"[..], &[b'a'; 4096], b"\x01 HTTP/1.1\r\nHost: a\r\n\r\n"].concat();
+    let defaults = CodecLimits::default();
+    let (head, uri) = (defaults.max_header_bytes, defaults.max_uri_bytes);
+    // Limits where only bytes past the head limit could make the method or the target too
+    // long: the head limit decides (431), at every split.
+    let narrow = CodecLimits {
+        max_header_bytes: 24,
+        max_uri_bytes: 100,
+        ..defaults
+    };
+    let inputs = [
+        // A field value over max_header_bytes, then a control byte.
+        (
+            [
+                &b"GET / HTTP/1.1\r\nHost: a\r\nX: "[..],
+                &vec![b'a'; head],
+                b"\x01\r\n\r\n",
+            ]
+            .concat(),
+            defaults,
+            431,
+        ),
+        // A request-target over max_uri_bytes, then a control byte.
+        (
+            [&b"GET /"[..], &vec![b'a'; uri], b"\x01 HTTP/1.1\r\nHost: a\r\n\r\n"].concat(),
+            defaults,
+            414,
+        ),
+        // A method over MAX_METHOD_BYTES, then a control byte.
+        (
+            [&[b'M'; 33][..], b"\x01 / HTTP/1.1\r\nHost: a\r\n\r\n"].concat(),
+            defaults,
+            501,
+        ),
+        (
+            [&b"GET /"[..], &[b'a'; 200], b" HTTP/1.1\r\nHost: a\r\n\r\n"].concat(),
+            narrow,
+            431,
+        ),
+        (
+            [&[b'M'; 40][..], b" / HTTP/1.1\r\nHost: a\r\n\r\n"].concat(),
+            narrow,
+            431,
+        ),
+    ];
     let mut failures = Vec::new();
-    for input in [long_field, long_target] {
+    for (input, limits, status) in inputs {
         let whole = internals::outcome_with(&input, limits).checked;
+        if !matches!(whole, Verdict::Rejected { status: got, .. } if got == status) {
+            failures.push(format!(
+                "{:?}… gives {whole:?}, not {status}",
+                input[..40].escape_ascii().to_string()
+            ));
+        }
         for split in 0..input.len() {
             let part = internals::outcome_with(&input[..split], limits).checked;
             if part != Verdict::Partial && part != whole {
@@ -713,8 +789,10 @@ proptest! {
     fn decisions_are_final(Raw(buf) in mutated(SMALL), limits in small_limits()) {
         for limits in [CodecLimits::default(), limits] {
             let whole = agreed(&buf, limits)?;
+            // The same bytes arriving one per read, the codec resuming each time.
+            let mut one_by_one = Resumed::new(limits);
             for split in 0..buf.len() {
-                let part = agreed(&buf[..split], limits)?;
+                let part = resumed(&mut one_by_one, &buf[..split], limits)?;
                 let consistent = match (part.checked, whole.checked) {
                     (Verdict::Partial, _) => true,
                     (part, whole) => part == whole,
@@ -729,6 +807,7 @@ proptest! {
                     limits
                 );
             }
+            resumed(&mut one_by_one, &buf, limits)?;
         }
     }
 
@@ -736,11 +815,12 @@ proptest! {
     /// whole is complete: nothing is decided before the last byte.
     #[test]
     fn every_prefix_of_a_request_is_partial(valid in valid(SMALL)) {
+        let mut one_by_one = Resumed::new(CodecLimits::default());
         for split in 0..valid.bytes.len() {
-            let outcome = agreed(&valid.bytes[..split], CodecLimits::default())?;
+            let outcome = resumed(&mut one_by_one, &valid.bytes[..split], CodecLimits::default())?;
             prop_assert_eq!(outcome.checked, Verdict::Partial, "{} bytes of {:?}", split, valid);
         }
-        let outcome = agreed(&valid.bytes, CodecLimits::default())?;
+        let outcome = resumed(&mut one_by_one, &valid.bytes, CodecLimits::default())?;
         prop_assert_eq!(outcome.checked, Verdict::Complete { len: valid.bytes.len() }, "{:?}", valid);
         built(&outcome, &valid, "whole")?;
     }
@@ -750,8 +830,9 @@ proptest! {
     #[test]
     fn pipelined_requests_complete_one_at_a_time(first in valid(SMALL), second in valid(SMALL)) {
         let both = [&first.bytes[..], &second.bytes].concat();
+        let mut one_by_one = Resumed::new(CodecLimits::default());
         for split in 0..=both.len() {
-            let outcome = agreed(&both[..split], CodecLimits::default())?;
+            let outcome = resumed(&mut one_by_one, &both[..split], CodecLimits::default())?;
             if split < first.bytes.len() {
                 prop_assert_eq!(outcome.checked, Verdict::Partial, "{} bytes of {:?} then {:?}", split, first, second);
             } else {
@@ -771,5 +852,39 @@ proptest! {
         let outcome = agreed(&both[first.bytes.len()..], CodecLimits::default())?;
         prop_assert_eq!(outcome.checked, Verdict::Complete { len: second.bytes.len() }, "{:?} after {:?}", second, first);
         built(&outcome, &second, "second of two")?;
+    }
+}
+
+proptest! {
+    // Every split of inputs up to ~1 KB, each looked at fresh and resumed: 64 cases take
+    // about as long as the other properties.
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Resumption at every split point: a request, valid or nearly so, cut into reads of any
+    /// sizes, and each read also split in two at every point, gets from the resuming codec
+    /// what a fresh look at the same bytes gets, read after read.
+    #[test]
+    fn resuming_at_any_split_is_the_same_as_starting_over(
+        Raw(buf) in prop_oneof![valid(LARGE).prop_map(|valid| Raw(valid.bytes)), mutated(LARGE)],
+        reads in vec(1usize..64, 1..32),
+        limits in small_limits(),
+    ) {
+        for limits in [CodecLimits::default(), limits] {
+            let mut codec = Resumed::new(limits);
+            let mut end = 0;
+            for read in reads.iter().cycle() {
+                end = (end + read).min(buf.len());
+                resumed(&mut codec, &buf[..end], limits)?;
+                if end == buf.len() {
+                    break;
+                }
+            }
+            // Two reads, the first ending anywhere.
+            for split in 0..buf.len() {
+                let mut codec = Resumed::new(limits);
+                resumed(&mut codec, &buf[..split], limits)?;
+                resumed(&mut codec, &buf, limits)?;
+            }
+        }
     }
 }

@@ -66,11 +66,11 @@ struct Args {
     backlog: u32,
 
     /// Bytes in a request head (431 beyond).
-    #[arg(long, default_value_t = 8 * 1024)]
+    #[arg(long, default_value_t = 16 * 1024)]
     max_header_bytes: usize,
 
     /// Bytes in a request target (414 beyond).
-    #[arg(long, default_value_t = 4 * 1024)]
+    #[arg(long, default_value_t = 8 * 1024)]
     max_uri_bytes: usize,
 
     /// Bytes in a request body (413 beyond).

@@ -9,14 +9,17 @@
 //! - a complete request is framed from its own bytes alone: `buf[..len]` on its own is the
 //!   same request, and `buf[..len - 1]` is still partial;
 //! - a decision is final: a prefix of the input is partial, or decided as the whole is
-//!   (complete at the same length, or refused).
+//!   (complete at the same length, or refused);
+//! - resuming is the same as starting over: fed the input in pieces, going on from where the
+//!   last piece stopped as a connection does, the codec says what it says of each piece's
+//!   bytes seen at once.
 //!
 //! `cargo fuzz run parse_request` from the repository root; see docs/fuzzing.md.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nioserve::internals::{self, CodecLimits, Outcome, Verdict};
+use nioserve::internals::{self, CodecLimits, Outcome, Resumed, Verdict};
 
 /// The limits of the inline tests in `src/http/parse.rs`.
 const SMALL: CodecLimits = CodecLimits {
@@ -37,8 +40,10 @@ fuzz_target!(|data: &[u8]| {
         }
         // Every prefix would make this quadratic; a few cut points catch the same bugs over
         // many runs.
+        let mut resumed = Resumed::new(limits);
         for split in [data.len() / 3, data.len() / 2, data.len().saturating_sub(1)] {
             let part = agreed(&data[..split], limits);
+            same_outcome(&resumed.outcome(&data[..split]), &part);
             let consistent = match (part.checked, whole.checked) {
                 (Verdict::Partial, _) | (Verdict::Rejected { .. }, Verdict::Rejected { .. }) => true,
                 (part, whole) => part == whole,
@@ -51,6 +56,7 @@ fuzz_target!(|data: &[u8]| {
                 whole.checked
             );
         }
+        same_outcome(&resumed.outcome(data), &whole);
     }
 });
 
@@ -79,6 +85,18 @@ fn agreed(buf: &[u8], limits: CodecLimits) -> Outcome {
         outcome.checked
     );
     outcome
+}
+
+/// Asserts that the resumed codec said what a fresh look said.
+fn same_outcome(resumed: &Outcome, fresh: &Outcome) {
+    assert_eq!(
+        (resumed.checked, resumed.parsed, resumed.expects_continue, resumed.continue_parsed),
+        (fresh.checked, fresh.parsed, fresh.expects_continue, fresh.continue_parsed),
+        "resumed (left) and fresh (right) disagree"
+    );
+    if fresh.request.is_some() {
+        same_request(resumed, fresh);
+    }
 }
 
 /// Asserts that two outcomes built the same request.

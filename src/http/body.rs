@@ -2,10 +2,11 @@
 //!
 //! The head decides the [`Framing`]: a `Content-Length`, or the chunked transfer coding. As in
 //! the head parser, the input is a slice that may stop anywhere, and `Ok(None)` means the body
-//! has not all arrived. [`framed_len`] is the poller's question, asked after every read: it
-//! walks the chunk-size lines and skips the data without copying it. [`decode`] is the
-//! worker's: the same walk, copying the data out. One walk serves both, so they agree on
-//! every input.
+//! has not all arrived. A [`Walker`] is the poller's question, asked after every read: it
+//! walks the chunk-size lines and skips the data without copying it, and it keeps its place,
+//! so each read costs only the bytes it brought. [`decode`] is the worker's: the same walk
+//! from the start, once, copying the data out. One walker serves both, so they agree on every
+//! input.
 
 use bytes::{Bytes, BytesMut};
 
@@ -21,16 +22,41 @@ pub(crate) enum Framing {
     Chunked,
 }
 
-/// How many bytes at the start of `buf` the body occupies, or `None` if it has not all
-/// arrived. Copies nothing.
-///
-/// A chunked body is checked against `limits` as it arrives: its data and chunk extensions
-/// against `max_body_bytes`, its trailer section against `max_header_bytes`. (A
-/// `Content-Length` was checked against `max_body_bytes` with the head.)
-pub(crate) fn framed_len(framing: Framing, buf: &[u8], limits: &Limits) -> Result<Option<usize>, ParseError> {
-    match framing {
-        Framing::Length(len) => Ok((buf.len() >= len).then_some(len)),
-        Framing::Chunked => walk_chunked(buf, limits, |_| {}),
+/// Where a body ends, found as its bytes arrive: the walk stops where the bytes do and goes on
+/// from there on the next call, so a body sent in tiny reads costs no more than one sent
+/// whole. Copies nothing.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Walker {
+    /// A `Content-Length` body: nothing to walk, only to count. (The length was checked
+    /// against `max_body_bytes` with the head.)
+    Length(usize),
+    /// A chunked body, checked against `limits` as it arrives: its data and chunk extensions
+    /// against `max_body_bytes`, its trailer section against `max_header_bytes`.
+    Chunked(Chunked),
+}
+
+impl Walker {
+    pub(crate) fn new(framing: Framing, limits: &Limits) -> Walker {
+        match framing {
+            Framing::Length(len) => Walker::Length(len),
+            Framing::Chunked => Walker::Chunked(Chunked::new(limits)),
+        }
+    }
+
+    /// How many bytes at the start of `body` the body occupies, or `None` if it has not all
+    /// arrived.
+    ///
+    /// `body` is what has arrived of the body so far, from its first byte: the same bytes as
+    /// on the last call, and maybe more after them. Only the bytes after those already walked
+    /// are looked at.
+    pub(crate) fn framed_len(&mut self, body: &[u8], limits: &Limits) -> Result<Option<usize>, ParseError> {
+        match self {
+            Walker::Length(len) => Ok((body.len() >= *len).then_some(*len)),
+            Walker::Chunked(chunked) => {
+                let more = body.get(chunked.walked..).unwrap_or_default();
+                chunked.walk(more, limits, |_| {})
+            }
+        }
     }
 }
 
@@ -42,63 +68,134 @@ pub(crate) fn decode(framing: Framing, buf: &[u8], limits: &Limits) -> Result<Op
         Framing::Length(len) => Ok(buf.get(..len).map(|body| (Bytes::copy_from_slice(body), len))),
         Framing::Chunked => {
             let mut body = BytesMut::new();
-            let used = walk_chunked(buf, limits, |data| body.extend_from_slice(data))?;
+            let used = Chunked::new(limits).walk(buf, limits, |data| body.extend_from_slice(data))?;
             Ok(used.map(|used| (body.freeze(), used)))
         }
     }
 }
 
-/// Walks the chunked body at the start of `buf` (RFC 9112 §7.1), handing each chunk's data to
-/// `on_data` once the CRLF after it has arrived. Returns how many bytes the body occupies,
-/// trailer section included, or `None` if it has not all arrived.
+/// A chunked body walked as far as it has arrived (RFC 9112 §7.1):
 ///
 /// ```text
 /// chunked-body = *chunk last-chunk trailer-section CRLF
 /// chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
 /// last-chunk   = 1*("0") [ chunk-ext ] CRLF
 /// ```
-fn walk_chunked(buf: &[u8], limits: &Limits, mut on_data: impl FnMut(&[u8])) -> Result<Option<usize>, ParseError> {
-    let mut pos = 0;
-    // What is left of max_body_bytes after the chunks so far.
-    let mut budget = limits.max_body_bytes;
-    loop {
-        let Some(line) = size_line(&buf[pos..], budget)? else {
-            return Ok(None);
-        };
-        pos += line.len;
-        // `size_line` checked that the chunk fits the budget.
-        budget -= line.size + line.extensions_len;
-        if line.size == 0 {
-            // A trailer section is header fields, limited like the head.
-            let trailers = trailer_section(&buf[pos..], limits.max_header_bytes)?;
-            return Ok(trailers.map(|len| pos + len));
+///
+/// Every part of the grammar can stop in the middle and resume with the next byte, so no
+/// byte is read twice: the cost of a body is linear in its length however it is split into
+/// reads (a body of 1-byte chunks in 16-byte reads used to be walked again from its start
+/// after each read, quadratic, on the poller thread).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Chunked {
+    /// Bytes of the body walked so far.
+    walked: usize,
+    /// What is left of max_body_bytes after the chunks so far.
+    budget: usize,
+    at: ChunkAt,
+}
+
+/// Where in the chunked body the walk stopped.
+#[derive(Clone, Copy, Debug)]
+enum ChunkAt {
+    /// In a chunk-size line.
+    SizeLine(SizeLine),
+    /// In the data of a chunk, with this many bytes to go (never 0).
+    Data(usize),
+    /// After a chunk's data: the CR that must follow it.
+    DataCr,
+    /// After that CR: the LF.
+    DataLf,
+    /// In the trailer section, after the last chunk.
+    Trailers(TrailerSection),
+    /// The body ended, `walked` bytes from its start.
+    End,
+}
+
+impl Chunked {
+    fn new(limits: &Limits) -> Chunked {
+        Chunked {
+            walked: 0,
+            budget: limits.max_body_bytes,
+            at: ChunkAt::SizeLine(SizeLine::default()),
         }
-        let Some(data) = buf[pos..].get(..line.size) else {
-            return Ok(None);
-        };
-        // The data is followed by CRLF and nothing else: a size that does not match the data
-        // is a framing error, not something to resynchronise from.
-        match &buf[pos + line.size..] {
-            [b'\r', b'\n', ..] => {}
-            [] | [b'\r'] => return Ok(None),
-            _ => return Err(ParseError::BadChunk),
+    }
+
+    /// Walks `more`, the bytes that follow those already walked, handing chunk data to
+    /// `on_data` as it passes. Returns how many bytes the body occupies, trailer section
+    /// included, once it has ended (the bytes after its end are not looked at), or `None`.
+    fn walk(
+        &mut self,
+        more: &[u8],
+        limits: &Limits,
+        mut on_data: impl FnMut(&[u8]),
+    ) -> Result<Option<usize>, ParseError> {
+        let mut i = 0;
+        while i < more.len() {
+            self.at = match self.at {
+                ChunkAt::End => break,
+                // Data is skipped whole, not byte by byte.
+                ChunkAt::Data(left) => {
+                    let n = left.min(more.len() - i);
+                    on_data(&more[i..i + n]);
+                    i += n;
+                    match left - n {
+                        0 => ChunkAt::DataCr,
+                        left => ChunkAt::Data(left),
+                    }
+                }
+                at => {
+                    let b = more[i];
+                    i += 1;
+                    self.step(at, b, limits)?
+                }
+            };
         }
-        on_data(data);
-        pos += line.size + 2;
+        self.walked += i;
+        Ok(matches!(self.at, ChunkAt::End).then_some(self.walked))
+    }
+
+    /// Takes one byte of framing (anything but chunk data).
+    fn step(&mut self, at: ChunkAt, b: u8, limits: &Limits) -> Result<ChunkAt, ParseError> {
+        Ok(match at {
+            ChunkAt::SizeLine(mut line) => match line.step(b, self.budget)? {
+                None => ChunkAt::SizeLine(line),
+                Some(size) => {
+                    // `SizeLine::step` checked that the chunk fits the budget.
+                    self.budget -= size + line.extensions_len;
+                    match size {
+                        0 => ChunkAt::Trailers(TrailerSection::default()),
+                        size => ChunkAt::Data(size),
+                    }
+                }
+            },
+            // The data is followed by CRLF and nothing else: a size that does not match the
+            // data is a framing error, not something to resynchronise from.
+            ChunkAt::DataCr if b == b'\r' => ChunkAt::DataLf,
+            ChunkAt::DataLf if b == b'\n' => ChunkAt::SizeLine(SizeLine::default()),
+            ChunkAt::DataCr | ChunkAt::DataLf => return Err(ParseError::BadChunk),
+            ChunkAt::Trailers(mut trailers) => match trailers.step(b, limits.max_header_bytes)? {
+                Line::Open => ChunkAt::Trailers(trailers),
+                Line::Last => ChunkAt::End,
+            },
+            ChunkAt::Data(_) | ChunkAt::End => unreachable!("walk handles data and the end itself"),
+        })
     }
 }
 
-/// A chunk-size line: `chunk-size [ chunk-ext ] CRLF`.
+/// A chunk-size line read so far: `chunk-size [ chunk-ext ] CRLF`.
+#[derive(Clone, Copy, Debug, Default)]
 struct SizeLine {
-    /// The chunk-size: how many data bytes follow the line.
-    size: usize,
-    /// Bytes between the size and the CRLF: the chunk extensions, which we skip.
+    at: At,
+    /// The chunk-size so far. Never more than [`MAX_SIZE_DIGITS`] digits, so it fits.
+    size: u64,
+    digits: usize,
+    /// Bytes between the size and the CRLF: the chunk extensions, which we skip but count.
     extensions_len: usize,
-    /// Bytes of the whole line, CRLF included.
-    len: usize,
 }
 
-/// Most hex digits in a chunk-size: 16 make 64 bits, so more can only be padding.
+/// Most hex digits in a chunk-size: 16 make 64 bits. More is a size no one can mean, or
+/// padding: refused as malformed (400), not as too large.
 const MAX_SIZE_DIGITS: usize = 16;
 
 /// Where the size-line reader is in the grammar of RFC 9112 §7.1 and §7.1.1:
@@ -109,9 +206,10 @@ const MAX_SIZE_DIGITS: usize = 16;
 /// chunk-ext-name = token
 /// chunk-ext-val  = token / quoted-string
 /// ```
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 enum At {
     /// Before the first digit of the size.
+    #[default]
     Start,
     /// In the size.
     Size,
@@ -134,40 +232,35 @@ enum At {
     Cr,
 }
 
-/// Reads the chunk-size line at the start of `buf`, byte by byte, so that a malformed line is
-/// refused at its first wrong byte rather than once it ends. `None` if it has not all arrived.
-///
-/// The chunk's size and the extensions are charged to `budget` (what is left of
-/// max_body_bytes) as soon as they are read: a client announcing a chunk too large is
-/// refused before it sends the data.
-fn size_line(buf: &[u8], budget: usize) -> Result<Option<SizeLine>, ParseError> {
-    use At::*;
+impl SizeLine {
+    /// Takes the next byte of the line, so that a malformed line is refused at its first wrong
+    /// byte rather than once it ends. Returns the chunk's size once the line has ended.
+    ///
+    /// The chunk's size and the extensions are charged to `budget` (what is left of
+    /// max_body_bytes) as soon as they are known: a client announcing a chunk too large is
+    /// refused before it sends the data.
+    fn step(&mut self, b: u8, budget: usize) -> Result<Option<usize>, ParseError> {
+        use At::*;
 
-    let (mut at, mut size, mut digits, mut extensions_len) = (Start, 0usize, 0, 0);
-    for (i, &b) in buf.iter().enumerate() {
-        if let (Start | Size, Some(digit)) = (at, hex_digit(b)) {
-            digits += 1;
-            if digits > MAX_SIZE_DIGITS {
+        if let (Start | Size, Some(digit)) = (self.at, hex_digit(b)) {
+            self.digits += 1;
+            if self.digits > MAX_SIZE_DIGITS {
                 return Err(ParseError::BadChunk);
             }
-            // An overflow is a size over any budget.
-            size = size
-                .checked_mul(16)
-                .and_then(|size| size.checked_add(digit))
-                .filter(|&size| size <= budget)
-                .ok_or(ParseError::BodyTooLarge)?;
-            at = Size;
-            continue;
+            self.size = self.size << 4 | digit;
+            self.at = Size;
+            return Ok(None);
         }
-        at = match (at, b) {
+        // The size has ended: only now is it known whether it was a size at all (a 17th
+        // digit makes it malformed) or merely one too large.
+        let budget = u64::try_from(budget).unwrap_or(u64::MAX);
+        if matches!(self.at, Size) && self.size > budget {
+            return Err(ParseError::BodyTooLarge);
+        }
+        self.at = match (self.at, b) {
             (Size | Name | TokenValue | AfterQuote, b'\r') => Cr,
-            (Cr, b'\n') => {
-                return Ok(Some(SizeLine {
-                    size,
-                    extensions_len,
-                    len: i + 1,
-                }))
-            }
+            // Within budget, so within usize.
+            (Cr, b'\n') => return Ok(Some(usize::try_from(self.size).map_err(|_| ParseError::BodyTooLarge)?)),
             (Size | TokenValue | AfterQuote | BeforeSemicolon, b' ' | b'\t') => BeforeSemicolon,
             (Size | Name | AfterName | TokenValue | AfterQuote | BeforeSemicolon, b';') => BeforeName,
             (BeforeName, b' ' | b'\t') => BeforeName,
@@ -186,59 +279,87 @@ fn size_line(buf: &[u8], budget: usize) -> Result<Option<SizeLine>, ParseError> 
             // Anything else, a bare LF among them: §7.1 requires CRLF.
             _ => return Err(ParseError::BadChunk),
         };
-        if !matches!(at, Cr) {
-            extensions_len += 1;
-            if extensions_len > budget - size {
+        if !matches!(self.at, Cr) {
+            self.extensions_len += 1;
+            if self.extensions_len as u64 > budget - self.size {
                 return Err(ParseError::BodyTooLarge);
             }
         }
+        Ok(None)
     }
-    Ok(None)
 }
 
-/// Reads the trailer section after the last chunk (RFC 9112 §7.1.2): field lines, each ending
-/// in CRLF, then an empty line. Returns its length, or `None` if it has not all arrived.
+/// The trailer section after the last chunk (RFC 9112 §7.1.2), read so far: field lines, each
+/// ending in CRLF, then an empty line.
 ///
 /// Trailer fields are checked for their shape only and dropped: §7.1.2 lets a recipient
-/// discard them, and no handler sees them.
-fn trailer_section(buf: &[u8], max_len: usize) -> Result<Option<usize>, ParseError> {
-    let mut pos = 0;
-    loop {
-        let Some(lf) = buf[pos..].iter().position(|&b| b == b'\n') else {
-            return if buf.len() > max_len {
-                Err(ParseError::HeadersTooLarge)
-            } else {
-                Ok(None)
-            };
-        };
-        let end = pos + lf + 1;
-        if end > max_len {
-            return Err(ParseError::HeadersTooLarge);
-        }
-        let line = buf[pos..end].strip_suffix(b"\r\n").ok_or(ParseError::BadChunk)?;
-        if line.is_empty() {
-            return Ok(Some(end));
-        }
-        if !is_field_line(line) {
-            return Err(ParseError::BadChunk);
-        }
-        pos = end;
-    }
+/// discard them, and no handler sees them. A line is judged when its LF arrives.
+#[derive(Clone, Copy, Debug, Default)]
+struct TrailerSection {
+    /// Bytes of the section so far.
+    len: usize,
+    /// The current line so far.
+    line: Field,
+    /// The last byte was a CR: the end of the line if an LF follows, else a byte of it.
+    cr: bool,
 }
 
-/// `field-name ":" OWS field-value OWS` (RFC 9112 §5): a token, a colon, then no control
-/// characters.
-fn is_field_line(line: &[u8]) -> bool {
-    match line.iter().position(|&b| b == b':') {
-        Some(colon) if colon > 0 => {
-            line[..colon].iter().all(|&b| is_tchar(b)) && line[colon + 1..].iter().all(|&b| is_field_char(b))
+/// `field-name ":" OWS field-value OWS` (RFC 9112 §5), read so far: a token, a colon, then no
+/// control characters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Field {
+    /// Nothing yet.
+    #[default]
+    Empty,
+    Name,
+    /// After the colon.
+    Value,
+    /// Not a field line, whatever follows.
+    Invalid,
+}
+
+/// What a trailer line's LF ended.
+enum Line {
+    /// A field line: more follow.
+    Open,
+    /// The empty line that ends the section.
+    Last,
+}
+
+impl TrailerSection {
+    /// Takes the next byte of the section; over `max_len` bytes in all is a 431.
+    fn step(&mut self, b: u8, max_len: usize) -> Result<Line, ParseError> {
+        self.len += 1;
+        if self.len > max_len {
+            return Err(ParseError::HeadersTooLarge);
         }
-        _ => false,
+        if b == b'\n' {
+            let line = std::mem::take(&mut self.line);
+            return match (std::mem::take(&mut self.cr), line) {
+                (true, Field::Empty) => Ok(Line::Last),
+                (true, Field::Value) => Ok(Line::Open),
+                _ => Err(ParseError::BadChunk),
+            };
+        }
+        if self.cr {
+            // A CR inside a line: no field line holds one.
+            self.line = Field::Invalid;
+        }
+        self.cr = b == b'\r';
+        if !self.cr {
+            self.line = match (self.line, b) {
+                (Field::Name, b':') => Field::Value,
+                (Field::Empty | Field::Name, _) if is_tchar(b) => Field::Name,
+                (Field::Value, _) if is_field_char(b) => Field::Value,
+                _ => Field::Invalid,
+            };
+        }
+        Ok(Line::Open)
     }
 }
 
 /// `tchar` (RFC 9110 §5.6.2): the characters of a token.
-fn is_tchar(b: u8) -> bool {
+pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
@@ -248,8 +369,8 @@ fn is_field_char(b: u8) -> bool {
     b == b'\t' || b == b' ' || b.is_ascii_graphic() || b >= 0x80
 }
 
-fn hex_digit(b: u8) -> Option<usize> {
-    char::from(b).to_digit(16).and_then(|digit| usize::try_from(digit).ok())
+fn hex_digit(b: u8) -> Option<u64> {
+    char::from(b).to_digit(16).map(u64::from)
 }
 
 #[cfg(test)]
@@ -262,6 +383,11 @@ mod tests {
         max_uri_bytes: 0,
         max_body_bytes: 16,
     };
+
+    /// Where a body that arrived whole ends, walked from its start.
+    fn framed_len(framing: Framing, buf: &[u8], limits: &Limits) -> Result<Option<usize>, ParseError> {
+        Walker::new(framing, limits).framed_len(buf, limits)
+    }
 
     /// What a chunked input should decode to.
     #[derive(Clone, Copy, Debug)]
@@ -343,6 +469,12 @@ mod tests {
         (b"11\r\n", Fail(BodyTooLarge)),
         (b"8\r\n01234567\r\n9\r\n", Fail(BodyTooLarge)),
         (b"ffffffffffffffff\r\n", Fail(BodyTooLarge)),
+        (b"ffffffffffffffff;a\r\n", Fail(BodyTooLarge)),
+        (b"11 \r\n", Fail(BodyTooLarge)),
+        // a chunk-size that does not fit 64 bits is malformed (400), not too large (413)
+        (b"fffffffffffffffff\r\n", Fail(BadChunk)),
+        (b"100000000000000000", Fail(BadChunk)),
+        (b"ffffffffffffffff", Partial),
         (b"8;aaaaaaaa\r\n", Fail(BodyTooLarge)),
         (b"8;aaaaaaa\r\n01234567\r\n0\r\n\r\n", Whole(b"01234567")),
     ];
@@ -392,6 +524,77 @@ mod tests {
                 assert!(ok, "{:?} at {split}: got {got:?}", input.escape_ascii().to_string());
             }
         }
+    }
+
+    /// A walker fed a body in pieces answers what a fresh walk of the same bytes answers, at
+    /// every split, and is only ever handed the bytes that are new: it cannot look at a byte
+    /// twice, so the work per read is the read's own bytes.
+    #[test]
+    fn resumed_walk_agrees_with_a_fresh_one_at_every_split() {
+        for &(input, _) in CHUNKED {
+            // One byte per read: the finest split there is.
+            let mut walker = Chunked::new(&LIMITS);
+            for end in 1..=input.len() {
+                let fresh = framed_len(Framing::Chunked, &input[..end], &LIMITS);
+                let resumed = walker.walk(&input[end - 1..end], &LIMITS, |_| {});
+                assert_eq!(
+                    resumed,
+                    fresh,
+                    "{:?} byte by byte, at {end}",
+                    input.escape_ascii().to_string()
+                );
+                if resumed != Ok(None) {
+                    break;
+                }
+            }
+            // Two reads, split anywhere, through the poller's entry point.
+            for split in 0..=input.len() {
+                let mut walker = Walker::new(Framing::Chunked, &LIMITS);
+                let first = walker.framed_len(&input[..split], &LIMITS);
+                let fresh = framed_len(Framing::Chunked, &input[..split], &LIMITS);
+                assert_eq!(first, fresh, "{:?} at {split}", input.escape_ascii().to_string());
+                if first == Ok(None) {
+                    let whole = walker.framed_len(input, &LIMITS);
+                    let fresh = framed_len(Framing::Chunked, input, &LIMITS);
+                    assert_eq!(
+                        whole,
+                        fresh,
+                        "{:?} resumed at {split}",
+                        input.escape_ascii().to_string()
+                    );
+                }
+            }
+        }
+    }
+
+    /// The data of 1-byte chunks arriving one byte per read is handed out once, in order: the
+    /// walker's place is kept across reads, data included.
+    #[test]
+    fn a_dribbled_body_is_walked_once() {
+        let limits = Limits {
+            max_body_bytes: 1 << 20,
+            ..LIMITS
+        };
+        let data: Vec<u8> = (0..4096u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut encoded = Vec::new();
+        for &b in &data {
+            encoded.extend_from_slice(b"1\r\n");
+            encoded.push(b);
+            encoded.extend_from_slice(b"\r\n");
+        }
+        encoded.extend_from_slice(b"0\r\n\r\n");
+        let mut walker = Chunked::new(&limits);
+        let mut seen = Vec::new();
+        let mut ended = None;
+        for (i, b) in encoded.iter().enumerate() {
+            assert_eq!(ended, None, "ended before its last byte");
+            ended = walker
+                .walk(std::slice::from_ref(b), &limits, |d| seen.extend_from_slice(d))
+                .expect("valid body");
+            assert_eq!(walker.walked, i + 1, "every byte is walked once, when it arrives");
+        }
+        assert_eq!(ended, Some(encoded.len()));
+        assert_eq!(seen, data);
     }
 
     #[test]

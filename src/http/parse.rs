@@ -16,7 +16,7 @@ use ::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ::http::{Method, StatusCode, Uri, Version};
 use bytes::Bytes;
 
-use super::body::{self, Framing};
+use super::body::{self, Framing, Walker};
 
 /// Limits applied while parsing (filled from the server config).
 #[derive(Clone, Copy, Debug)]
@@ -34,6 +34,31 @@ pub(crate) struct Limits {
 /// Most header fields a request may have; more is a 431.
 pub(crate) const MAX_HEADERS: usize = 64;
 
+/// Longest method. RFC 9112 §3: a server answers 501 to a method longer than any it
+/// implements. Handlers see every method, so no list says which those are; the longest in
+/// IANA's method registry has 17 bytes (`UPDATEREDIRECTREF`).
+pub(crate) const MAX_METHOD_BYTES: usize = 32;
+
+/// Room for the field lines of one head.
+///
+/// httparse writes the fields it finds into `uninit`, left uninitialised: zeroing all 64
+/// slots (2 KiB) first cost about 450 instructions per request. `spare` is initialised only
+/// for the rare request whose version httparse does not take (`HTTP/1.2`), whose fields are
+/// parsed on their own, by a function that wants initialised slots.
+struct FieldSlots<'b> {
+    uninit: [MaybeUninit<httparse::Header<'b>>; MAX_HEADERS],
+    spare: Option<[httparse::Header<'b>; MAX_HEADERS]>,
+}
+
+impl FieldSlots<'_> {
+    fn new() -> Self {
+        FieldSlots {
+            uninit: [MaybeUninit::uninit(); MAX_HEADERS],
+            spare: None,
+        }
+    }
+}
+
 /// The longest request-target `http::Uri` holds, whatever `max_uri_bytes` says.
 const URI_LEN_CAP: usize = u16::MAX as usize - 1;
 
@@ -49,7 +74,7 @@ pub(crate) enum ParseError {
     MissingHost,
     /// More than one `Host` field (400, RFC 9112 §3.2).
     DuplicateHost,
-    /// A `Host` that is not `host[:port]` (400, RFC 9112 §3.2).
+    /// A `Host` that is not `host[:port]`, an empty one included (400, RFC 9112 §3.2).
     BadHost,
     /// A `Content-Length` that is not a number, or several that differ (400, RFC 9112 §6.3).
     BadContentLength,
@@ -63,6 +88,8 @@ pub(crate) enum ParseError {
     /// A transfer coding other than `chunked` before a final `chunked`, such as
     /// `gzip, chunked` (501, RFC 9112 §6.1).
     UnknownTransferCoding,
+    /// A method over [`MAX_METHOD_BYTES`] (501, RFC 9112 §3).
+    MethodTooLong,
     /// A chunked body that breaks the grammar of RFC 9112 §7.1 (400).
     BadChunk,
     /// A request-target over `max_uri_bytes` (414, RFC 9112 §3).
@@ -72,7 +99,8 @@ pub(crate) enum ParseError {
     HeadersTooLarge,
     /// A body over `max_body_bytes` (413, RFC 9110 §15.5.14).
     BodyTooLarge,
-    /// An HTTP version other than 1.0 and 1.1 (505, RFC 9110 §15.6.6).
+    /// An HTTP major version other than 1 (505, RFC 9110 §15.6.6). A later 1.x is served as
+    /// 1.1 (RFC 9110 §2.5).
     UnsupportedVersion,
 }
 
@@ -92,7 +120,7 @@ impl ParseError {
             ParseError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ParseError::UriTooLong => StatusCode::URI_TOO_LONG,
             ParseError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ParseError::UnknownTransferCoding => StatusCode::NOT_IMPLEMENTED,
+            ParseError::UnknownTransferCoding | ParseError::MethodTooLong => StatusCode::NOT_IMPLEMENTED,
             ParseError::UnsupportedVersion => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
         }
     }
@@ -109,6 +137,7 @@ impl ParseError {
             ParseError::TransferEncodingInHttp10 => "Transfer-Encoding in an HTTP/1.0 request",
             ParseError::ChunkedNotFinal => "chunked must be the final transfer coding, applied once",
             ParseError::UnknownTransferCoding => "unsupported transfer coding",
+            ParseError::MethodTooLong => "method not implemented",
             ParseError::BadChunk => "malformed chunked body",
             ParseError::UriTooLong => "request-target too long",
             ParseError::HeadersTooLarge => "request header fields too large",
@@ -129,17 +158,40 @@ pub(crate) enum Parsed {
     Complete { len: usize },
 }
 
+/// How far the codec got with the request at the front of a buffer, kept between reads so
+/// that each read is walked from where the last one stopped.
+///
+/// It describes the bytes at the front of the buffer and stays valid while they stay there
+/// and more are only appended: whoever takes bytes off the front starts a new one
+/// (`ReadBuf::consume` in `connection.rs` does, so the two cannot drift apart). After a
+/// refusal it is reset, so asking again gives the same refusal.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Progress {
+    /// `None` while the head has not all arrived. It is parsed again from its start on each
+    /// read: httparse does not resume, and a head is at most `max_header_bytes`.
+    body: Option<BodyProgress>,
+}
+
+/// A head that passed every check, and how far its body has been walked.
+#[derive(Clone, Copy, Debug)]
+struct BodyProgress {
+    /// Bytes of the head, leading empty lines included.
+    head_len: usize,
+    /// The head asks for `100 Continue` (see [`Parsed::Partial`]).
+    expects_continue: bool,
+    walker: Walker,
+}
+
 /// Says whether `buf` starts with a whole request, without allocating.
 ///
 /// Agrees exactly with [`parse`]: `Complete { len }` when `parse` would return a request that
-/// used `len` bytes, `Partial` when it would return `None`, and the same errors.
-pub(crate) fn check(buf: &[u8], limits: &Limits) -> Result<Parsed, ParseError> {
-    let mut fields = [MaybeUninit::uninit(); MAX_HEADERS];
-    Ok(match frame(buf, &mut fields, limits)? {
+/// used `len` bytes, `Partial` when it would return `None`, and the same errors. `progress`
+/// is where the last call on the same buffer (fewer bytes of it) stopped.
+pub(crate) fn check(buf: &[u8], progress: &mut Progress, limits: &Limits) -> Result<Parsed, ParseError> {
+    let mut fields = FieldSlots::new();
+    Ok(match frame(buf, progress, &mut fields, limits)? {
         Framed::Partial { expects_continue } => Parsed::Partial { expects_continue },
-        Framed::Whole { head, body_len } => Parsed::Complete {
-            len: head.len + body_len,
-        },
+        Framed::Whole { len, .. } => Parsed::Complete { len },
     })
 }
 
@@ -147,27 +199,56 @@ pub(crate) fn check(buf: &[u8], limits: &Limits) -> Result<Parsed, ParseError> {
 enum Framed<'h, 'b> {
     /// Not a whole request yet; `expects_continue` as in [`Parsed::Partial`].
     Partial { expects_continue: bool },
-    /// A whole request: its head, and its body in the `body_len` bytes after the head.
-    Whole { head: Head<'h, 'b>, body_len: usize },
+    /// A whole request of `len` bytes, with its head if this call parsed it (a call that
+    /// resumed in the body did not).
+    Whole { len: usize, head: Option<Head<'h, 'b>> },
 }
 
 /// Where the request at the start of `buf` ends, if it has all arrived, without copying
 /// anything. The one place that decides it, for [`check`] and [`parse_next`] alike.
 fn frame<'h, 'b>(
     buf: &'b [u8],
-    fields: &'h mut [MaybeUninit<httparse::Header<'b>>],
+    progress: &mut Progress,
+    fields: &'h mut FieldSlots<'b>,
     limits: &Limits,
 ) -> Result<Framed<'h, 'b>, ParseError> {
-    let Some(head) = parse_head(buf, fields, limits)? else {
-        return Ok(Framed::Partial {
-            expects_continue: false,
-        });
+    let framed = resume(buf, progress, fields, limits);
+    if framed.is_err() {
+        *progress = Progress::default();
+    }
+    framed
+}
+
+fn resume<'h, 'b>(
+    buf: &'b [u8],
+    progress: &mut Progress,
+    fields: &'h mut FieldSlots<'b>,
+    limits: &Limits,
+) -> Result<Framed<'h, 'b>, ParseError> {
+    let (head, body) = match &mut progress.body {
+        Some(body) => (None, body),
+        None => {
+            let Some(head) = parse_head(buf, fields, limits)? else {
+                return Ok(Framed::Partial {
+                    expects_continue: false,
+                });
+            };
+            let body = progress.body.insert(BodyProgress {
+                head_len: head.len,
+                expects_continue: head.expects_continue(),
+                walker: Walker::new(head.framing, limits),
+            });
+            (Some(head), body)
+        }
     };
-    let rest = &buf[head.len..];
-    Ok(match body::framed_len(head.framing, rest, limits)? {
-        Some(body_len) => Framed::Whole { head, body_len },
+    let rest = buf.get(body.head_len..).unwrap_or_default();
+    Ok(match body.walker.framed_len(rest, limits)? {
+        Some(body_len) => Framed::Whole {
+            len: body.head_len + body_len,
+            head,
+        },
         None => Framed::Partial {
-            expects_continue: rest.is_empty() && head.expects_continue(),
+            expects_continue: rest.is_empty() && body.expects_continue,
         },
     })
 }
@@ -187,15 +268,23 @@ pub(crate) enum Next {
 /// Builds the first request in `buf` once it has all arrived: [`check`] and [`parse`] in one
 /// pass, for the poller, which asks after every read and hands a whole request on at once.
 ///
-/// Until the request is complete nothing is allocated, as with [`check`].
-pub(crate) fn parse_next(buf: &[u8], limits: &Limits) -> Result<Next, ParseError> {
-    let mut fields = [MaybeUninit::uninit(); MAX_HEADERS];
-    let (head, body_len) = match frame(buf, &mut fields, limits)? {
+/// `progress` is where the last call on the same buffer stopped: a body is walked from there,
+/// so a request that arrives in many reads costs about what it would cost in one. Until the
+/// request is complete nothing is allocated, as with [`check`].
+pub(crate) fn parse_next(buf: &[u8], progress: &mut Progress, limits: &Limits) -> Result<Next, ParseError> {
+    let mut fields = FieldSlots::new();
+    let (len, head) = match frame(buf, progress, &mut fields, limits)? {
         Framed::Partial { expects_continue } => return Ok(Next::Partial { expects_continue }),
-        Framed::Whole { head, body_len } => (head, body_len),
+        Framed::Whole { len, head } => (len, head),
+    };
+    let head = match head {
+        Some(head) => head,
+        // Parsed on an earlier read and not kept (it borrows that read's buffer): parsed
+        // again, once, from the same bytes, which it passed then.
+        None => parse_head(buf, &mut fields, limits)?.ok_or(ParseError::Malformed)?,
     };
     // Decoded only now that it is whole: a chunked body still arriving is walked, not copied.
-    let whole = &buf[head.len..head.len + body_len];
+    let whole = buf.get(head.len..len).unwrap_or_default();
     let Some((body, _)) = body::decode(head.framing, whole, limits)? else {
         // `frame` found these bytes whole; decoding walks them by the same rules.
         return Ok(Next::Partial {
@@ -204,7 +293,7 @@ pub(crate) fn parse_next(buf: &[u8], limits: &Limits) -> Result<Next, ParseError
     };
     Ok(Next::Complete {
         request: head.to_request(body)?,
-        len: head.len + body_len,
+        len,
     })
 }
 
@@ -212,12 +301,25 @@ pub(crate) fn parse_next(buf: &[u8], limits: &Limits) -> Result<Next, ParseError
 ///
 /// Also returns how many bytes of `buf` the request used: a pipelined next request starts at
 /// `buf[used..]`. The body is decoded (chunked data concatenated, trailers dropped); an empty
-/// body does not allocate.
+/// body does not allocate. For a buffer seen once (a worker's pipelined requests); the poller,
+/// which sees a buffer grow, uses [`parse_next`] with the connection's [`Progress`].
 pub(crate) fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(crate::Request, usize)>, ParseError> {
-    Ok(match parse_next(buf, limits)? {
+    Ok(match parse_next(buf, &mut Progress::default(), limits)? {
         Next::Partial { .. } => None,
         Next::Complete { request, len } => Some((request, len)),
     })
+}
+
+/// The method of the request at the start of `buf`, as far as a response the server writes
+/// itself needs it: `HEAD` as soon as the request line says so, even if what follows it is
+/// refused, so that the error response carries no body (RFC 9110 §9.3.2); `GET` otherwise,
+/// including when the method cannot be told.
+pub(crate) fn method_for_refusal(buf: &[u8]) -> Method {
+    if buf[request_line_start(buf)..].starts_with(b"HEAD ") {
+        Method::HEAD
+    } else {
+        Method::GET
+    }
 }
 
 /// Whether the client wants the connection kept open after this request (RFC 9112 §9.3).
@@ -290,48 +392,60 @@ impl Head<'_, '_> {
 /// [`check`] and [`parse`].
 fn parse_head<'h, 'b>(
     buf: &'b [u8],
-    fields: &'h mut [MaybeUninit<httparse::Header<'b>>],
+    slots: &'h mut FieldSlots<'b>,
     limits: &Limits,
 ) -> Result<Option<Head<'h, 'b>>, ParseError> {
+    // httparse sees no byte past the head limit, and neither do the length checks: what lies
+    // beyond it cannot change the answer, so the status a client gets does not depend on how
+    // its bytes were split into reads (431 for an over-long head, whatever follows the limit).
+    let window = &buf[..buf.len().min(limits.max_header_bytes + 1)];
+    let FieldSlots { uninit, spare } = slots;
     let mut request = httparse::Request::new(&mut []);
-    // httparse sees no byte past the head limit: what lies beyond it cannot change the
-    // answer, so the status a client gets does not depend on how its bytes were split
-    // into reads (431 for an over-long head, whatever bad byte follows the limit).
-    // The field array is left uninitialised: httparse writes the fields it finds.
-    // Zeroing all 64 slots (2 KiB) first cost about 450 instructions per request.
-    let status = request.parse_with_uninit_headers(&buf[..buf.len().min(limits.max_header_bytes + 1)], fields);
-    check_target_len(buf, &request, limits)?;
-    let len = match status {
-        Ok(httparse::Status::Complete(len)) => Some(len),
+    let status = request.parse_with_uninit_headers(window, uninit);
+    check_lengths(window, &request, limits)?;
+    let parsed = match status {
+        Ok(httparse::Status::Complete(len)) => Some((len, None)),
         Ok(httparse::Status::Partial) => None,
-        Err(httparse::Error::Version) => match bad_version(buf, &request) {
-            Some(error) => return Err(error),
+        Err(httparse::Error::Version) => match later_minor_version(window, &request)? {
             None => None,
+            // RFC 9110 §2.5: a later minor version of HTTP/1 is handled as the highest one
+            // we implement. httparse refuses it, so the fields are parsed on their own.
+            Some(line_len) => {
+                let fields = spare.insert([httparse::EMPTY_HEADER; MAX_HEADERS]);
+                match httparse::parse_headers(&window[line_len..], fields) {
+                    Ok(httparse::Status::Complete((len, fields))) => Some((line_len + len, Some(fields))),
+                    Ok(httparse::Status::Partial) => None,
+                    Err(httparse::Error::TooManyHeaders) => return Err(ParseError::HeadersTooLarge),
+                    Err(_) => return Err(ParseError::Malformed),
+                }
+            }
         },
         Err(httparse::Error::TooManyHeaders) => return Err(ParseError::HeadersTooLarge),
         Err(_) => return Err(ParseError::Malformed),
     };
     // The limit covers the head as far as it has arrived, so a client cannot make us buffer
     // more by never finishing it.
-    if len.unwrap_or(buf.len()) > limits.max_header_bytes {
+    if parsed.map_or(buf.len(), |(len, _)| len) > limits.max_header_bytes {
         return Err(ParseError::HeadersTooLarge);
     }
-    let Some(len) = len else {
+    let Some((len, later_fields)) = parsed else {
         return Ok(None);
     };
-    // A complete parse fills in every part of the request line.
+    // A complete parse fills in every part of the request line (the version aside, on the
+    // path that handles a later 1.x).
     let httparse::Request {
         method: Some(method),
         path: Some(target),
-        version: Some(minor),
+        version: minor,
         headers: fields,
     } = request
     else {
         return Err(ParseError::Malformed);
     };
-    let version = match minor {
-        0 => Version::HTTP_10,
-        1 => Version::HTTP_11,
+    let (version, fields): (_, &[_]) = match (minor, later_fields) {
+        (_, Some(fields)) => (Version::HTTP_11, fields),
+        (Some(0), None) => (Version::HTTP_10, fields),
+        (Some(1), None) => (Version::HTTP_11, fields),
         _ => return Err(ParseError::UnsupportedVersion),
     };
     check_target(method, target)?;
@@ -347,11 +461,20 @@ fn parse_head<'h, 'b>(
     }))
 }
 
-/// RFC 9112 §3: a server answers 414 to a request-target longer than it is willing to parse.
+/// RFC 9112 §3: a server answers 501 to a method longer than any it implements, and 414 to a
+/// request-target longer than it is willing to parse.
 ///
-/// Checked whatever httparse made of the rest, even while the target is still arriving, so an
-/// over-long target is refused as soon as it is known to be too long.
-fn check_target_len(buf: &[u8], request: &httparse::Request<'_, '_>, limits: &Limits) -> Result<(), ParseError> {
+/// Checked whatever httparse made of the rest, even while the line is still arriving, so an
+/// over-long method or target is refused as soon as it is known to be too long. Both are
+/// measured within `window`, the bytes httparse sees: a limit that only bytes past the head
+/// limit could cross is left to the head limit (431), whatever the split into reads.
+fn check_lengths(window: &[u8], request: &httparse::Request<'_, '_>, limits: &Limits) -> Result<(), ParseError> {
+    let start = request_line_start(window);
+    // The method so far: the token characters httparse takes for one.
+    let method_len = window[start..].iter().take_while(|&&b| body::is_tchar(b)).count();
+    if method_len > MAX_METHOD_BYTES {
+        return Err(ParseError::MethodTooLong);
+    }
     let target_len = match (request.method, request.path) {
         (_, Some(target)) => target.len(),
         // The target so far: the bytes after the method and its space that httparse takes
@@ -360,11 +483,11 @@ fn check_target_len(buf: &[u8], request: &httparse::Request<'_, '_>, limits: &Li
         // a target over the limit, 400 for a bad byte within it) does not depend on how
         // the bytes were split into reads.
         (Some(method), None) => {
-            let start = (request_line_start(buf) + method.len() + 1).min(buf.len());
-            buf[start..]
+            let from = (start + method.len() + 1).min(window.len());
+            window[from..]
                 .iter()
                 .position(|&b| b <= b' ' || b == 0x7f)
-                .unwrap_or(buf.len() - start)
+                .unwrap_or(window.len() - from)
         }
         _ => 0,
     };
@@ -375,19 +498,29 @@ fn check_target_len(buf: &[u8], request: &httparse::Request<'_, '_>, limits: &Li
 }
 
 /// Where the request line starts: RFC 9112 §2.2 lets a server skip empty lines before it,
-/// which httparse does.
+/// which httparse does (CRLF or a bare LF; a CR without its LF is where the line starts, and
+/// httparse refuses it).
 fn request_line_start(buf: &[u8]) -> usize {
-    buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count()
+    let mut start = 0;
+    loop {
+        match &buf[start..] {
+            [b'\r', b'\n', ..] => start += 2,
+            [b'\n', ..] => start += 1,
+            _ => return start,
+        }
+    }
 }
 
-/// Tells a version httparse does not know apart: another `HTTP/<digit>.<digit>` gets 505
-/// (RFC 9110 §15.6.6), anything else is not HTTP/1.x and gets 400.
+/// Judges a version httparse does not take. A later minor version of HTTP/1 (`HTTP/1.2`) is
+/// served: returns the length of the request line, its line ending included. Another
+/// `HTTP/<digit>.<digit>` gets 505 (RFC 9110 §15.6.6); anything else is not HTTP/1.x and gets
+/// 400.
 ///
-/// `None` while what has arrived could still become a well-formed version.
-fn bad_version(buf: &[u8], request: &httparse::Request<'_, '_>) -> Option<ParseError> {
+/// `Ok(None)` while what has arrived could still become a well-formed version.
+fn later_minor_version(buf: &[u8], request: &httparse::Request<'_, '_>) -> Result<Option<usize>, ParseError> {
     // httparse reads the version after the method and the target, each followed by one space.
     let (Some(method), Some(target)) = (request.method, request.path) else {
-        return Some(ParseError::Malformed);
+        return Err(ParseError::Malformed);
     };
     let start = request_line_start(buf) + method.len() + 1 + target.len() + 1;
     let rest = buf.get(start..).unwrap_or_default();
@@ -400,10 +533,26 @@ fn bad_version(buf: &[u8], request: &httparse::Request<'_, '_>) -> Option<ParseE
             b'#' => b.is_ascii_digit(),
             _ => b == shape,
         });
-    match (well_formed_so_far, end) {
-        (true, None) => None,
-        (true, Some(_)) if version.len() == SHAPE.len() => Some(ParseError::UnsupportedVersion),
-        _ => Some(ParseError::Malformed),
+    let Some(end) = end else {
+        return if well_formed_so_far {
+            Ok(None)
+        } else {
+            Err(ParseError::Malformed)
+        };
+    };
+    if !well_formed_so_far || version.len() != SHAPE.len() {
+        return Err(ParseError::Malformed);
+    }
+    // httparse takes 1.0 and 1.1 itself, so a 1.x here is a later one.
+    if version[5] != b'1' {
+        return Err(ParseError::UnsupportedVersion);
+    }
+    // The line ends as httparse ends it: CRLF, or a bare LF.
+    match &rest[end..] {
+        [b'\r', b'\n', ..] => Ok(Some(start + end + 2)),
+        [b'\n', ..] => Ok(Some(start + end + 1)),
+        [b'\r'] => Ok(None),
+        _ => Err(ParseError::Malformed),
     }
 }
 
@@ -456,22 +605,23 @@ fn check_host(version: Version, fields: &[httparse::Header<'_>]) -> Result<(), P
 }
 
 /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2), checked character by character: a
-/// reg-name or IPv4 address, or an IP literal in brackets, then an optional port. An empty
-/// `Host` is allowed: it is what a client sends when the target has no authority.
+/// reg-name or IPv4 address, or an IP literal in brackets, then an optional port. The host
+/// may not be empty: the target of a request to this server is an `http` URI, and RFC 9110
+/// §4.2.1 has a recipient reject an `http` URI with an empty host as invalid.
 fn is_valid_host(value: &[u8]) -> bool {
     // RFC 3986 §3.2.2: unreserved / pct-encoded / sub-delims.
     let is_name_char = |b: u8| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b);
     let (host_ok, port) = match value.strip_prefix(b"[") {
         Some(literal) => match literal.iter().position(|&b| b == b']') {
             Some(end) => (
-                literal[..end].iter().all(|&b| is_name_char(b) || b == b':'),
+                end > 0 && literal[..end].iter().all(|&b| is_name_char(b) || b == b':'),
                 &literal[end + 1..],
             ),
             None => return false,
         },
         None => {
             let end = value.iter().position(|&b| b == b':').unwrap_or(value.len());
-            (value[..end].iter().all(|&b| is_name_char(b)), &value[end..])
+            (end > 0 && value[..end].iter().all(|&b| is_name_char(b)), &value[end..])
         }
     };
     host_ok
@@ -583,6 +733,11 @@ mod tests {
         max_body_bytes: 16,
     };
 
+    /// What [`check`] says about a buffer seen for the first time.
+    fn fresh_check(buf: &[u8], limits: &Limits) -> Result<Parsed, ParseError> {
+        check(buf, &mut Progress::default(), limits)
+    }
+
     /// What [`check`] should say about an input.
     #[derive(Clone, Copy, Debug)]
     enum Want {
@@ -611,7 +766,10 @@ mod tests {
         ("absolute-form", b"GET http://example.com/a?b HTTP/1.1\r\nHost: example.com\r\n\r\n", Whole),
         ("asterisk-form", b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", Whole),
         ("authority-form", b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", Whole),
-        ("empty Host", b"GET / HTTP/1.1\r\nHost:\r\n\r\n", Whole),
+        ("empty Host", b"GET / HTTP/1.1\r\nHost:\r\n\r\n", Fail(BadHost)),
+        ("empty Host with OWS", b"GET / HTTP/1.0\r\nHost:  \r\n\r\n", Fail(BadHost)),
+        ("Host with only a port", b"GET / HTTP/1.1\r\nHost: :80\r\n\r\n", Fail(BadHost)),
+        ("Host with an empty IP literal", b"GET / HTTP/1.1\r\nHost: []:80\r\n\r\n", Fail(BadHost)),
         ("IPv6 Host", b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", Whole),
         ("HTTP/1.0 without Host", b"GET / HTTP/1.0\r\n\r\n", Whole),
         ("pipelined", b"GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n", FollowedBy(b"GET /b HTTP/1.1\r\nHost: a\r\n\r\n")),
@@ -636,8 +794,25 @@ mod tests {
         ("100-continue, no body", b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n", Whole),
         ("100-continue in HTTP/1.0", b"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", Partial),
         ("HTTP/2.0", b"GET / HTTP/2.0\r\n", Fail(UnsupportedVersion)),
-        ("HTTP/1.2", b"GET / HTTP/1.2\r\nHost: a\r\n\r\n", Fail(UnsupportedVersion)),
+        ("HTTP/3.0", b"GET / HTTP/3.0\r\nHost: a\r\n\r\n", Fail(UnsupportedVersion)),
         ("HTTP/0.9", b"GET / HTTP/0.9\r\n\r\n", Fail(UnsupportedVersion)),
+        // RFC 9110 §2.5: a later 1.x is served as 1.1.
+        ("HTTP/1.2", b"GET / HTTP/1.2\r\nHost: a\r\n\r\n", Whole),
+        ("HTTP/1.9, bare LFs, then more", b"GET / HTTP/1.9\nHost: a\n\nGET", FollowedBy(b"GET")),
+        ("HTTP/1.2 with a body", b"POST / HTTP/1.2\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi", Whole),
+        ("HTTP/1.2, chunked", b"POST / HTTP/1.2\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", Whole),
+        ("HTTP/1.2 needs Host", b"GET / HTTP/1.2\r\n\r\n", Fail(MissingHost)),
+        ("HTTP/1.2, head incomplete", b"GET / HTTP/1.2\r\nHost: a\r\n", Partial),
+        ("HTTP/1.2, CR then no LF", b"GET / HTTP/1.2\rX", Fail(Malformed)),
+        ("HTTP/1.2, bad field", b"GET / HTTP/1.2\r\nHost : a\r\n\r\n", Fail(Malformed)),
+        ("HTTP/1.2, head too large", b"GET / HTTP/1.2\r\nHost: a\r\nX: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n", Fail(HeadersTooLarge)),
+        // RFC 9112 §3: a method longer than any implemented is 501, as soon as it is too long.
+        ("method at the limit", b"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF / HTTP/1.1\r\nHost: a\r\n\r\n", Whole),
+        ("long method", b"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG / HTTP/1.1\r\nHost: a\r\n\r\n", Fail(MethodTooLong)),
+        ("long method, line incomplete", b"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG", Fail(MethodTooLong)),
+        ("long method after empty lines", b"\r\n\nABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG", Fail(MethodTooLong)),
+        ("long method after a lone CR", b"\r\rABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG", Fail(Malformed)),
+        ("bad byte in a long method", b"ABCDEFGHIJ\x01LMNOPQRSTUVWXYZABCDEFG", Fail(Malformed)),
         ("HTTP/2 without minor", b"GET / HTTP/2\r\n\r\n", Fail(Malformed)),
         ("HTTP/1.10", b"GET / HTTP/1.10\r\n\r\n", Fail(Malformed)),
         ("not HTTP", b"GET / FTP/1.1\r\n\r\n", Fail(Malformed)),
@@ -701,7 +876,7 @@ mod tests {
     }
 
     fn check_gives(input: &[u8], want: Want) -> bool {
-        match (check(input, &LIMITS), want) {
+        match (fresh_check(input, &LIMITS), want) {
             (Ok(Parsed::Partial { expects_continue }), Partial) => !expects_continue,
             (Ok(Parsed::Partial { expects_continue }), Continue) => expects_continue,
             (Ok(Parsed::Complete { len }), Whole) => len == input.len(),
@@ -714,7 +889,7 @@ mod tests {
     #[test]
     fn check_table() {
         for &(name, input, want) in CASES {
-            let got = check(input, &LIMITS);
+            let got = fresh_check(input, &LIMITS);
             assert!(check_gives(input, want), "{name}: want {want:?}, got {got:?}");
         }
     }
@@ -738,13 +913,13 @@ mod tests {
             };
             for split in 0..end {
                 let prefix = &input[..split];
-                match (check(prefix, &LIMITS), want) {
+                match (fresh_check(prefix, &LIMITS), want) {
                     (Ok(Parsed::Partial { .. }), _) => {}
                     (Err(error), Fail(want)) if error == want => {}
                     (got, _) => panic!("{name}: {split} bytes give {got:?}, all give {want:?}"),
                 }
                 assert_eq!(
-                    check(prefix, &LIMITS).map(|p| matches!(p, Parsed::Partial { .. })),
+                    fresh_check(prefix, &LIMITS).map(|p| matches!(p, Parsed::Partial { .. })),
                     parse(prefix, &LIMITS).map(|p| p.is_none()),
                     "{name}: check and parse disagree at {split} bytes"
                 );
@@ -760,7 +935,7 @@ mod tests {
             (BadContentLength, 400), (ContentLengthWithTransferEncoding, 400),
             (TransferEncodingInHttp10, 400), (ChunkedNotFinal, 400), (BadChunk, 400),
             (BodyTooLarge, 413), (UriTooLong, 414), (HeadersTooLarge, 431),
-            (UnknownTransferCoding, 501), (UnsupportedVersion, 505),
+            (UnknownTransferCoding, 501), (MethodTooLong, 501), (UnsupportedVersion, 505),
         ];
         for (error, status) in table {
             assert_eq!(error.status(), status, "{error:?}");
@@ -783,8 +958,11 @@ mod tests {
             request
         };
         let at_limit = request(MAX_HEADERS);
-        assert_eq!(check(&at_limit, &limits), Ok(Parsed::Complete { len: at_limit.len() }));
-        assert_eq!(check(&request(MAX_HEADERS + 1), &limits), Err(HeadersTooLarge));
+        assert_eq!(
+            fresh_check(&at_limit, &limits),
+            Ok(Parsed::Complete { len: at_limit.len() })
+        );
+        assert_eq!(fresh_check(&request(MAX_HEADERS + 1), &limits), Err(HeadersTooLarge));
         assert_eq!(
             parse(&request(MAX_HEADERS + 1), &limits).map(|_| ()),
             Err(HeadersTooLarge)
@@ -799,6 +977,7 @@ mod tests {
         let table: &[Row] = &[
             (b"GET /a?b=c HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/a?b=c", Version::HTTP_11, b""),
             (b"GET / HTTP/1.0\r\n\r\n", "GET", "/", Version::HTTP_10, b""),
+            (b"GET / HTTP/1.2\r\nHost: h\r\n\r\n", "GET", "/", Version::HTTP_11, b""),
             (b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", "OPTIONS", "*", Version::HTTP_11, b""),
             (b"GET http://h:8080/p HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "http://h:8080/p", Version::HTTP_11, b""),
             (b"PURGE /x HTTP/1.1\r\nHost: h\r\n\r\n", "PURGE", "/x", Version::HTTP_11, b""),
@@ -848,7 +1027,7 @@ mod tests {
         for &(before, after) in AROUND {
             for b in 0..=u8::MAX {
                 let input = [before, &[b], after].concat();
-                let checked = check(&input, &LIMITS).map(|parsed| match parsed {
+                let checked = fresh_check(&input, &LIMITS).map(|parsed| match parsed {
                     Parsed::Complete { len } => Some(len),
                     Parsed::Partial { .. } => None,
                 });
@@ -928,7 +1107,7 @@ mod tests {
             let (_, valid, _) = CASES[case];
             let mut input = valid[..cut.min(valid.len())].to_vec();
             input.extend_from_slice(&noise);
-            let checked = check(&input, &LIMITS).map(|parsed| match parsed {
+            let checked = fresh_check(&input, &LIMITS).map(|parsed| match parsed {
                 Parsed::Complete { len } => Some(len),
                 Parsed::Partial { .. } => None,
             });

@@ -4,6 +4,8 @@
 use std::fmt;
 
 use ::http::header::{self, HeaderName};
+use std::time::Duration;
+
 use ::http::{HeaderMap, Method, StatusCode};
 
 use crate::body::Body;
@@ -204,8 +206,13 @@ fn content_length(value: &[u8], so_far: Option<u64>) -> Result<u64, Invalid> {
 }
 
 /// Appends a complete short `text/plain` error response that closes the connection.
-pub(crate) fn encode_error(out: &mut Vec<u8>, status: StatusCode, detail: &str) {
-    let reason = status.canonical_reason().unwrap_or("Error");
+///
+/// The response to a `HEAD` is the same head without the body (RFC 9110 §9.3.2): its
+/// `Content-Length` says what a `GET` would have got. `method` is what the refused request
+/// said, as far as it could be told ([`method_for_refusal`](super::parse::method_for_refusal)).
+pub(crate) fn encode_error(out: &mut Vec<u8>, method: &Method, status: StatusCode, detail: &str) {
+    let reason = reason_phrase(status);
+    let reason = if reason.is_empty() { "Error" } else { reason };
     let body_len = 3 + 1 + reason.len() + if detail.is_empty() { 0 } else { 2 + detail.len() } + 1;
     write_status_line(out, status);
     out.extend_from_slice(b"Date: ");
@@ -215,6 +222,9 @@ pub(crate) fn encode_error(out: &mut Vec<u8>, status: StatusCode, detail: &str) 
     out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
     out.extend_from_slice(itoa::Buffer::new().format(body_len).as_bytes());
     out.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+    if method == Method::HEAD {
+        return;
+    }
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(reason.as_bytes());
@@ -230,8 +240,26 @@ fn write_status_line(out: &mut Vec<u8>, status: StatusCode) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(reason_phrase(status).as_bytes());
     out.extend_from_slice(b"\r\n");
+}
+
+/// The reason phrase of a status: RFC 9110's names (§15), where they differ from the older
+/// ones the `http` crate has (413 was "Payload Too Large" in RFC 7231, 422 "Unprocessable
+/// Entity" in RFC 4918).
+fn reason_phrase(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "Content Too Large",
+        StatusCode::UNPROCESSABLE_ENTITY => "Unprocessable Content",
+        _ => status.canonical_reason().unwrap_or(""),
+    }
+}
+
+/// The `timeout` of a `Keep-Alive` header for a keep-alive timeout: in whole seconds,
+/// rounded up, so that a timeout under a second is not announced as 0 (which would tell the
+/// client the connection cannot be reused at all).
+pub(crate) fn keep_alive_secs(timeout: Duration) -> u64 {
+    timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0)
 }
 
 /// Headers the server writes itself, from the body and the connection's state.
@@ -440,6 +468,24 @@ mod tests {
     }
 
     #[test]
+    fn reason_phrases_are_rfc_9110s() {
+        #[rustfmt::skip]
+        let table = [
+            (200, "OK"), (404, "Not Found"), (413, "Content Too Large"),
+            (414, "URI Too Long"), (422, "Unprocessable Content"),
+            (431, "Request Header Fields Too Large"), (505, "HTTP Version Not Supported"),
+            (599, ""),
+        ];
+        for (code, reason) in table {
+            let status = StatusCode::from_u16(code).expect("valid status");
+            assert_eq!(reason_phrase(status), reason, "{code}");
+            let mut out = Vec::new();
+            write_status_line(&mut out, status);
+            assert_eq!(out, format!("HTTP/1.1 {code} {reason}\r\n").as_bytes());
+        }
+    }
+
+    #[test]
     fn content_length_values() {
         assert_eq!(content_length(b"0", None), Ok(0));
         assert_eq!(content_length(b" 42 ", None), Ok(42));
@@ -455,9 +501,44 @@ mod tests {
     }
 
     #[test]
+    fn keep_alive_timeout_is_rounded_up() {
+        #[rustfmt::skip]
+        let table = [
+            (Duration::from_millis(300), 1), (Duration::from_millis(1000), 1),
+            (Duration::from_millis(1001), 2), (Duration::from_millis(1500), 2),
+            (Duration::from_secs(5), 5), (Duration::from_nanos(1), 1), (Duration::ZERO, 0),
+        ];
+        for (timeout, secs) in table {
+            assert_eq!(keep_alive_secs(timeout), secs, "{timeout:?}");
+        }
+    }
+
+    /// Every status the server answers on its own: to `HEAD`, the head a `GET` gets, and
+    /// not a byte after it.
+    #[test]
+    fn error_response_to_head_has_no_body() {
+        for code in [400, 408, 413, 414, 431, 500, 501, 505] {
+            let status = StatusCode::from_u16(code).expect("valid status");
+            let (mut get, mut head) = (Vec::new(), Vec::new());
+            encode_error(&mut get, &Method::GET, status, "why");
+            encode_error(&mut head, &Method::HEAD, status, "why");
+            let get = String::from_utf8(get).expect("ascii");
+            let head = String::from_utf8(head).expect("ascii");
+            let (get_head, body) = get.split_once("\r\n\r\n").expect("head ends");
+            assert!(!body.is_empty(), "{code}");
+            assert!(head.ends_with("\r\n\r\n"), "{code}: {head:?}");
+            assert_eq!(
+                header_lines(&head),
+                header_lines(&format!("{get_head}\r\n\r\n")),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
     fn error_response_is_complete_and_closes() {
         let mut out = Vec::new();
-        encode_error(&mut out, StatusCode::BAD_REQUEST, "missing Host");
+        encode_error(&mut out, &Method::GET, StatusCode::BAD_REQUEST, "missing Host");
         let text = String::from_utf8(out).expect("ascii");
         let (head, body) = text.split_once("\r\n\r\n").expect("head ends");
         assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"));
