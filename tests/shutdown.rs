@@ -5,7 +5,7 @@ mod support;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nioserve::{Request, Response};
 use support::{server, start, wait_until, Client};
@@ -65,4 +65,31 @@ fn dropping_the_handle_stops_the_server() {
     assert_eq!(Client::connect(addr).get("/").status, 200);
     drop(handle);
     assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn a_silent_new_connection_does_not_hold_the_exit() {
+    // A browser's preconnect or a health check: connected, nothing sent. Only the request
+    // timeout (30 s) would ever close it; shutdown must not wait for that.
+    let handle = start(
+        server()
+            .request_timeout(Duration::from_secs(30))
+            .shutdown_grace(Duration::from_secs(30)),
+        |_req: Request| Response::new("x".into()),
+    );
+    let mut silent = Client::connect(handle.local_addr());
+    wait_until("the silent connection is accepted", || {
+        handle.stats().connections_open == 1
+    });
+
+    let started = Instant::now();
+    let counters = handle.counters();
+    handle.shutdown();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "shutdown took {:?} with a silent connection open",
+        started.elapsed()
+    );
+    assert_eq!(counters.snapshot().connections_open, 0);
+    silent.expect_closed();
 }
