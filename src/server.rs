@@ -271,9 +271,27 @@ impl Builder {
     }
 }
 
+/// How many bytes a connection's socket may hold that the kernel has not sent yet
+/// (`TCP_NOTSENT_LOWAT`, Linux). Below it the socket reports writable again.
+///
+/// This is what makes writability a measure of the client's progress, which the send
+/// timeout relies on: the kernel sends only as fast as the client acknowledges, so with
+/// at most this much unsent, a client that takes about half of it makes the socket
+/// writable again (the kernel wakes a writer once less than half the limit is unsent),
+/// and each time the socket takes more bytes the send timeout starts over. Without it,
+/// the send buffer grows to `net.ipv4.tcp_wmem`'s maximum (4 MiB by default) and the
+/// socket becomes writable only after a third of that drained: a client reading 4 MiB
+/// in more than three send timeouts was cut off while it read. It also bounds the kernel
+/// memory a slow reader holds: what is in flight plus this.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) const NOTSENT_LOWAT: u32 = 128 * 1024;
+
 fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    // Accepted sockets inherit it from the listener: no system call per connection.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    socket.set_tcp_notsent_lowat(NOTSENT_LOWAT)?;
     socket.bind(&addr.into())?;
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     Ok(socket.into())
@@ -617,5 +635,20 @@ impl Drop for ServerHandle {
             self.begin_shutdown();
             let _ = self.wait();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn accepted_sockets_inherit_the_notsent_lowat() -> io::Result<()> {
+        let listener = listen("127.0.0.1:0".parse().expect("address"), 16)?;
+        let _client = std::net::TcpStream::connect(listener.local_addr()?)?;
+        let (accepted, _) = listener.accept()?;
+        assert_eq!(socket2::SockRef::from(&accepted).tcp_notsent_lowat()?, NOTSENT_LOWAT);
+        Ok(())
     }
 }
