@@ -17,7 +17,7 @@ use std::io;
 use std::mem;
 use std::net::Shutdown;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,7 @@ use crate::connection::{CloseReason, Connection, Flush, ReadBuf};
 use crate::deadline::Deadlines;
 use crate::http::parse::{self, Limits, Next};
 use crate::http::response;
+use crate::server::ShutdownReport;
 use crate::stats::Counters;
 use crate::worker::{Handback, Job, Returned};
 use crate::Request;
@@ -61,6 +62,8 @@ pub(crate) struct Shared {
     /// Also read by the workers, to make a response during shutdown the last one.
     pub(crate) shutting_down: Arc<AtomicBool>,
     pub(crate) counters: Counters,
+    /// What the end of the grace period cut off, written once by the poller as it exits.
+    pub(crate) left: Mutex<ShutdownReport>,
 }
 
 impl Shared {
@@ -297,16 +300,24 @@ impl Poller {
         }
     }
 
-    /// Closes whatever is left when the grace period is over.
+    /// Closes whatever is left when the grace period is over, and says what that was.
     fn finish(&mut self) {
-        debug!(
-            "shutdown: {} connections left at the end of the grace period",
-            self.slab.len()
-        );
-        for _ in self.slab.drain() {
+        let mut left = ShutdownReport::default();
+        for slot in self.slab.drain() {
+            match slot {
+                Slot::Reading(_) => left.reading += 1,
+                Slot::Writing(_) => left.writing += 1,
+                Slot::Busy(_) => left.on_worker += 1,
+                Slot::Closing(_) => left.lingering += 1,
+                // Never during the grace period (`drive` closes instead of parking);
+                // and nothing to lose.
+                Slot::Idle(_) => {}
+            }
             self.shared.counters.closed();
         }
         self.shared.counters.set_connections(0, 0, 0);
+        debug!("shutdown: {left}");
+        *self.shared.left.lock().unwrap_or_else(PoisonError::into_inner) = left;
     }
 
     /// Accepts until the kernel has no more pending connections.

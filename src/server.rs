@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -469,6 +469,7 @@ fn spawn_nio<H: Handler>(
         poller_asleep: AtomicBool::new(false),
         shutting_down: Arc::clone(shutting_down),
         counters: counters.clone(),
+        left: Mutex::new(ShutdownReport::default()),
     });
     let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
     let (returns_tx, returns_rx) = crossbeam_channel::unbounded();
@@ -576,10 +577,12 @@ impl ServerHandle {
 
     /// Stops the server gracefully and waits for every thread to finish.
     ///
-    /// Accepting stops and idle connections are closed at once. Requests in flight
-    /// finish within the grace period (see [`Builder::shutdown_grace`]); their
-    /// responses say `Connection: close`. A connection still open when the grace
-    /// period ends is closed. Returns once the poller and every worker have exited.
+    /// Accepting stops. Idle connections, and new ones that have not sent a byte, are
+    /// closed at once (after a lingering close if responses were sent on them). Requests
+    /// in flight finish within the grace period (see [`Builder::shutdown_grace`]); their
+    /// responses say `Connection: close`. A connection still open when the grace period
+    /// ends is closed, and the returned report says how many were cut off that way, and
+    /// in which state. Returns once the poller and every worker have exited.
     ///
     /// # Examples
     ///
@@ -588,16 +591,21 @@ impl ServerHandle {
     /// let handle = nioserve::Server::builder().bind("127.0.0.1:0")?
     ///     .spawn(|_req| nioserve::Response::new("hi".into()))?;
     /// let addr = handle.local_addr();
-    /// handle.shutdown();
+    /// let report = handle.shutdown();
+    /// assert_eq!(report.cut_off(), 0);
     /// assert!(std::net::TcpStream::connect(addr).is_err());
     /// # Ok(())
     /// # }
     /// ```
-    pub fn shutdown(mut self) {
+    pub fn shutdown(mut self) -> ShutdownReport {
         self.begin_shutdown();
         if let Err(e) = self.wait() {
             error!("the poller had failed before shutdown: {e}");
         }
+        self.waker
+            .as_ref()
+            .map(|shared| *shared.left.lock().unwrap_or_else(PoisonError::into_inner))
+            .unwrap_or_default()
     }
 
     fn begin_shutdown(&self) {
@@ -626,6 +634,84 @@ impl ServerHandle {
             }
         }
         result
+    }
+}
+
+/// What a [`ServerHandle::shutdown`] had to cut off: the connections still open when
+/// the grace period ended, by the state they were in. They were closed.
+///
+/// In the blocking model every request in flight is waited for, so nothing is cut off.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use std::time::Duration;
+/// use nioserve::{Response, Server};
+///
+/// let handle = Server::builder()
+///     .shutdown_grace(Duration::from_millis(100))
+///     .bind("127.0.0.1:0")?
+///     .spawn(|_req| Response::new("hi".into()))?;
+/// let report = handle.shutdown();
+/// if report.cut_off() > 0 {
+///     eprintln!("{report}");
+/// }
+/// assert_eq!(report.to_string(), "no connection was open at the end of the grace period");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Connections whose request had not arrived whole.
+    pub reading: usize,
+    /// Connections whose response the client had not taken whole.
+    pub writing: usize,
+    /// Connections on a worker: the handler was still running, or its response was
+    /// being written. The worker finishes it; the connection is closed after.
+    pub on_worker: usize,
+    /// Connections in their lingering close: the last response had been written and
+    /// the server was only reading what the client still sent. Nothing was lost.
+    pub lingering: usize,
+}
+
+impl ShutdownReport {
+    /// How many requests or responses the end of the grace period cut short: every
+    /// connection counted here but the lingering ones.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(nioserve::ShutdownReport::default().cut_off(), 0);
+    /// ```
+    pub fn cut_off(&self) -> usize {
+        self.reading + self.writing + self.on_worker
+    }
+}
+
+impl fmt::Display for ShutdownReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let open = self.cut_off() + self.lingering;
+        if open == 0 {
+            return f.write_str("no connection was open at the end of the grace period");
+        }
+        write!(
+            f,
+            "{open} connections were still open at the end of the grace period and were closed:"
+        )?;
+        let parts = [
+            (self.on_worker, "on a worker"),
+            (self.writing, "writing a response"),
+            (self.reading, "reading a request"),
+            (self.lingering, "lingering after their last response"),
+        ];
+        let mut first = true;
+        for (n, what) in parts.into_iter().filter(|(n, _)| *n > 0) {
+            write!(f, "{} {n} {what}", if first { "" } else { "," })?;
+            first = false;
+        }
+        Ok(())
     }
 }
 
