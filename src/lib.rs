@@ -40,6 +40,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+mod access;
 mod blocking;
 mod body;
 mod config;

@@ -524,6 +524,7 @@ impl Poller {
         });
         // Whatever else the client sent is never processed as a request.
         conn.input.consume(conn.input.len());
+        conn.log_refusal(status.as_u16(), &out);
         if let Err(err) = conn.write_response(&out, response::Payload::None) {
             debug!("{}: error response not sent: {err}", conn.peer);
             conn.eof = true;

@@ -12,10 +12,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ::http::{HeaderMap, StatusCode, Version};
-use log::{debug, error, info, log_enabled, Level};
+use log::{debug, error};
 
+use crate::access::{self, AccessLog};
 use crate::config::Config;
-use crate::connection::{CloseReason, ReadBuf};
+use crate::connection::{payload_len, CloseReason, ReadBuf};
 use crate::handler::Handler;
 use crate::http::parse::{self, Limits};
 use crate::http::response::{self, Payload, Persistence};
@@ -31,6 +32,11 @@ pub(crate) struct Exchange<'a> {
     pub(crate) closing: &'a mut Option<CloseReason>,
     /// The client shut down its sending side.
     pub(crate) eof: bool,
+    /// Where responses wait for their last byte to be logged.
+    pub(crate) access: &'a mut AccessLog,
+    /// Where the first byte of `out` goes in the connection's output: the bytes
+    /// handed to the socket (or queued for it) before this exchange.
+    pub(crate) queued: u64,
 }
 
 /// What [`Service::answer_next`] did.
@@ -90,7 +96,13 @@ impl<H: Handler> Service<H> {
             Ok(None) => return Answer::Incomplete,
             Err(e) => {
                 debug!("{} #{}: rejected: {} ({})", ex.peer, ex.id, e.reason(), e.status());
+                let at = out.len();
                 response::encode_error(out, e.status(), e.reason());
+                if AccessLog::enabled() {
+                    let text = access::refusal_line(ex.peer, e.status().as_u16());
+                    ex.access
+                        .push_whole(text, Instant::now(), ex.queued + at as u64, &out[at..]);
+                }
                 // Whatever else the client sent is never processed as a request.
                 ex.input.consume(ex.input.len());
                 *ex.closing = Some(CloseReason::BadRequest(e.status().as_u16()));
@@ -118,8 +130,9 @@ impl<H: Handler> Service<H> {
         let version = request.version();
         let client_keeps_alive = parse::wants_keep_alive(version, request.headers());
         let method = request.method().clone();
-        let access =
-            log_enabled!(target: "nioserve::access", Level::Info).then(|| (Instant::now(), request.uri().clone()));
+        // The line is logged once the response's last byte is written (see `access`).
+        let access = AccessLog::enabled().then(|| (Instant::now(), request.uri().clone()));
+        let at = out.len();
 
         let handler = &self.handler;
         let response = match panic::catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
@@ -128,6 +141,10 @@ impl<H: Handler> Service<H> {
                 error!("{} #{}: handler panicked on {method}; answering 500", ex.peer, ex.id);
                 response::encode_error(out, StatusCode::INTERNAL_SERVER_ERROR, "");
                 *ex.closing = Some(CloseReason::HandlerPanicked);
+                if let Some((started, uri)) = access {
+                    let text = access::request_line(ex.peer, &method, &uri, version, 500);
+                    ex.access.push_whole(text, started, ex.queued + at as u64, &out[at..]);
+                }
                 return Answer::Rejected;
             }
         };
@@ -143,17 +160,14 @@ impl<H: Handler> Service<H> {
         if let Persistence::Close(reason) = persistence {
             *ex.closing = Some(reason);
         }
+        let status = response.status().as_u16();
+        let payload = response::encode(out, &method, response, persistence);
         if let Some((started, uri)) = access {
-            info!(
-                target: "nioserve::access",
-                "{} \"{method} {uri} {version:?}\" {} {} {:.3}ms",
-                ex.peer,
-                response.status().as_u16(),
-                response.body().len(),
-                started.elapsed().as_secs_f64() * 1000.0,
-            );
+            let body_at = ex.queued + out.len() as u64;
+            let text = access::request_line(ex.peer, &method, &uri, version, status);
+            ex.access.push(text, started, body_at, body_at + payload_len(&payload));
         }
-        Answer::Answered(response::encode(out, &method, response, persistence))
+        Answer::Answered(payload)
     }
 
     /// Whether the connection stays open after this response (RFC 9112 §9.3).
