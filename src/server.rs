@@ -86,6 +86,11 @@ impl Builder {
 
     /// How long an idle connection is kept open between requests. Default is 5 s.
     ///
+    /// When it expires the socket is read once more, so a request that arrived but was
+    /// not read yet (after a stall of the process, say) is still answered; otherwise
+    /// the connection gets a lingering close, so that a response the client is still
+    /// reading is not destroyed by a reset.
+    ///
     /// A new connection waits for its first request under the
     /// [request timeout](Builder::request_timeout) instead. Zero closes a
     /// connection as soon as it has been answered and is idle.
@@ -116,6 +121,14 @@ impl Builder {
     }
 
     /// How long a response may wait for the client to accept more bytes. Default is 30 s.
+    ///
+    /// The timeout starts when a write finds the socket full and starts over each time
+    /// the socket turns writable again and takes more bytes. On Linux a connection's
+    /// socket holds at most 128 KiB not yet sent (`TCP_NOTSENT_LOWAT`) and turns
+    /// writable once less than half of that is unsent, so the timeout starts over each
+    /// time the client has taken about 64 KiB: a client that reads slowly but steadily
+    /// gets the whole response however long it takes; one that takes less than that
+    /// within the timeout is cut off.
     ///
     /// # Examples
     ///
