@@ -377,9 +377,9 @@ fn the_blocking_model_serves_files_too() {
     assert_eq!(hello.body, on_disk);
 }
 
-/// The number after `"key":` in the demo's `/_status` JSON.
-fn status_number(addr: SocketAddr, key: &str) -> u64 {
-    let json = Client::connect(addr).get("/_status").text().to_string();
+/// The number after `"key":` in the demo's `/_status` JSON, asked on `client`.
+fn status_number(client: &mut Client, key: &str) -> u64 {
+    let json = client.get("/_status").text().to_string();
     let rest = json
         .split_once(&format!("\"{key}\":"))
         .unwrap_or_else(|| panic!("no {key} in {json}"))
@@ -408,11 +408,13 @@ fn a_second_signal_during_the_grace_period_stops_at_once() {
             Log::Default,
         );
         let addr = Demo::addr(&banner);
+        // One connection for every /_status request, so that the count is not muddled
+        // by earlier ones still closing.
+        let mut status = Client::connect(addr);
         let mut partial = Client::connect(addr);
         partial.send(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n");
         wait_until("the partial request's connection is accepted", || {
-            // This /_status request's own connection is the other one.
-            status_number(addr, "connections_open") == 2
+            status_number(&mut status, "connections_open") == 2
         });
 
         demo.signal(first);
@@ -431,7 +433,7 @@ fn a_second_signal_during_the_grace_period_stops_at_once() {
             started.elapsed()
         );
         assert!(stderr.contains("again: stopping at once"), "{case}: {stderr}");
-        drop(partial);
+        drop((partial, status));
     }
 }
 
