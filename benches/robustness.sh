@@ -39,13 +39,19 @@
 #             large response, half-close, a flood beyond max_connections, handlers that panic under
 #             load (the demo has no panicking endpoint), the demo under a 64-fd limit, the smuggling
 #             table and the codec properties. PASS: every test passes.
+#   stall     32 keep-alive clients (python3) loop on /hello.txt (24) and a 1 MiB file (8); after 2 s
+#             the server is stopped (SIGSTOP) for STALL_SECS (6 s, longer than its 5 s keep-alive
+#             timeout) while the clients send their next requests, then continued (SIGCONT); 2 s more.
+#             PASS: every request is answered with 200 (none reset or closed for a keep-alive timeout
+#             that ran out while the server could not read), requests did sit in their sockets across
+#             the stall, and the server exits 0 on SIGTERM afterwards.
 #
 # Each part prints PASS/FAIL with its numbers; a summary table ends the run and is written to
 # bench-results/robustness.tsv (MODEL=blocking: robustness-blocking.tsv). The exit status is 1 if any part failed.
 #
-# Environment: QUICK=1, PARTS ("slow shutdown soak flood dribble faults"), MODES (slowhttptest modes, "H B X R"),
+# Environment: QUICK=1, PARTS ("slow shutdown soak flood dribble stall faults"), MODES (slowhttptest modes, "H B X R"),
 # SLOW_CONNS (5000), SLOW_RATE (500), SLOW_SECS (30; QUICK 10), SOAK_SECS (60; QUICK 15),
-# SHUTDOWN_TRIALS (5; QUICK 2), DRIBBLE_CONNS (200), DRIBBLE_WRITE (256), DRIBBLE_SECS (20; QUICK 8),
+# SHUTDOWN_TRIALS (5; QUICK 2), DRIBBLE_CONNS (200), DRIBBLE_WRITE (256), DRIBBLE_SECS (20; QUICK 8), STALL_SECS (6),
 # MODEL (nio; MODEL=blocking runs the same parts against the thread-per-connection model, for
 # contrast), SKIP_BUILD=1, CARGO_TARGET_DIR. Needs Linux, python3, curl, wrk and slowhttptest (installed
 # with apt-get when missing and run as root). Traffic goes to 127.0.0.1 only.
@@ -56,13 +62,14 @@ REPO=$PWD
 . "$REPO/benches/lib.sh"   # need_tools, free_port, started, stop_pids, scratch_webapp
 
 QUICK=${QUICK:-0}
-PARTS=${PARTS:-"slow shutdown soak flood dribble faults"}
+PARTS=${PARTS:-"slow shutdown soak flood dribble stall faults"}
 MODES=${MODES:-"H B X R"}
 MODEL=${MODEL:-nio}
 SLOW_CONNS=${SLOW_CONNS:-5000}
 SLOW_RATE=${SLOW_RATE:-500}
 DRIBBLE_CONNS=${DRIBBLE_CONNS:-200}
 DRIBBLE_WRITE=${DRIBBLE_WRITE:-256}
+STALL_SECS=${STALL_SECS:-6}
 if [ "$QUICK" = 1 ]; then
   DRIBBLE_SECS=${DRIBBLE_SECS:-8}
   SLOW_SECS=${SLOW_SECS:-10}
@@ -91,12 +98,12 @@ for arg in "$@"; do
     *) die "unknown argument $arg (see --help)" ;;
   esac
 done
-for n in "$SLOW_CONNS" "$SLOW_RATE" "$SLOW_SECS" "$SOAK_SECS" "$SHUTDOWN_TRIALS" "$DRIBBLE_CONNS" "$DRIBBLE_SECS" "$DRIBBLE_WRITE"; do
-  case $n in '' | *[!0-9]*) die "SLOW_CONNS, SLOW_RATE, SLOW_SECS, SOAK_SECS, SHUTDOWN_TRIALS, DRIBBLE_CONNS and DRIBBLE_SECS must be whole numbers" ;; esac
+for n in "$SLOW_CONNS" "$SLOW_RATE" "$SLOW_SECS" "$SOAK_SECS" "$SHUTDOWN_TRIALS" "$DRIBBLE_CONNS" "$DRIBBLE_SECS" "$DRIBBLE_WRITE" "$STALL_SECS"; do
+  case $n in '' | *[!0-9]*) die "SLOW_CONNS, SLOW_RATE, SLOW_SECS, SOAK_SECS, SHUTDOWN_TRIALS, DRIBBLE_CONNS, DRIBBLE_SECS, DRIBBLE_WRITE and STALL_SECS must be whole numbers" ;; esac
 done
 case $MODEL in nio | blocking) ;; *) die "MODEL must be nio or blocking, not $MODEL" ;; esac
 for part in $PARTS; do
-  case $part in slow | shutdown | soak | flood | dribble | faults) ;; *) die "PARTS: unknown part $part (slow shutdown soak flood dribble faults)" ;; esac
+  case $part in slow | shutdown | soak | flood | dribble | stall | faults) ;; *) die "PARTS: unknown part $part (slow shutdown soak flood dribble stall faults)" ;; esac
 done
 for mode in $MODES; do
   case $mode in H | B | X | R) ;; *) die "MODES: unknown mode $mode (H B X R)" ;; esac
@@ -857,6 +864,104 @@ part_faults() {
   [ "$res" = PASS ] || tail -30 <<<"$out" >&2
 }
 case " $PARTS " in *" faults "*) say "part 5: in-repo fault tests"; part_faults ;; esac
+
+# --- 6. a stall under keep-alive load --------------------------------------------------------
+# The whole server stops (SIGSTOP: a debugger, a frozen VM, swapping) for longer than its
+# keep-alive timeout while its clients send their next requests, and goes on (SIGCONT).
+# Those requests sit in their sockets; they must be answered, not reset as idle too long.
+part_stall() {
+  local t0=$SECONDS result line res detail held
+  start_server stall warn --workers 2 --max-keep-alive-requests 1000
+  say "32 keep-alive clients; SIGSTOP after 2 s for $STALL_SECS s (keep-alive timeout 5 s), SIGCONT, 2 s more"
+  result=$(python3 - "$PORT" "$PID" "$STALL_SECS" "$WWW" <<'EOF'
+import http.client, json, os, signal, sys, threading, time
+
+port, pid, stall, www = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+sizes = {"/hello.txt": os.path.getsize(www + "/hello.txt"), "/big.bin": os.path.getsize(www + "/big.bin")}
+paths = ["/hello.txt"] * 24 + ["/big.bin"] * 8
+stop_after, after = 2.0, 2.0
+duration = stop_after + stall + after
+start = time.monotonic()
+records, lock = [], threading.Lock()
+marks = {}
+
+def client(i, path):
+    conn = None
+    while time.monotonic() - start < duration:
+        if conn is None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=stall + 10)
+        t0 = time.monotonic()
+        t_sent = None
+        try:
+            conn.request("GET", path)
+            t_sent = time.monotonic()
+            r = conn.getresponse()
+            body = r.read()
+            outcome = "200" if r.status == 200 and len(body) == sizes[path] else f"status {r.status}, {len(body)} bytes"
+            if r.will_close:
+                conn.close()
+                conn = None
+        except Exception as e:  # reset, empty reply, timeout
+            outcome = type(e).__name__
+            conn.close()
+            conn = None
+            time.sleep(0.05)
+        with lock:
+            records.append((path, t0, t_sent, time.monotonic(), outcome))
+
+threads = [threading.Thread(target=client, args=(i, p), daemon=True) for i, p in enumerate(paths)]
+for t in threads:
+    t.start()
+time.sleep(stop_after)
+os.kill(pid, signal.SIGSTOP)
+marks["stop"] = time.monotonic()
+time.sleep(stall)
+marks["cont"] = time.monotonic()
+os.kill(pid, signal.SIGCONT)
+for t in threads:
+    t.join(timeout=duration + stall + 15)
+S, C = marks["stop"], marks["cont"]
+failed = [r for r in records if r[4] != "200"]
+# Held across the stall: the whole request was written before the server went on, and the
+# answer came after it did.
+held = [r for r in records if r[2] is not None and r[2] < C and r[3] >= C]
+kinds = {}
+for r in failed:
+    kinds[r[4]] = kinds.get(r[4], 0) + 1
+print(json.dumps({
+    "requests": len(records),
+    "failed": len(failed),
+    "kinds": kinds,
+    "failures": [f"{r[0]} {r[4]} {r[3] - C:+.3f} s after SIGCONT" + (f" (written {C - r[2]:.3f} s before it)" if r[2] else "") for r in failed][:5],
+    "held": len(held),
+    "held_ok": sum(1 for r in held if r[4] == "200"),
+    "held_big": sum(1 for r in held if r[0] == "/big.bin"),
+    "held_during": sum(1 for r in held if r[2] >= S),
+    "answered_ms": round(1e3 * (max((r[3] for r in held), default=C) - C)),
+    "stall_s": round(C - S, 2),
+}))
+EOF
+  )
+  stop_server
+  line=$(python3 - "$result" "$RC" <<'EOF'
+import json, sys
+r, exit_rc = json.loads(sys.argv[1]), sys.argv[2]
+ok = r["failed"] == 0 and r["held"] > 0 and r["held_ok"] == r["held"] and exit_rc == "0"
+kinds = ", ".join(f"{k} {v}" for k, v in sorted(r["kinds"].items())) or "none"
+detail = (f"stopped {r['stall_s']} s; {r['requests']} requests, {r['failed']} failed ({kinds})"
+          f"{' - ' + '; '.join(r['failures']) if r['failures'] else ''}; "
+          f"{r['held']} sat in their sockets across the stall ({r['held_during']} sent while the server was stopped, "
+          f"{r['held_big']} of them 1 MiB), {r['held_ok']} answered with 200, the last {r['answered_ms']} ms after SIGCONT; "
+          f"server exit {exit_rc}")
+print(("PASS" if ok else "FAIL") + "\t" + detail)
+EOF
+  )
+  res=${line%%$'\t'*}
+  detail=${line#*$'\t'}
+  row "6 stall" "SIGSTOP ${STALL_SECS} s under keep-alive load, SIGCONT" "$res" - - - - - - $((SECONDS - t0)) "$detail"
+  server_complaints >&2
+}
+case " $PARTS " in *" stall "*) say "part 6: a stall under keep-alive load"; part_stall ;; esac
 
 # --- summary -----------------------------------------------------------------------------
 {

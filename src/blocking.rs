@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
+use crate::access::{self, AccessLog};
 use crate::config::{self, Config};
 use crate::connection::{send_file, CloseReason, ReadBuf};
 use crate::handler::Handler;
@@ -142,6 +143,10 @@ impl<H: Handler> ConnThread<H> {
         let mut continue_sent = false;
         let mut waiting_since = Instant::now();
         let mut request_started = None;
+        // Bytes the socket has taken on this connection; the access log counts in them.
+        // Dropped with responses still pending (a write failed), it logs what went out.
+        let mut written = 0u64;
+        let mut access = AccessLog::default();
         loop {
             let (buffered, progress) = self.input.bytes_and_progress();
             let complete = match parse::check(buffered, progress, self.service.limits()) {
@@ -156,12 +161,15 @@ impl<H: Handler> ConnThread<H> {
                         self.out.clear();
                         let method = parse::method_for_refusal(self.input.bytes());
                         response::encode_error(&mut self.out, &method, e.status(), e.reason());
-                        write_all(stream, &self.out, Payload::None)?;
+                        self.refusal(&mut access, written, peer, e.status().as_u16());
+                        let sent = write_all(stream, &self.out, Payload::None, &mut written);
+                        access.written(written);
+                        sent?;
                         return Ok(self.linger(stream, CloseReason::BadRequest(e.status().as_u16())));
                     }
                     if expects_continue && !continue_sent {
                         continue_sent = true;
-                        write_all(stream, response::CONTINUE, Payload::None)?;
+                        write_all(stream, response::CONTINUE, Payload::None, &mut written)?;
                     }
                     false
                 }
@@ -176,18 +184,21 @@ impl<H: Handler> ConnThread<H> {
                     served: &mut served,
                     closing: &mut closing,
                     eof,
+                    access: &mut access,
+                    queued: written,
                 };
                 let answer = self.service.answer_next(ex, &mut self.out);
-                let written = match answer {
+                let sent = match answer {
                     Answer::Answered(payload) => {
                         self.counters.requests(1);
-                        write_all(stream, &self.out, payload)
+                        write_all(stream, &self.out, payload, &mut written)
                     }
-                    Answer::Rejected => write_all(stream, &self.out, Payload::None),
+                    Answer::Rejected => write_all(stream, &self.out, Payload::None, &mut written),
                     Answer::Incomplete => unreachable!("check said a request or an error is buffered"),
                 };
                 self.counters.worker_free();
-                written?;
+                access.written(written);
+                sent?;
                 if let Some(reason) = closing {
                     return Ok(self.linger(stream, reason));
                 }
@@ -233,10 +244,21 @@ impl<H: Handler> ConnThread<H> {
                     self.out.clear();
                     let method = parse::method_for_refusal(self.input.bytes());
                     response::encode_error(&mut self.out, &method, ::http::StatusCode::REQUEST_TIMEOUT, "");
-                    write_all(stream, &self.out, Payload::None)?;
+                    self.refusal(&mut access, written, peer, 408);
+                    let sent = write_all(stream, &self.out, Payload::None, &mut written);
+                    access.written(written);
+                    sent?;
                     return Ok(self.linger(stream, CloseReason::RequestTimeout));
                 }
             }
+        }
+    }
+
+    /// Adds the error response in `self.out`, which the server writes itself, to the
+    /// access log (if it is on); `written` is where it starts in the output.
+    fn refusal(&self, access: &mut AccessLog, written: u64, peer: SocketAddr, status: u16) {
+        if AccessLog::enabled() {
+            access.push_whole(access::refusal_line(peer, status), Instant::now(), written, &self.out);
         }
     }
 
@@ -280,12 +302,13 @@ impl<H: Handler> ConnThread<H> {
     }
 }
 
-/// Writes a response head and its payload, blocking until all of it is sent.
-fn write_all(mut stream: &TcpStream, head: &[u8], payload: Payload) -> io::Result<()> {
-    stream.write_all(head)?;
+/// Writes a response head and its payload, blocking until all of it is sent; every
+/// byte the socket takes is added to `written`, also when a write fails half way.
+fn write_all(mut stream: &TcpStream, head: &[u8], payload: Payload, written: &mut u64) -> io::Result<()> {
+    write_counted(stream, head, written)?;
     match payload {
         Payload::None => Ok(()),
-        Payload::Bytes(bytes) => stream.write_all(&bytes),
+        Payload::Bytes(bytes) => write_counted(stream, &bytes, written),
         Payload::File(mut region) => {
             while !region.is_empty() {
                 match send_file(&mut stream, &region) {
@@ -295,7 +318,10 @@ fn write_all(mut stream: &TcpStream, head: &[u8], payload: Payload) -> io::Resul
                             "file shrank while it was being sent",
                         ))
                     }
-                    Ok(n) => region.advance(n as u64),
+                    Ok(n) => {
+                        *written += n as u64;
+                        region.advance(n as u64);
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
                 }
@@ -303,4 +329,20 @@ fn write_all(mut stream: &TcpStream, head: &[u8], payload: Payload) -> io::Resul
             Ok(())
         }
     }
+}
+
+/// `write_all`, counting what the socket takes.
+fn write_counted(mut stream: &TcpStream, mut bytes: &[u8], written: &mut u64) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match stream.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                *written += n as u64;
+                bytes = &bytes[n..];
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

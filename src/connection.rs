@@ -8,10 +8,12 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use mio::net::TcpStream;
 
+use crate::access::AccessLog;
 use crate::body::FileRegion;
 use crate::http::parse::Progress;
 use crate::http::response::Payload;
@@ -75,6 +77,13 @@ pub(crate) struct Connection {
     pub(crate) continue_sent: bool,
     /// Identifies this connection's current deadline among stale ones.
     pub(crate) timer: u64,
+    /// Bytes handed to [`write_response`](Connection::write_response) so far: where
+    /// the next response starts in this connection's output.
+    pub(crate) queued: u64,
+    /// Bytes of this connection's output the socket has taken so far.
+    written: u64,
+    /// Responses not yet written whole, for the access log (empty when it is off).
+    pub(crate) access: AccessLog,
 }
 
 /// What writing pending output ended with.
@@ -100,6 +109,9 @@ impl Connection {
             eof: false,
             continue_sent: false,
             timer: 0,
+            queued: 0,
+            written: 0,
+            access: AccessLog::default(),
         }
     }
 
@@ -112,6 +124,8 @@ impl Connection {
             served: &mut self.served,
             closing: &mut self.closing,
             eof: self.eof,
+            access: &mut self.access,
+            queued: self.queued,
         }
     }
 
@@ -155,8 +169,15 @@ impl Connection {
     /// The fast path writes straight from the caller's buffer and allocates
     /// nothing; only bytes left over are copied into [`Outgoing`].
     pub(crate) fn write_response(&mut self, head: &[u8], payload: Payload) -> io::Result<Flush> {
+        self.queued += head.len() as u64 + payload_len(&payload);
+        let result = self.write_or_keep(head, payload);
+        self.tell_access_log();
+        result
+    }
+
+    fn write_or_keep(&mut self, head: &[u8], payload: Payload) -> io::Result<Flush> {
         if self.output.is_none() {
-            let (written, payload) = write_now(&mut self.stream, head, payload)?;
+            let (written, payload) = write_now(&mut self.stream, head, payload, &mut self.written)?;
             let rest = &head[written.min(head.len())..];
             let payload = payload.unwrap_or(Payload::None);
             if rest.is_empty() && matches!(payload, Payload::None) {
@@ -170,21 +191,53 @@ impl Connection {
         if let Some(out) = self.output.as_mut() {
             out.push(Bytes::copy_from_slice(head), payload);
         }
-        self.flush()
+        self.flush_output()
     }
 
     /// Writes pending output until it is all gone or the socket would block.
     pub(crate) fn flush(&mut self) -> io::Result<Flush> {
+        let result = self.flush_output();
+        self.tell_access_log();
+        result
+    }
+
+    fn flush_output(&mut self) -> io::Result<Flush> {
         let Some(out) = self.output.as_mut() else {
             return Ok(Flush::Done);
         };
-        match out.write_to(&mut self.stream)? {
+        match out.write_to(&mut self.stream, &mut self.written)? {
             Flush::Done => {
                 self.output = None;
                 Ok(Flush::Done)
             }
             Flush::Blocked => Ok(Flush::Blocked),
         }
+    }
+
+    /// Lets the access log see how far the output got, failed writes included: a
+    /// response logs when its last byte is written, wherever that happens.
+    fn tell_access_log(&mut self) {
+        if !self.access.is_empty() {
+            self.access.written(self.written);
+        }
+    }
+
+    /// Adds an error response the server wrote itself, whole in `response`, to the
+    /// access log (if it is on), before it is written.
+    pub(crate) fn log_refusal(&mut self, status: u16, response: &[u8]) {
+        if AccessLog::enabled() {
+            let text = crate::access::refusal_line(self.peer, status);
+            self.access.push_whole(text, Instant::now(), self.queued, response);
+        }
+    }
+}
+
+/// How many bytes a payload writes.
+pub(crate) fn payload_len(payload: &Payload) -> u64 {
+    match payload {
+        Payload::None => 0,
+        Payload::Bytes(bytes) => bytes.len() as u64,
+        Payload::File(region) => region.len(),
     }
 }
 
@@ -217,7 +270,8 @@ impl Outgoing {
         }
     }
 
-    fn write_to(&mut self, stream: &mut TcpStream) -> io::Result<Flush> {
+    /// Writes until done or the socket would block, adding what it took to `written`.
+    fn write_to(&mut self, stream: &mut TcpStream, written_total: &mut u64) -> io::Result<Flush> {
         loop {
             let written = match self.chunks.front_mut() {
                 None => return Ok(Flush::Done),
@@ -229,6 +283,7 @@ impl Outgoing {
                         ))
                     }
                     Ok(n) => {
+                        *written_total += n as u64;
                         region.advance(n as u64);
                         if region.is_empty() {
                             self.chunks.pop_front();
@@ -254,7 +309,10 @@ impl Outgoing {
             };
             match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.consume(n),
+                Ok(n) => {
+                    *written_total += n as u64;
+                    self.consume(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -278,11 +336,17 @@ impl Outgoing {
     }
 }
 
-/// Writes `head` and then `payload` until done or the socket would block.
+/// Writes `head` and then `payload` until done or the socket would block, adding
+/// every byte the socket takes to `written_total`.
 ///
 /// Returns how much of `head` went out and, if the payload did not go out whole,
 /// what is left of it.
-fn write_now(stream: &mut TcpStream, head: &[u8], payload: Payload) -> io::Result<(usize, Option<Payload>)> {
+fn write_now(
+    stream: &mut TcpStream,
+    head: &[u8],
+    payload: Payload,
+    written_total: &mut u64,
+) -> io::Result<(usize, Option<Payload>)> {
     let mut written = 0;
     match payload {
         Payload::Bytes(mut body) => loop {
@@ -293,6 +357,7 @@ fn write_now(stream: &mut TcpStream, head: &[u8], payload: Payload) -> io::Resul
             match stream.write_vectored(&[IoSlice::new(head_rest), IoSlice::new(&body)]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
+                    *written_total += n as u64;
                     let from_head = n.min(head_rest.len());
                     written += from_head;
                     body.advance(n - from_head);
@@ -309,7 +374,10 @@ fn write_now(stream: &mut TcpStream, head: &[u8], payload: Payload) -> io::Resul
             while written < head.len() {
                 match write_head(stream, &head[written..], more) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => written += n,
+                    Ok(n) => {
+                        *written_total += n as u64;
+                        written += n;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((written, Some(payload))),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
@@ -326,7 +394,10 @@ fn write_now(stream: &mut TcpStream, head: &[u8], payload: Payload) -> io::Resul
                             "file shrank while it was being sent",
                         ))
                     }
-                    Ok(n) => region.advance(n as u64),
+                    Ok(n) => {
+                        *written_total += n as u64;
+                        region.advance(n as u64);
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         return Ok((written, Some(Payload::File(region))))
                     }

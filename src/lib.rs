@@ -40,6 +40,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+mod access;
 mod blocking;
 mod body;
 mod config;
@@ -60,7 +61,7 @@ mod worker;
 pub use crate::body::{Body, FileRegion};
 pub use crate::config::Model;
 pub use crate::handler::Handler;
-pub use crate::server::{Builder, Server, ServerHandle};
+pub use crate::server::{Builder, Server, ServerHandle, ShutdownReport};
 pub use crate::static_files::StaticFiles;
 pub use crate::stats::{Counters, Stats};
 pub use crate::status::Status;

@@ -17,7 +17,7 @@ use std::io;
 use std::mem;
 use std::net::Shutdown;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,7 @@ use crate::connection::{CloseReason, Connection, Flush, ReadBuf};
 use crate::deadline::Deadlines;
 use crate::http::parse::{self, Limits, Next};
 use crate::http::response;
+use crate::server::ShutdownReport;
 use crate::stats::Counters;
 use crate::worker::{Handback, Job, Returned};
 use crate::Request;
@@ -61,6 +62,8 @@ pub(crate) struct Shared {
     /// Also read by the workers, to make a response during shutdown the last one.
     pub(crate) shutting_down: Arc<AtomicBool>,
     pub(crate) counters: Counters,
+    /// What the end of the grace period cut off, written once by the poller as it exits.
+    pub(crate) left: Mutex<ShutdownReport>,
 }
 
 impl Shared {
@@ -125,6 +128,20 @@ impl Slot {
             Slot::Busy(_) => None,
         }
     }
+}
+
+/// Why [`Poller::drive`] runs, which decides what it does when the client has sent
+/// nothing more to act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Turn {
+    /// Something happened (an event, a hand-back, an accept): wait for the client
+    /// again if there is nothing to do.
+    Event,
+    /// The deadline of this waiting state passed. The socket is read first, so that
+    /// a request that arrived while the poller could not look (a stall, an event not
+    /// yet taken) is answered rather than dropped; only what is still missing then
+    /// counts as timed out.
+    Expired(Wait),
 }
 
 /// Whether accepting goes on.
@@ -223,6 +240,16 @@ impl Poller {
                     return Ok(());
                 }
             }
+            // The one place accepting resumes, just before the poller may sleep: a slot
+            // freed on any path since the last look (a hand-back closed above, an event,
+            // an expiry, a lingering close that ended) is used at once. The listener is
+            // edge-triggered and its edge was consumed while the server was full, so no
+            // event would come for the clients already waiting in the backlog.
+            match self.accepting {
+                Accepting::Paused(at) if at <= now => self.accept(now),
+                Accepting::Full if self.slab.len() < self.max_connections => self.accept(now),
+                _ => {}
+            }
             self.shared
                 .counters
                 .set_connections(self.slab.len(), self.idle, self.busy);
@@ -245,13 +272,19 @@ impl Poller {
                     deadline
                 }
             };
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
+            let polled = self.poll.poll(&mut events, timeout);
+            self.shared.poller_asleep.store(false, Ordering::SeqCst);
+            match polled {
+                Ok(()) => {}
+                // A signal, or a stop and continue (SIGSTOP, SIGCONT: epoll_wait fails with
+                // EINTR, signal(7)). No events were taken: expiring deadlines now would
+                // act before the events of the stall, so poll again first.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
                     error!("poll failed, the server stops: {e}");
                     return Err(e);
                 }
             }
-            self.shared.poller_asleep.store(false, Ordering::SeqCst);
 
             let now = Instant::now();
             for event in events.iter() {
@@ -264,24 +297,27 @@ impl Poller {
                 }
             }
             self.expire(now);
-            match self.accepting {
-                Accepting::Paused(at) if at <= now => self.accept(now),
-                Accepting::Full if self.slab.len() < self.max_connections => self.accept(now),
-                _ => {}
-            }
         }
     }
 
-    /// Closes whatever is left when the grace period is over.
+    /// Closes whatever is left when the grace period is over, and says what that was.
     fn finish(&mut self) {
-        debug!(
-            "shutdown: {} connections left at the end of the grace period",
-            self.slab.len()
-        );
-        for _ in self.slab.drain() {
+        let mut left = ShutdownReport::default();
+        for slot in self.slab.drain() {
+            match slot {
+                Slot::Reading(_) => left.reading += 1,
+                Slot::Writing(_) => left.writing += 1,
+                Slot::Busy(_) => left.on_worker += 1,
+                Slot::Closing(_) => left.lingering += 1,
+                // Never during the grace period (`drive` closes instead of parking);
+                // and nothing to lose.
+                Slot::Idle(_) => {}
+            }
             self.shared.counters.closed();
         }
         self.shared.counters.set_connections(0, 0, 0);
+        debug!("shutdown: {left}");
+        *self.shared.left.lock().unwrap_or_else(PoisonError::into_inner) = left;
     }
 
     /// Accepts until the kernel has no more pending connections.
@@ -316,7 +352,7 @@ impl Poller {
                     entry.insert(Slot::Busy(Arrived::default()));
                     self.shared.counters.accepted();
                     debug!("New client: {peer} #{}", token.0);
-                    self.drive(token, Connection::new(stream, peer), now);
+                    self.drive(token, Connection::new(stream, peer), Turn::Event, now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted) => {}
@@ -369,14 +405,14 @@ impl Poller {
         }
         match self.take(token) {
             Slot::Closing(conn) => self.drain_closing(token, conn),
-            Slot::Idle(conn) | Slot::Reading(conn) | Slot::Writing(conn) => self.drive(token, conn, now),
+            Slot::Idle(conn) | Slot::Reading(conn) | Slot::Writing(conn) => self.drive(token, conn, Turn::Event, now),
             Slot::Busy(_) => unreachable!("a busy slot is never acted on"),
         }
     }
 
     /// Moves a connection as far as it can go without waiting: writes pending
     /// output, reads, parses, and then hands it to a worker or parks it.
-    fn drive(&mut self, token: Token, mut conn: Connection, now: Instant) {
+    fn drive(&mut self, token: Token, mut conn: Connection, mut turn: Turn, now: Instant) {
         loop {
             match conn.flush() {
                 Ok(Flush::Done) => {}
@@ -415,8 +451,26 @@ impl Poller {
                         return self.close(token, conn, CloseReason::PeerClosed);
                     }
                     if conn.input.is_empty() {
-                        if self.grace_ends.is_some() {
-                            return self.close(token, conn, CloseReason::Shutdown);
+                        let stop = if self.grace_ends.is_some() {
+                            Some(CloseReason::Shutdown)
+                        } else {
+                            match turn {
+                                Turn::Expired(Wait::Idle) => Some(CloseReason::KeepAliveTimeout),
+                                Turn::Expired(_) => Some(CloseReason::RequestTimeout),
+                                Turn::Event => None,
+                            }
+                        };
+                        if let Some(reason) = stop {
+                            if matches!(turn, Turn::Expired(_)) {
+                                self.shared.counters.timed_out();
+                            }
+                            if conn.served == 0 {
+                                // Nothing was ever sent on it: nobody to tell, nothing to lose.
+                                return self.close(token, conn, reason);
+                            }
+                            // Responses may still be on their way to a client that reads
+                            // slowly, which may already be sending its next request.
+                            return self.linger(token, conn, reason, now);
                         }
                         if conn.served == 0 {
                             // A new connection waits for its first request under the
@@ -425,6 +479,13 @@ impl Poller {
                             return self.park(token, Slot::Reading(conn), now);
                         }
                         return self.park(token, Slot::Idle(conn), now);
+                    }
+                    if turn == Turn::Expired(Wait::Reading) {
+                        // RFC 9110 §15.5.9: tell the client why, then close.
+                        self.shared.counters.timed_out();
+                        turn = Turn::Event;
+                        self.refuse_with(&mut conn, ::http::StatusCode::REQUEST_TIMEOUT, "");
+                        continue;
                     }
                     if conn.input.len() >= self.max_request_bytes {
                         self.refuse(&mut conn, parse::ParseError::BodyTooLarge);
@@ -450,12 +511,22 @@ impl Poller {
 
     /// Queues the error response for `e`; the connection closes after it.
     fn refuse(&mut self, conn: &mut Connection, e: parse::ParseError) {
+        self.refuse_with(conn, e.status(), e.reason());
+    }
+
+    /// Queues an error response the server writes itself; the connection closes after it.
+    fn refuse_with(&mut self, conn: &mut Connection, status: ::http::StatusCode, detail: &str) {
         let mut out = Vec::with_capacity(256);
         let method = parse::method_for_refusal(conn.input.bytes());
-        response::encode_error(&mut out, &method, e.status(), e.reason());
-        conn.closing = Some(CloseReason::BadRequest(e.status().as_u16()));
+        response::encode_error(&mut out, &method, status, detail);
+        conn.closing = Some(if status == ::http::StatusCode::REQUEST_TIMEOUT {
+            CloseReason::RequestTimeout
+        } else {
+            CloseReason::BadRequest(status.as_u16())
+        });
         // Whatever else the client sent is never processed as a request.
         conn.input.consume(conn.input.len());
+        conn.log_refusal(status.as_u16(), &out);
         if let Err(err) = conn.write_response(&out, response::Payload::None) {
             debug!("{}: error response not sent: {err}", conn.peer);
             conn.eof = true;
@@ -500,7 +571,7 @@ impl Poller {
                     // During shutdown a next request may have arrived unannounced; look.
                     conn.readable |= meanwhile.readable || self.grace_ends.is_some();
                     conn.hung_up |= meanwhile.hung_up;
-                    self.drive(token, conn, now);
+                    self.drive(token, conn, Turn::Event, now);
                 }
                 Handback::Dead(conn, reason) => self.close(token, conn, reason),
             }
@@ -636,29 +707,17 @@ impl Poller {
                     unreachable!("a live deadline belongs to a waiting slot");
                 };
                 match wait {
-                    Wait::Idle => {
-                        self.shared.counters.timed_out();
-                        self.close(token, conn, CloseReason::KeepAliveTimeout);
-                    }
-                    Wait::Reading if conn.input.is_empty() => {
-                        // A new connection that never sent a byte: nobody to tell.
-                        self.shared.counters.timed_out();
-                        self.close(token, conn, CloseReason::RequestTimeout);
-                    }
-                    Wait::Reading => {
-                        // RFC 9110 §15.5.9: tell the client why, then close.
-                        self.shared.counters.timed_out();
-                        let mut out = Vec::with_capacity(256);
-                        let method = parse::method_for_refusal(conn.input.bytes());
-                        response::encode_error(&mut out, &method, ::http::StatusCode::REQUEST_TIMEOUT, "");
-                        conn.input.consume(conn.input.len());
-                        conn.closing = Some(CloseReason::RequestTimeout);
-                        match conn.write_response(&out, response::Payload::None) {
-                            Ok(_) => self.drive(token, conn, now),
-                            Err(e) => self.close_after_error(token, conn, &e),
-                        }
+                    Wait::Idle | Wait::Reading => {
+                        // Whatever the socket holds is read before anything is given up
+                        // on: after a stall longer than the timeout, requests sent
+                        // meanwhile sit there, and closing with them unread would reset
+                        // the connection (and whatever response is still in flight).
+                        conn.readable = true;
+                        self.drive(token, conn, Turn::Expired(wait), now);
                     }
                     Wait::Writing => {
+                        // The client took nothing for a whole send timeout: what is in
+                        // flight is lost either way.
                         self.shared.counters.timed_out();
                         self.close(token, conn, CloseReason::SendTimeout);
                     }
@@ -707,19 +766,26 @@ impl Poller {
         }
         self.accepting = Accepting::Closed;
         self.grace_ends = Some(now + self.shutdown_grace);
-        let idle: Vec<usize> = self
+        // Idle connections, and new ones that have sent nothing yet (a browser's
+        // preconnect, a health check): none of them may hold the exit.
+        let quiet: Vec<usize> = self
             .slab
             .iter()
-            .filter(|(_, slot)| matches!(slot, Slot::Idle(_)))
+            .filter(|(_, slot)| match slot {
+                Slot::Idle(_) => true,
+                Slot::Reading(conn) => conn.input.is_empty(),
+                _ => false,
+            })
             .map(|(key, _)| key)
             .collect();
-        for key in idle {
-            if let Slot::Idle(mut conn) = self.take(Token(key)) {
+        for key in quiet {
+            if let Slot::Idle(mut conn) | Slot::Reading(mut conn) = self.take(Token(key)) {
                 // A request may have arrived since the last poll: read before closing. A
                 // complete one is still answered (with `Connection: close`); with nothing
-                // buffered, `drive` closes the connection now that shutdown has begun.
+                // buffered, `drive` closes the connection now that shutdown has begun
+                // (lingering, if responses were sent on it).
                 conn.readable = true;
-                self.drive(Token(key), conn, now);
+                self.drive(Token(key), conn, Turn::Event, now);
             }
         }
     }

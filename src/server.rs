@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -86,6 +86,11 @@ impl Builder {
 
     /// How long an idle connection is kept open between requests. Default is 5 s.
     ///
+    /// When it expires the socket is read once more, so a request that arrived but was
+    /// not read yet (after a stall of the process, say) is still answered; otherwise
+    /// the connection gets a lingering close, so that a response the client is still
+    /// reading is not destroyed by a reset.
+    ///
     /// A new connection waits for its first request under the
     /// [request timeout](Builder::request_timeout) instead. Zero turns keep-alive
     /// off: every response says `Connection: close` and the connection closes after it.
@@ -116,6 +121,14 @@ impl Builder {
     }
 
     /// How long a response may wait for the client to accept more bytes. Default is 30 s.
+    ///
+    /// The timeout starts when a write finds the socket full and starts over each time
+    /// the socket turns writable again and takes more bytes. On Linux a connection's
+    /// socket holds at most 128 KiB not yet sent (`TCP_NOTSENT_LOWAT`) and turns
+    /// writable once less than half of that is unsent, so the timeout starts over each
+    /// time the client has taken about 64 KiB: a client that reads slowly but steadily
+    /// gets the whole response however long it takes; one that takes less than that
+    /// within the timeout is cut off.
     ///
     /// # Examples
     ///
@@ -276,9 +289,27 @@ impl Builder {
     }
 }
 
+/// How many bytes a connection's socket may hold that the kernel has not sent yet
+/// (`TCP_NOTSENT_LOWAT`, Linux). Below it the socket reports writable again.
+///
+/// This is what makes writability a measure of the client's progress, which the send
+/// timeout relies on: the kernel sends only as fast as the client acknowledges, so with
+/// at most this much unsent, a client that takes about half of it makes the socket
+/// writable again (the kernel wakes a writer once less than half the limit is unsent),
+/// and each time the socket takes more bytes the send timeout starts over. Without it,
+/// the send buffer grows to `net.ipv4.tcp_wmem`'s maximum (4 MiB by default) and the
+/// socket becomes writable only after a third of that drained: a client reading 4 MiB
+/// in more than three send timeouts was cut off while it read. It also bounds the kernel
+/// memory a slow reader holds: what is in flight plus this.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) const NOTSENT_LOWAT: u32 = 128 * 1024;
+
 fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    // Accepted sockets inherit it from the listener: no system call per connection.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    socket.set_tcp_notsent_lowat(NOTSENT_LOWAT)?;
     socket.bind(&addr.into())?;
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     Ok(socket.into())
@@ -456,6 +487,7 @@ fn spawn_nio<H: Handler>(
         poller_asleep: AtomicBool::new(false),
         shutting_down: Arc::clone(shutting_down),
         counters: counters.clone(),
+        left: Mutex::new(ShutdownReport::default()),
     });
     let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
     let (returns_tx, returns_rx) = crossbeam_channel::unbounded();
@@ -563,10 +595,12 @@ impl ServerHandle {
 
     /// Stops the server gracefully and waits for every thread to finish.
     ///
-    /// Accepting stops and idle connections are closed at once. Requests in flight
-    /// finish within the grace period (see [`Builder::shutdown_grace`]); their
-    /// responses say `Connection: close`. A connection still open when the grace
-    /// period ends is closed. Returns once the poller and every worker have exited.
+    /// Accepting stops. Idle connections, and new ones that have not sent a byte, are
+    /// closed at once (after a lingering close if responses were sent on them). Requests
+    /// in flight finish within the grace period (see [`Builder::shutdown_grace`]); their
+    /// responses say `Connection: close`. A connection still open when the grace period
+    /// ends is closed, and the returned report says how many were cut off that way, and
+    /// in which state. Returns once the poller and every worker have exited.
     ///
     /// # Examples
     ///
@@ -575,16 +609,21 @@ impl ServerHandle {
     /// let handle = nioserve::Server::builder().bind("127.0.0.1:0")?
     ///     .spawn(|_req| nioserve::Response::new("hi".into()))?;
     /// let addr = handle.local_addr();
-    /// handle.shutdown();
+    /// let report = handle.shutdown();
+    /// assert_eq!(report.cut_off(), 0);
     /// assert!(std::net::TcpStream::connect(addr).is_err());
     /// # Ok(())
     /// # }
     /// ```
-    pub fn shutdown(mut self) {
+    pub fn shutdown(mut self) -> ShutdownReport {
         self.begin_shutdown();
         if let Err(e) = self.wait() {
             error!("the poller had failed before shutdown: {e}");
         }
+        self.waker
+            .as_ref()
+            .map(|shared| *shared.left.lock().unwrap_or_else(PoisonError::into_inner))
+            .unwrap_or_default()
     }
 
     fn begin_shutdown(&self) {
@@ -616,11 +655,104 @@ impl ServerHandle {
     }
 }
 
+/// What a [`ServerHandle::shutdown`] had to cut off: the connections still open when
+/// the grace period ended, by the state they were in. They were closed.
+///
+/// In the blocking model every request in flight is waited for, so nothing is cut off.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use std::time::Duration;
+/// use nioserve::{Response, Server};
+///
+/// let handle = Server::builder()
+///     .shutdown_grace(Duration::from_millis(100))
+///     .bind("127.0.0.1:0")?
+///     .spawn(|_req| Response::new("hi".into()))?;
+/// let report = handle.shutdown();
+/// if report.cut_off() > 0 {
+///     eprintln!("{report}");
+/// }
+/// assert_eq!(report.to_string(), "no connection was open at the end of the grace period");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Connections whose request had not arrived whole.
+    pub reading: usize,
+    /// Connections whose response the client had not taken whole.
+    pub writing: usize,
+    /// Connections on a worker: the handler was still running, or its response was
+    /// being written. The worker finishes it; the connection is closed after.
+    pub on_worker: usize,
+    /// Connections in their lingering close: the last response had been written and
+    /// the server was only reading what the client still sent. Nothing was lost.
+    pub lingering: usize,
+}
+
+impl ShutdownReport {
+    /// How many requests or responses the end of the grace period cut short: every
+    /// connection counted here but the lingering ones.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(nioserve::ShutdownReport::default().cut_off(), 0);
+    /// ```
+    pub fn cut_off(&self) -> usize {
+        self.reading + self.writing + self.on_worker
+    }
+}
+
+impl fmt::Display for ShutdownReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let open = self.cut_off() + self.lingering;
+        if open == 0 {
+            return f.write_str("no connection was open at the end of the grace period");
+        }
+        write!(
+            f,
+            "{open} connections were still open at the end of the grace period and were closed:"
+        )?;
+        let parts = [
+            (self.on_worker, "on a worker"),
+            (self.writing, "writing a response"),
+            (self.reading, "reading a request"),
+            (self.lingering, "lingering after their last response"),
+        ];
+        let mut first = true;
+        for (n, what) in parts.into_iter().filter(|(n, _)| *n > 0) {
+            write!(f, "{} {n} {what}", if first { "" } else { "," })?;
+            first = false;
+        }
+        Ok(())
+    }
+}
+
 impl Drop for ServerHandle {
     fn drop(&mut self) {
         if !self.threads.is_empty() {
             self.begin_shutdown();
             let _ = self.wait();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn accepted_sockets_inherit_the_notsent_lowat() -> io::Result<()> {
+        let listener = listen("127.0.0.1:0".parse().expect("address"), 16)?;
+        let _client = std::net::TcpStream::connect(listener.local_addr()?)?;
+        let (accepted, _) = listener.accept()?;
+        assert_eq!(socket2::SockRef::from(&accepted).tcp_notsent_lowat()?, NOTSENT_LOWAT);
+        Ok(())
     }
 }

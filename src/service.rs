@@ -16,10 +16,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ::http::{HeaderMap, Method, StatusCode, Version};
-use log::{debug, error, info, log_enabled, Level};
+use log::{debug, error};
 
+use crate::access::{self, AccessLog};
 use crate::config::Config;
-use crate::connection::{CloseReason, ReadBuf};
+use crate::connection::{payload_len, CloseReason, ReadBuf};
 use crate::handler::Handler;
 use crate::http::parse::{self, Limits};
 use crate::http::response::{self, Payload, Persistence};
@@ -35,6 +36,11 @@ pub(crate) struct Exchange<'a> {
     pub(crate) closing: &'a mut Option<CloseReason>,
     /// The client shut down its sending side.
     pub(crate) eof: bool,
+    /// Where responses wait for their last byte to be logged.
+    pub(crate) access: &'a mut AccessLog,
+    /// Where the first byte of `out` goes in the connection's output: the bytes
+    /// handed to the socket (or queued for it) before this exchange.
+    pub(crate) queued: u64,
 }
 
 /// What [`Service::answer_next`] did.
@@ -99,7 +105,13 @@ impl<H: Handler> Service<H> {
             Err(e) => {
                 debug!("{} #{}: rejected: {} ({})", ex.peer, ex.id, e.reason(), e.status());
                 let method = parse::method_for_refusal(ex.input.bytes());
+                let at = out.len();
                 response::encode_error(out, &method, e.status(), e.reason());
+                if AccessLog::enabled() {
+                    let text = access::refusal_line(ex.peer, e.status().as_u16());
+                    ex.access
+                        .push_whole(text, Instant::now(), ex.queued + at as u64, &out[at..]);
+                }
                 // Whatever else the client sent is never processed as a request.
                 ex.input.consume(ex.input.len());
                 *ex.closing = Some(CloseReason::BadRequest(e.status().as_u16()));
@@ -128,12 +140,18 @@ impl<H: Handler> Service<H> {
             // RFC 9110 §9.3.6: a 2xx to CONNECT turns the connection into a tunnel, with
             // no framing. nioserve has no tunnels, so it answers CONNECT itself and no
             // handler ever sees one.
+            let at = out.len();
             response::encode_error(
                 out,
                 request.method(),
                 StatusCode::NOT_IMPLEMENTED,
                 "CONNECT is not supported",
             );
+            if AccessLog::enabled() {
+                let text = access::request_line(ex.peer, request.method(), request.uri(), request.version(), 501);
+                ex.access
+                    .push_whole(text, Instant::now(), ex.queued + at as u64, &out[at..]);
+            }
             // What follows may already be bytes meant for the tunnel: never a request.
             ex.input.consume(ex.input.len());
             *ex.closing = Some(CloseReason::BadRequest(StatusCode::NOT_IMPLEMENTED.as_u16()));
@@ -144,8 +162,9 @@ impl<H: Handler> Service<H> {
         let client_keeps_alive = parse::wants_keep_alive(version, request.headers());
         let method = request.method().clone();
         let route = Route::of(&request);
-        let access =
-            log_enabled!(target: "nioserve::access", Level::Info).then(|| (Instant::now(), request.uri().clone()));
+        // The line is logged once the response's last byte is written (see `access`).
+        let access = AccessLog::enabled().then(|| (Instant::now(), request.uri().clone()));
+        let at = out.len();
 
         let handler = &self.handler;
         let response = match panic::catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
@@ -158,6 +177,10 @@ impl<H: Handler> Service<H> {
                 );
                 response::encode_error(out, &method, StatusCode::INTERNAL_SERVER_ERROR, "");
                 *ex.closing = Some(CloseReason::HandlerPanicked);
+                if let Some((started, uri)) = access {
+                    let text = access::request_line(ex.peer, &method, &uri, version, 500);
+                    ex.access.push_whole(text, started, ex.queued + at as u64, &out[at..]);
+                }
                 return Answer::Rejected;
             }
         };
@@ -170,8 +193,7 @@ impl<H: Handler> Service<H> {
             last_buffered,
             response.headers(),
         );
-        let status = response.status();
-        let body_len = response.body().len();
+        let status = response.status().as_u16();
         let payload = match response::encode(out, &method, response, persistence) {
             Ok(payload) => payload,
             Err(invalid) => {
@@ -181,6 +203,10 @@ impl<H: Handler> Service<H> {
                 );
                 response::encode_error(out, &method, StatusCode::INTERNAL_SERVER_ERROR, "");
                 *ex.closing = Some(CloseReason::InvalidResponse);
+                if let Some((started, uri)) = access {
+                    let text = access::request_line(ex.peer, &method, &uri, version, 500);
+                    ex.access.push_whole(text, started, ex.queued + at as u64, &out[at..]);
+                }
                 return Answer::Rejected;
             }
         };
@@ -188,14 +214,9 @@ impl<H: Handler> Service<H> {
             *ex.closing = Some(reason);
         }
         if let Some((started, uri)) = access {
-            info!(
-                target: "nioserve::access",
-                "{} \"{method} {uri} {version:?}\" {} {} {:.3}ms",
-                ex.peer,
-                status.as_u16(),
-                body_len,
-                started.elapsed().as_secs_f64() * 1000.0,
-            );
+            let body_at = ex.queued + out.len() as u64;
+            let text = access::request_line(ex.peer, &method, &uri, version, status);
+            ex.access.push(text, started, body_at, body_at + payload_len(&payload));
         }
         Answer::Answered(payload)
     }

@@ -6,7 +6,8 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::ExitCode;
+use std::process::{self, ExitCode};
+use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
@@ -168,11 +169,28 @@ fn run(args: Args) -> Result<(), String> {
         handle.local_addr()
     );
 
+    let listening = signals.handle();
     if let Some(signal) = signals.forever().next() {
-        info!("signal {signal}: shutting down");
+        info!("signal {signal}: shutting down (a second signal stops at once)");
     }
     let counters = handle.counters();
-    handle.shutdown();
+    // The graceful shutdown runs on a thread of its own, so that this one still hears a
+    // second signal: an operator who does not want to wait for the grace period (as
+    // nginx's fast shutdown).
+    let stopper = thread::Builder::new()
+        .name("shutdown".into())
+        .spawn(move || {
+            let report = handle.shutdown();
+            listening.close();
+            report
+        })
+        .map_err(|e| format!("cannot shut down: {e}"))?;
+    if let Some(signal) = signals.forever().next() {
+        error!("signal {signal} again: stopping at once, cutting off whatever is in flight");
+        // 128 + the signal's number, as a shell reports a process a signal ended.
+        process::exit(128 + signal);
+    }
+    let report = stopper.join().map_err(|_| "the shutdown thread panicked".to_string())?;
     let stats = counters.snapshot();
     info!(
         "stopped after {:.1}s: {} requests on {} connections ({} timed out)",
@@ -181,11 +199,8 @@ fn run(args: Args) -> Result<(), String> {
         stats.accepted,
         stats.timed_out
     );
-    if stats.connections_open != 0 {
-        error!(
-            "{} connections were still open at the end of the grace period",
-            stats.connections_open
-        );
+    if report.cut_off() > 0 {
+        error!("{report}");
     }
     Ok(())
 }

@@ -376,3 +376,103 @@ fn the_blocking_model_serves_files_too() {
     let on_disk = std::fs::read(webapp().join("hello.txt")).expect("webapp/hello.txt");
     assert_eq!(hello.body, on_disk);
 }
+
+/// The number after `"key":` in the demo's `/_status` JSON, asked on `client`.
+fn status_number(client: &mut Client, key: &str) -> u64 {
+    let json = client.get("/_status").text().to_string();
+    let rest = json
+        .split_once(&format!("\"{key}\":"))
+        .unwrap_or_else(|| panic!("no {key} in {json}"))
+        .1;
+    let end = rest.find([',', '}']).expect("end of value");
+    rest[..end]
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} is not a whole number in {json}"))
+}
+
+/// The state letter of a process in `/proc/PID/stat` (`T` when stopped).
+fn process_state(pid: &str) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces: the state follows it.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+#[test]
+fn a_second_signal_during_the_grace_period_stops_at_once() {
+    for (first, second, code) in [("-TERM", "-TERM", 143), ("-INT", "-INT", 130), ("-TERM", "-INT", 130)] {
+        let case = format!("{first} then {second}");
+        // A long grace period, held open by a request that never finishes arriving.
+        let (mut demo, banner) = Demo::serve(
+            &webapp(),
+            &["--request-timeout", "60", "--shutdown-grace", "60"],
+            Log::Default,
+        );
+        let addr = Demo::addr(&banner);
+        // One connection for every /_status request, so that the count is not muddled
+        // by earlier ones still closing.
+        let mut status = Client::connect(addr);
+        let mut partial = Client::connect(addr);
+        partial.send(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n");
+        wait_until("the partial request's connection is accepted", || {
+            status_number(&mut status, "connections_open") == 2
+        });
+
+        demo.signal(first);
+        demo.wait_for_stderr("shutting down");
+        assert!(
+            demo.child.try_wait().expect("try_wait").is_none(),
+            "{case}: the first signal waits for the grace period"
+        );
+        let started = Instant::now();
+        demo.signal(second);
+        let (status, stderr) = demo.wait_for_exit();
+        assert_eq!(status.code(), Some(code), "{case}: {stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{case}: stopped only after {:?}",
+            started.elapsed()
+        );
+        assert!(stderr.contains("again: stopping at once"), "{case}: {stderr}");
+        drop((partial, status));
+    }
+}
+
+#[test]
+fn requests_sent_during_a_stall_longer_than_the_keep_alive_timeout_are_answered() {
+    // The whole process is stopped (SIGSTOP) while its keep-alive clients send their next
+    // requests, for three keep-alive timeouts, and then continued. Every one of those
+    // requests sits in its socket: each must be answered, none reset as "idle too long".
+    const CLIENTS: usize = 20;
+    let (demo, banner) = Demo::serve(
+        &webapp(),
+        &["--keep-alive-timeout", "0.5", "--workers", "2"],
+        Log::Level("warn"),
+    );
+    let addr = Demo::addr(&banner);
+    let mut clients: Vec<Client> = (0..CLIENTS).map(|_| Client::connect(addr)).collect();
+    for client in &mut clients {
+        assert_eq!(client.get("/hello.txt").status, 200);
+    }
+
+    let pid = demo.pid();
+    demo.signal("-STOP");
+    wait_until("the server is stopped", || process_state(&pid) == Some('T'));
+    for client in &mut clients {
+        client.send(b"GET /hello.txt HTTP/1.1\r\nHost: test\r\n\r\n");
+    }
+    // The stall itself: three keep-alive timeouts with the requests unread.
+    thread::sleep(Duration::from_millis(1500));
+    demo.signal("-CONT");
+
+    let on_disk = std::fs::read(webapp().join("hello.txt")).expect("webapp/hello.txt");
+    for (i, client) in clients.iter_mut().enumerate() {
+        let reply = client.reply();
+        assert_eq!(reply.status, 200, "client {i}");
+        assert_eq!(reply.body, on_disk, "client {i}");
+    }
+    assert!(
+        !demo.stderr().contains("ERROR") && !demo.stderr().contains("panicked"),
+        "{}",
+        demo.stderr()
+    );
+}
