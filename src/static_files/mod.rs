@@ -304,7 +304,11 @@ impl StaticFiles {
     /// let root = std::env::temp_dir().join(format!("nioserve-doc-hidden-{}", std::process::id()));
     /// std::fs::create_dir_all(&root)?;
     /// std::fs::write(root.join(".env"), "SECRET=1")?;
-    /// let get_env = || Request::get("/.env").body(Default::default()).unwrap();
+    /// let get_env = || {
+    ///     let mut request = Request::new(Default::default());
+    ///     *request.uri_mut() = http::Uri::from_static("/.env");
+    ///     request
+    /// };
     ///
     /// assert_eq!(StaticFiles::new(&root)?.call(get_env()).status(), 404);
     /// assert_eq!(StaticFiles::new(&root)?.serve_hidden(true).call(get_env()).status(), 200);
