@@ -363,7 +363,11 @@ impl CachedFile {
     /// Whether it may be served without asking the disk at `now`: it is still
     /// cached, and the disk was asked less than `validity` ago. Marks it used.
     pub(super) fn is_fresh(&self, now: u64, validity: Duration) -> bool {
-        self.used.store(now, Ordering::Relaxed);
+        // Load first: most hits fall in the millisecond of the last one, and a store
+        // would bounce the cache line between workers on every request.
+        if self.used.load(Ordering::Relaxed) != now {
+            self.used.store(now, Ordering::Relaxed);
+        }
         let age = now.saturating_sub(self.checked.load(Ordering::Relaxed));
         !self.retired.load(Ordering::Relaxed) && u128::from(age) < validity.as_millis()
     }

@@ -331,13 +331,13 @@ impl StaticFiles {
         }
         // Only paths that resolved to a file inside the root are ever cached: a
         // refused path is refused every time.
-        let cached = self.cache.lookup(&path.key);
-        if let Some(hit) = &cached {
-            if hit.file.is_fresh(self.cache.now(), self.cache_validity) {
-                log::debug!("resource path: {} (cached)", self.root.join(&path.relative).display());
-                return Ok(serve_file(request, &hit.file, &hit.content_type));
+        let cached = match self.cache.lookup(&path.key) {
+            Some(hit) if hit.file.is_fresh(self.cache.now(), self.cache_validity) => {
+                log::debug!("resource path: {} (cached)", self.root.join(path.relative()).display());
+                return Ok(serve_file(request, &hit.file, hit.content_type));
             }
-        }
+            stale => stale,
+        };
 
         match (self.respond_from_disk(request, &path, cached.as_ref()), cached) {
             // The disk could not be asked (out of file descriptors even after the
@@ -346,9 +346,9 @@ impl StaticFiles {
             (Err(StatusCode::SERVICE_UNAVAILABLE | StatusCode::INTERNAL_SERVER_ERROR), Some(hit)) => {
                 log::debug!(
                     "resource path: {} (cached, not revalidated)",
-                    self.root.join(&path.relative).display()
+                    self.root.join(path.relative()).display()
                 );
-                Ok(serve_file(request, &hit.file, &hit.content_type))
+                Ok(serve_file(request, &hit.file, hit.content_type))
             }
             (result, _) => result,
         }
@@ -359,7 +359,7 @@ impl StaticFiles {
     fn respond_from_disk(
         &self,
         request: &Request,
-        path: &RequestPath,
+        path: &RequestPath<'_>,
         cached: Option<&Hit>,
     ) -> Result<Response, StatusCode> {
         let forget = || {
@@ -386,7 +386,7 @@ impl StaticFiles {
 
         if let Some(hit) = cached {
             if hit.file.revalidate(&resource.metadata, self.cache.now()) {
-                return Ok(serve_file(request, &hit.file, &hit.content_type));
+                return Ok(serve_file(request, &hit.file, hit.content_type.clone()));
             }
         }
         let content_type = content_type(&name);
@@ -401,19 +401,19 @@ impl StaticFiles {
                 cached.map(|hit| &hit.file),
             )
             .map_err(|error| status_for_io_error(&self.root.join(&name), &error))?;
-        Ok(serve_file(request, &file, &content_type))
+        Ok(serve_file(request, &file, content_type))
     }
 
     /// What `path` leads to: a regular file to serve (and the name it was found
     /// under, the index file's for a directory), or a page of its own.
-    fn find(&self, uri: &Uri, path: &RequestPath) -> Result<Found, StatusCode> {
-        let resource = self.open(&path.relative)?;
+    fn find(&self, uri: &Uri, path: &RequestPath<'_>) -> Result<Found, StatusCode> {
+        let resource = self.open(path.relative())?;
         let kind = resource.metadata.file_type();
         if kind.is_file() {
             if path.names_directory {
                 return Err(StatusCode::NOT_FOUND);
             }
-            return Ok(Found::File(path.relative.clone(), resource));
+            return Ok(Found::File(path.relative().to_path_buf(), resource));
         }
         if !kind.is_dir() {
             // FIFOs, sockets and devices are not files to serve. The FIFO was
@@ -423,12 +423,12 @@ impl StaticFiles {
         if !path.names_directory {
             return Ok(Found::Page(redirect_to_directory(uri)));
         }
-        let index_path = path.relative.join(&self.index_file);
+        let index_path = path.relative().join(&self.index_file);
         match self.open(&index_path) {
             Ok(index) if index.metadata.is_file() => Ok(Found::File(index_path, index)),
             Ok(_) | Err(StatusCode::NOT_FOUND) if self.list_directories => {
-                let display = self.root.join(&path.relative);
-                list_directory(&path.relative, &resource.file, &display, self.serve_hidden).map(Found::Page)
+                let display = self.root.join(path.relative());
+                list_directory(path.relative(), &resource.file, &display, self.serve_hidden).map(Found::Page)
             }
             Ok(_) | Err(StatusCode::NOT_FOUND) => Err(StatusCode::FORBIDDEN),
             Err(status) => Err(status),

@@ -13,7 +13,7 @@ use crate::{Body, Request, Response};
 
 /// The response to a `GET` of a regular file, named so that it is of type
 /// `content_type`: `200`, `206`, `304`, `412` or `416`.
-pub(super) fn serve_file(request: &Request, file: &CachedFile, content_type: &HeaderValue) -> Response {
+pub(super) fn serve_file(request: &Request, file: &CachedFile, content_type: HeaderValue) -> Response {
     let size = file.size;
     let validators = &file.validators;
 
@@ -57,7 +57,7 @@ pub(super) fn serve_file(request: &Request, file: &CachedFile, content_type: &He
         }
     };
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, content_type.clone());
+    headers.insert(header::CONTENT_TYPE, content_type);
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     validators.insert_into(headers);
     response
