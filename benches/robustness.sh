@@ -35,6 +35,13 @@
 #             DRIBBLE_SECS+30. PASS: every probe 200, the median probe under the dribble within
 #             20 ms and the slowest within 500 ms, every body echoed whole, server exits 0. Also
 #             reported: the poller thread's CPU time over the dribble.
+#   spellings the demo under `prlimit --nofile=256` (SPELLINGS_NOFILE): 600 spellings of one 1 MiB path
+#             (`//big.bin`, `/./big.bin`, `/%62ig.bin`, ...) and 400 distinct 100 KiB files, each
+#             asked twice, over 8 keep-alive connections at once (python3), while the server's
+#             /proc/PID/fd is sampled every 20 ms. PASS: every request 200 with the whole body (503
+#             allowed for at most 1 % of them, 500 never), the server never at its fd limit, the
+#             descriptors on served files within the cache's budget (a quarter of the limit) plus
+#             one per connection, and a fresh client served at the end.
 #   faults    the in-repo fault tests, through cargo: resets mid-request, clients vanishing during a
 #             large response, half-close, a flood beyond max_connections, handlers that panic under
 #             load (the demo has no panicking endpoint), the demo under a 64-fd limit, the smuggling
@@ -49,9 +56,10 @@
 # Each part prints PASS/FAIL with its numbers; a summary table ends the run and is written to
 # bench-results/robustness.tsv (MODEL=blocking: robustness-blocking.tsv). The exit status is 1 if any part failed.
 #
-# Environment: QUICK=1, PARTS ("slow shutdown soak flood dribble stall faults"), MODES (slowhttptest modes, "H B X R"),
+# Environment: QUICK=1, PARTS ("slow shutdown soak flood dribble stall spellings faults"), MODES (slowhttptest modes, "H B X R"),
 # SLOW_CONNS (5000), SLOW_RATE (500), SLOW_SECS (30; QUICK 10), SOAK_SECS (60; QUICK 15),
 # SHUTDOWN_TRIALS (5; QUICK 2), DRIBBLE_CONNS (200), DRIBBLE_WRITE (256), DRIBBLE_SECS (20; QUICK 8), STALL_SECS (6),
+# SPELLINGS_NOFILE (256),
 # MODEL (nio; MODEL=blocking runs the same parts against the thread-per-connection model, for
 # contrast), SKIP_BUILD=1, CARGO_TARGET_DIR. Needs Linux, python3, curl, wrk and slowhttptest (installed
 # with apt-get when missing and run as root). Traffic goes to 127.0.0.1 only.
@@ -62,7 +70,8 @@ REPO=$PWD
 . "$REPO/benches/lib.sh"   # need_tools, free_port, started, stop_pids, scratch_webapp
 
 QUICK=${QUICK:-0}
-PARTS=${PARTS:-"slow shutdown soak flood dribble stall faults"}
+PARTS=${PARTS:-"slow shutdown soak flood dribble stall spellings faults"}
+SPELLINGS_NOFILE=${SPELLINGS_NOFILE:-256}
 MODES=${MODES:-"H B X R"}
 MODEL=${MODEL:-nio}
 SLOW_CONNS=${SLOW_CONNS:-5000}
@@ -103,7 +112,7 @@ for n in "$SLOW_CONNS" "$SLOW_RATE" "$SLOW_SECS" "$SOAK_SECS" "$SHUTDOWN_TRIALS"
 done
 case $MODEL in nio | blocking) ;; *) die "MODEL must be nio or blocking, not $MODEL" ;; esac
 for part in $PARTS; do
-  case $part in slow | shutdown | soak | flood | dribble | stall | faults) ;; *) die "PARTS: unknown part $part (slow shutdown soak flood dribble stall faults)" ;; esac
+  case $part in slow | shutdown | soak | flood | dribble | stall | spellings | faults) ;; *) die "PARTS: unknown part $part (slow shutdown soak flood dribble stall spellings faults)" ;; esac
 done
 for mode in $MODES; do
   case $mode in H | B | X | R) ;; *) die "MODES: unknown mode $mode (H B X R)" ;; esac
@@ -113,6 +122,7 @@ done
 # --- tools -------------------------------------------------------------------------------
 need_tools slowhttptest wrk curl
 command -v python3 >/dev/null || die "python3 is needed"
+case " $PARTS " in *" spellings "*) command -v prlimit >/dev/null || die "prlimit (util-linux) is needed for the spellings part" ;; esac
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   say "building (cargo build --release --bin nioserve)"
@@ -847,6 +857,158 @@ EOF
 }
 case " $PARTS " in *" dribble "*) say "part 6: chunked dribble, $DRIBBLE_CONNS connections, $DRIBBLE_WRITE-byte writes, ${DRIBBLE_SECS} s"; part_dribble ;; esac
 
+# --- 8. path spellings and many large files under a low fd limit ------------------------
+part_spellings() {
+  local t0=$SECONDS result line limit_line nofile=$SPELLINGS_NOFILE
+  # Distinct large files, above the 64 KiB the cache keeps in memory: each is held open.
+  mkdir -p "$WWW/many"
+  python3 - "$WWW/many" <<'EOF'
+import os, sys
+for i in range(400):
+    with open(os.path.join(sys.argv[1], f"f-{i}.bin"), "wb") as f:
+        f.write(bytes([i % 251]) * (100 * 1024))
+EOF
+  PORT=$(free_port)
+  LOG=$TMP/spellings.log
+  local model_args=()
+  [ "$MODEL" = nio ] || model_args=(--model "$MODEL")
+  # prlimit sets the limit and execs the server: PID is the server's.
+  RUST_LOG=info prlimit --nofile="$nofile:$nofile" -- "$NIOSERVE" "$WWW" --addr "127.0.0.1:$PORT" --workers 2 \
+    --max-keep-alive-requests 1000 "${model_args[@]}" >"$LOG" 2>&1 &
+  PID=$!
+  BG+=("$PID")
+  started spellings "$PORT" "$PID" "$LOG"
+  say "spellings: nioserve under prlimit --nofile=$nofile on 127.0.0.1:$PORT (pid $PID)"
+  result=$(python3 - "$PORT" "$PID" "$nofile" "$WWW" <<'EOF'
+import json, os, queue, random, socket, sys, threading, time
+port, pid, nofile, www = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), os.path.realpath(sys.argv[4])
+CONNS = 8
+BIG = os.path.getsize(os.path.join(www, "big.bin"))
+
+def spell(i):
+    # 600 distinct spellings of /big.bin: leading slashes, ./ segments, percent-encoded letters.
+    slashes, dots, mask = 1 + i % 5, (i // 5) % 6, i // 30
+    name = "".join(f"%{ord(c):02x}" if (mask >> k) & 1 else c for k, c in enumerate("big.bin"))
+    return "/" * slashes + "./" * dots + name
+
+work = [(spell(i), BIG) for i in range(600)] + [(f"/many/f-{i}.bin", 100 * 1024) for i in range(400)] * 2
+random.Random(1).shuffle(work)
+jobs = queue.Queue()
+for job in work:
+    jobs.put(job)
+statuses, errors, lock, stop = {}, [], threading.Lock(), threading.Event()
+
+def connect():
+    return socket.create_connection(("127.0.0.1", port), timeout=10), b""
+
+def client():
+    s, buf = connect()
+    while True:
+        try:
+            path, size = jobs.get_nowait()
+        except queue.Empty:
+            break
+        try:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            while b"\r\n\r\n" not in buf:
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise ConnectionError("closed before the head")
+                buf += chunk
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            lines = head.decode("latin-1").split("\r\n")
+            status = lines[0].split(" ")[1]
+            fields = {l.split(":", 1)[0].strip().lower(): l.split(":", 1)[1].strip() for l in lines[1:] if ":" in l}
+            length = int(fields.get("content-length", "0"))
+            while len(buf) < length:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    raise ConnectionError("closed in the body")
+                buf += chunk
+            body, buf = buf[:length], buf[length:]
+            if status == "200" and len(body) != size:
+                status = f"200 with {len(body)} of {size} bytes"
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+            if fields.get("connection", "").lower() == "close":
+                s.close()
+                s, buf = connect()
+        except Exception as e:
+            with lock:
+                errors.append(f"{path}: {type(e).__name__}: {e}")
+            s.close()
+            s, buf = connect()
+    s.close()
+
+peak = {"fds": 0, "files": 0}
+def sampler():
+    # The server's descriptors, all of them and those on served files, every 20 ms.
+    fd_dir = f"/proc/{pid}/fd"
+    while not stop.is_set():
+        try:
+            names = os.listdir(fd_dir)
+        except OSError:
+            break
+        files = 0
+        for name in names:
+            try:
+                if os.readlink(os.path.join(fd_dir, name)).startswith(www + "/"):
+                    files += 1
+            except OSError:
+                pass
+        peak["fds"], peak["files"] = max(peak["fds"], len(names)), max(peak["files"], files)
+        stop.wait(0.02)
+
+start = time.monotonic()
+st = threading.Thread(target=sampler, daemon=True)
+st.start()
+threads = [threading.Thread(target=client, daemon=True) for _ in range(CONNS)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join(timeout=max(0.1, 120 - (time.monotonic() - start)))
+elapsed = time.monotonic() - start
+stop.set()
+st.join(timeout=2)
+try:
+    s, _ = connect()
+    s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    fresh = s.recv(64).split(b" ")[1].decode()
+    s.close()
+except Exception as e:
+    fresh = type(e).__name__
+print(json.dumps({"requests": len(work), "statuses": statuses, "errors": len(errors), "first_error": errors[:1],
+                  "unfinished": sum(t.is_alive() for t in threads), "secs": elapsed, "max_fds": peak["fds"],
+                  "max_file_fds": peak["files"], "fresh": fresh, "conns": CONNS}))
+EOF
+  )
+  limit_line=$(grep -o 'open files limit: .*' "$LOG" | head -1 || true)
+  stop_server
+  line=$(python3 - "$result" "$RC" "$nofile" "$limit_line" <<'EOF'
+import json, sys
+r, exit_rc, nofile, limit_line = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+st = r["statuses"]
+ok, unavailable, errors = st.get("200", 0), st.get("503", 0), st.get("500", 0)
+other = {k: v for k, v in st.items() if k not in ("200", "503")}
+budget = nofile // 4 + r["conns"]
+passed = (ok + unavailable == r["requests"] and unavailable <= r["requests"] // 100 and not other
+          and r["errors"] == 0 and r["unfinished"] == 0 and r["max_fds"] < nofile
+          and r["max_file_fds"] <= budget and r["fresh"] == "200" and exit_rc == "0")
+detail = (f"{r['requests']} requests (600 spellings of a 1 MiB path, 400 files of 100 KiB twice) over "
+          f"{r['conns']} connections in {r['secs']:.1f} s: {ok} got 200, {unavailable} 503, {errors} 500"
+          f"{', other: ' + str(other) if other else ''}; client errors {r['errors']} {r['first_error']}; "
+          f"server fds at most {r['max_fds']} of {nofile}, on served files at most {r['max_file_fds']} "
+          f"(budget {nofile // 4} + {r['conns']} in flight); fresh client after: {r['fresh']}; "
+          f"log: '{limit_line}'; server exit {exit_rc}")
+print(("PASS" if passed else "FAIL") + "\t" + detail + "\t" + str(r["max_fds"]))
+EOF
+  )
+  IFS=$'\t' read -r res detail _ <<<"$line"
+  row "6 spellings" "path spellings and many large files, --nofile $nofile" "$res" - - - - - - $((SECONDS - t0)) "$detail"
+  server_complaints >&2
+}
+case " $PARTS " in *" spellings "*) say "part 6: path spellings under a low fd limit"; part_spellings ;; esac
+
 # --- 5. the in-repo fault tests ----------------------------------------------------------
 # What needs a handler of its own (panics), a low fd limit for the server alone, or exact
 # client misbehaviour (resets, vanishing mid-response, half-close) is a cargo test; the
@@ -865,7 +1027,7 @@ part_faults() {
 }
 case " $PARTS " in *" faults "*) say "part 5: in-repo fault tests"; part_faults ;; esac
 
-# --- 6. a stall under keep-alive load --------------------------------------------------------
+# --- 7. a stall under keep-alive load --------------------------------------------------------
 # The whole server stops (SIGSTOP: a debugger, a frozen VM, swapping) for longer than its
 # keep-alive timeout while its clients send their next requests, and goes on (SIGCONT).
 # Those requests sit in their sockets; they must be answered, not reset as idle too long.

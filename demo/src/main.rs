@@ -11,7 +11,7 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
-use log::{error, info};
+use log::{error, info, warn};
 use nioserve::{Handler, Model, Request, Response, Server, StaticFiles, Status};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -85,6 +85,11 @@ struct Args {
     /// Also answer `POST /echo` with the request body (for load and fault tests).
     #[arg(long)]
     echo: bool,
+
+    /// Serve dot-files (`.env`, `.git/`, any path component starting with `.`);
+    /// by default they are 404, except a leading `/.well-known/`.
+    #[arg(long)]
+    hidden: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -127,7 +132,11 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), String> {
-    let files = StaticFiles::new(&args.dir).map_err(|e| e.to_string())?;
+    // Before StaticFiles::new, which sizes its descriptor budget from the limit.
+    raise_open_files_limit();
+    let files = StaticFiles::new(&args.dir)
+        .map_err(|e| e.to_string())?
+        .serve_hidden(args.hidden);
     let model = match args.model {
         ModelArg::Nio => Model::Nio,
         ModelArg::Blocking => Model::Blocking,
@@ -204,3 +213,33 @@ fn run(args: Args) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Raises the soft limit on open files to the hard limit, as nginx's
+/// `worker_rlimit_nofile` and Go's runtime do: every connection and every large
+/// file being sent takes a descriptor, and the usual soft limit (1,024) is far below
+/// the default `--max-connections`. Logs the figure it runs with.
+#[cfg(unix)]
+fn raise_open_files_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+
+    let show = |limit: Option<u64>| limit.map_or_else(|| String::from("unlimited"), |n| n.to_string());
+    let mut limit = getrlimit(Resource::Nofile);
+    let soft = limit.current;
+    if soft == limit.maximum {
+        info!("open files limit: {}", show(soft));
+        return;
+    }
+    limit.current = limit.maximum;
+    match setrlimit(Resource::Nofile, limit) {
+        Ok(()) => info!("open files limit: {} (raised from {})", show(limit.maximum), show(soft)),
+        // macOS refuses an unlimited soft limit; the one there is still works.
+        Err(e) => warn!(
+            "open files limit: {} (could not raise it to {}: {e})",
+            show(soft),
+            show(limit.maximum)
+        ),
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_open_files_limit() {}

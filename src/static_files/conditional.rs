@@ -1,0 +1,175 @@
+//! Validators (RFC 9110 §8.8) and the conditional requests that test them (§13).
+//!
+//! [`evaluate`] follows §13.2.2's order to the letter: `If-Match`, then
+//! `If-Unmodified-Since` only if there is no `If-Match`, then `If-None-Match`, then
+//! `If-Modified-Since` only if there is no `If-None-Match`; `If-Range` (§13.1.5)
+//! comes last and is the range code's business ([`if_range_matches`]).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use super::response::header_value;
+
+/// The largest time an HTTP-date can show (9999-12-31T23:59:59Z), in seconds since
+/// the epoch; `httpdate` panics past it.
+pub(super) const LAST_HTTP_DATE_SECS: u64 = 253_402_300_799;
+
+/// What tells one version of a file from another (RFC 9110 §8.8).
+#[derive(Debug)]
+pub(super) struct Validators {
+    /// `"<mtime secs hex>-<size hex>"`, quotes included: nginx's format.
+    ///
+    /// It is strong, as nginx's is, although a file rewritten to the same size
+    /// within one second keeps its tag; hashing the content would cost a read of
+    /// every file served.
+    pub(super) etag: String,
+    /// The modification time, cut to the whole second an HTTP-date can show, so
+    /// that it compares equal to the `Last-Modified` value a client sends back.
+    pub(super) last_modified: SystemTime,
+    /// Both as header values, made once per version of the file.
+    etag_header: HeaderValue,
+    last_modified_header: HeaderValue,
+}
+
+impl Validators {
+    /// The validators of a file last modified at `modified`, `size` bytes long.
+    pub(super) fn new(modified: SystemTime, size: u64) -> Validators {
+        let mtime_secs = modified
+            .duration_since(UNIX_EPOCH)
+            // A file can claim to predate 1970, which no HTTP-date can show.
+            .map_or(0, |since_epoch| since_epoch.as_secs())
+            .min(LAST_HTTP_DATE_SECS);
+        let etag = format!("\"{mtime_secs:x}-{size:x}\"");
+        let last_modified = UNIX_EPOCH + Duration::from_secs(mtime_secs);
+        Validators {
+            etag_header: header_value(etag.clone()),
+            last_modified_header: header_value(httpdate::fmt_http_date(last_modified)),
+            etag,
+            last_modified,
+        }
+    }
+
+    pub(super) fn insert_into(&self, headers: &mut HeaderMap) {
+        headers.insert(header::ETAG, self.etag_header.clone());
+        headers.insert(header::LAST_MODIFIED, self.last_modified_header.clone());
+    }
+}
+
+/// What the preconditions of a `GET` or `HEAD` say to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Precondition {
+    /// None failed: go on to `Range`, and send the file.
+    Proceed,
+    /// `If-Match` or `If-Unmodified-Since` failed: `412 Precondition Failed`.
+    Failed,
+    /// `If-None-Match` or `If-Modified-Since` failed: `304 Not Modified`.
+    NotModified,
+}
+
+/// Evaluates the preconditions of a `GET` or `HEAD` of a file in RFC 9110
+/// §13.2.2's order (steps 1 to 4).
+pub(super) fn evaluate(headers: &HeaderMap, validators: &Validators) -> Precondition {
+    if headers.contains_key(header::IF_MATCH) {
+        // Step 1, §13.1.1: strong comparison; `*` matches any current representation,
+        // and a file being served is one.
+        if !any_list_matches(headers, header::IF_MATCH, &validators.etag, Comparison::Strong) {
+            return Precondition::Failed;
+        }
+    } else if let Some(since) = single_date(headers, header::IF_UNMODIFIED_SINCE) {
+        // Step 2, §13.1.4: only without If-Match; false if the file changed after the date.
+        if validators.last_modified > since {
+            return Precondition::Failed;
+        }
+    }
+    let not_modified = if headers.contains_key(header::IF_NONE_MATCH) {
+        // Step 3, §13.1.2: weak comparison. If-Modified-Since is then ignored (§13.1.3).
+        any_list_matches(headers, header::IF_NONE_MATCH, &validators.etag, Comparison::Weak)
+    } else {
+        // Step 4, §13.1.3.
+        single_date(headers, header::IF_MODIFIED_SINCE).is_some_and(|since| validators.last_modified <= since)
+    };
+    if not_modified {
+        Precondition::NotModified
+    } else {
+        Precondition::Proceed
+    }
+}
+
+/// How two entity tags are compared (RFC 9110 §8.8.3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Comparison {
+    /// Both strong and equal: a `W/` tag never matches.
+    Strong,
+    /// Equal opaque tags, `W/` prefixes ignored.
+    Weak,
+}
+
+/// Whether any line of a list-valued field matches `etag`; a list may be split
+/// over several lines (§5.3).
+fn any_list_matches(headers: &HeaderMap, name: HeaderName, etag: &str, comparison: Comparison) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .any(|value| value.to_str().is_ok_and(|list| list_matches(list, etag, comparison)))
+}
+
+/// Whether an `If-Match` or `If-None-Match` value names the current
+/// representation, whose tag is the strong `etag`: it is `*`, or lists a tag equal
+/// to `etag` under `comparison`.
+///
+/// Parsing stops at the first malformed member; what precedes it still counts.
+pub(super) fn list_matches(list: &str, etag: &str, comparison: Comparison) -> bool {
+    if list.trim() == "*" {
+        return true;
+    }
+    let mut rest = list;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        if rest.is_empty() {
+            return false;
+        }
+        let weak = rest.starts_with("W/");
+        let tag = rest.strip_prefix("W/").unwrap_or(rest);
+        // An opaque tag is a quoted string with no quote inside (§8.8.3).
+        let Some(closing_quote) = tag.strip_prefix('"').and_then(|inner| inner.find('"')) else {
+            return false;
+        };
+        let (opaque_tag, after) = tag.split_at(closing_quote + 2);
+        if opaque_tag == etag && !(weak && comparison == Comparison::Strong) {
+            return true;
+        }
+        rest = after;
+    }
+}
+
+/// Whether an `If-Range` value names the current representation (RFC 9110
+/// §13.1.5): an entity tag equal under strong comparison, or an HTTP-date exactly
+/// equal to `Last-Modified`. Anything else does not match.
+pub(super) fn if_range_matches(value: &HeaderValue, validators: &Validators) -> bool {
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    if value.starts_with('"') || value.starts_with("W/") {
+        // Strong comparison (§8.8.3.2): ours is strong, so a weak tag never equals it.
+        value == validators.etag
+    } else {
+        httpdate::parse_http_date(value).is_ok_and(|date| date == validators.last_modified)
+    }
+}
+
+/// The date of a field that holds one HTTP-date. An invalid date, or more than
+/// one field line, is ignored (§13.1.3, §13.1.4).
+fn single_date(headers: &HeaderMap, name: HeaderName) -> Option<SystemTime> {
+    single_header(headers, name)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|date| httpdate::parse_http_date(date).ok())
+}
+
+/// The value of a header that may appear only once. A repeated one is treated as
+/// absent: the conditionals and `Range` then fall back to a plain `200`.
+pub(super) fn single_header(headers: &HeaderMap, name: HeaderName) -> Option<&HeaderValue> {
+    let mut values = headers.get_all(name).into_iter();
+    let first = values.next()?;
+    values.next().is_none().then_some(first)
+}

@@ -1,0 +1,492 @@
+//! The [`StaticFiles`] handler: serves the files under one directory.
+//!
+//! It owns everything between a request path and an open file: decoding and
+//! checking the path so that nothing outside the root is ever served, choosing the
+//! status for what it finds (a file, a directory, nothing, a forbidden thing), and the
+//! HTTP rules that apply to a file: `Content-Type`, the validators `ETag` and
+//! `Last-Modified` (RFC 9110 §8.8), conditional requests (§13) and byte ranges (§14).
+//! Small files are read once and served from memory; larger ones are answered with
+//! a [`FileRegion`](crate::FileRegion) that the server streams to the socket
+//! (`sendfile`). What was learned about a file is trusted for a second, then checked
+//! against the disk.
+//!
+//! One file per concern: [`path`] decodes the request path, [`open`] opens it
+//! beneath the root, [`cache`] keeps what was learned, [`conditional`] and
+//! [`range`] apply RFC 9110 §13 and §14, [`listing`] lists a directory, and
+//! [`response`] builds the responses.
+
+use std::fs::{self, File, Metadata};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{self, HeaderValue};
+use http::{Method, StatusCode, Uri};
+
+use crate::{Handler, Request, Response};
+
+mod cache;
+mod conditional;
+mod listing;
+mod open;
+mod path;
+mod range;
+mod response;
+#[cfg(test)]
+mod tests;
+
+use cache::{FileCache, Hit};
+use listing::list_directory;
+use open::{is_out_of_descriptors, status_for_io_error, Root};
+use path::RequestPath;
+use response::{content_type, error_response, redirect_to_directory, serve_file, without_body};
+
+/// Serves the files under one directory.
+///
+/// A request path names a file relative to the root. The path is percent-decoded
+/// once, segment by segment, and anything that could lead out of the root is refused
+/// before the file system is asked: a `..` segment, an encoded `/` or `\`
+/// (`%2F`, `%5C`), a NUL byte or invalid UTF-8 get `400 Bad Request`. What is left
+/// is opened beneath the root in one step, with no gap between checking and opening
+/// that a concurrent rename could use (`openat2` with `RESOLVE_BENEATH` on Linux, a
+/// walk with `O_NOFOLLOW` elsewhere). Symbolic links are followed only while their
+/// target stays inside the root (an absolute target counts if it starts with the
+/// root's canonical path); one that leads out, even on its way back in, is answered
+/// `404 Not Found`, as if it were not there.
+///
+/// - Only `GET` and `HEAD`; any other method gets `405 Method Not Allowed` with
+///   `Allow: GET, HEAD`.
+/// - A directory URL (`/`, `/docs/`) serves the directory's [index
+///   file](StaticFiles::index_file), `index.html` by default. A directory named
+///   without its trailing slash is redirected (`301`) to the URL with it, so that
+///   relative links in the index resolve; the query string is kept. A directory
+///   without an index is `403 Forbidden`, unless
+///   [listing](StaticFiles::list_directories) is on. A file named with a trailing
+///   slash is `404 Not Found`.
+/// - Dot-files are not served: a path with any component starting with `.`
+///   (`/.env`, `/.git/config`, `/docs/.htpasswd`) is `404 Not Found`, and listings
+///   leave such entries out. The exception is a leading `/.well-known/` (RFC 8615),
+///   which exists to be public; dot-names inside it are still refused.
+///   [`serve_hidden`](StaticFiles::serve_hidden) turns this off. The rule applies
+///   to the path as requested: a symlink the operator made to a dot-file is served.
+/// - Only regular files and directories are served. Anything else (a FIFO, a
+///   socket, a device) is `404 Not Found`; it is opened non-blocking and never read,
+///   so a FIFO without a writer cannot hold a worker.
+/// - `Content-Type` comes from the file name's extension (`application/octet-stream`
+///   when it is unknown); text types are labelled `charset=utf-8`.
+/// - Every file response carries `Last-Modified` and a strong `ETag` made, like
+///   nginx's, of the modification time and size: `"<mtime secs hex>-<size hex>"`.
+///   Conditional requests are evaluated in RFC 9110 §13.2.2's order: a failed
+///   `If-Match` (strong comparison) or, without `If-Match`, `If-Unmodified-Since`
+///   gets `412 Precondition Failed`, with or without `Range`; then `If-None-Match`
+///   or, without it, `If-Modified-Since` gets `304 Not Modified`.
+/// - A `GET` with `Range: bytes=…` naming one range gets `206 Partial Content` (or
+///   `416 Range Not Satisfiable`), subject to `If-Range`. A request for **several
+///   ranges** gets the whole file with `200 OK`: `multipart/byteranges` is not
+///   implemented, and RFC 9110 §14.2 lets a server ignore `Range`; if none of them
+///   is satisfiable, it gets `416`. A malformed `Range` is ignored, and so is any
+///   `Range` on an empty file.
+/// - `HEAD` gets the status and headers `GET` would get, with `Content-Length` set
+///   and no body. `Range` is defined for `GET` only (RFC 9110 §14.2), so a `HEAD`
+///   with `Range` gets `200 OK`.
+/// - Errors have a one-line `text/plain` body such as `404 Not Found`. A path that
+///   does not resolve is `404`, permission denied is `403`. When the process is out
+///   of file descriptors, the cache closes those it holds and the open is tried
+///   once more; if it still fails, `503 Service Unavailable` with `Retry-After: 1`.
+///   Any other I/O error is `500` (and logged at `warn`).
+///
+/// - Files up to 64 KiB ([`in_memory_up_to`](StaticFiles::in_memory_up_to)) are
+///   read once and served from memory; larger ones are streamed from disk with
+///   `sendfile`. What is known about a file is trusted for one second
+///   ([`cache_validity`](StaticFiles::cache_validity)) and then checked against the
+///   disk again, as nginx's `open_file_cache_valid` does.
+/// - The cache is keyed by the file a path leads to (device and inode), so every
+///   spelling of a path (`/a`, `//a`, `/./a`, `/%61`) and every link to a file share
+///   one entry and at most one open descriptor. It holds at most 4,096 files, 32 MiB
+///   of file bytes, and a quarter of the soft `RLIMIT_NOFILE` (as it is when
+///   [`StaticFiles::new`] runs, at most 4,096) in open descriptors, evicting the least
+///   recently used. An entry whose file is found deleted or replaced is dropped
+///   then, and its descriptor closed once no response is sending from it.
+///
+/// Each lookup is logged at `debug` as `resource path: <root>/<path>`, with the
+/// root as it was given to [`StaticFiles::new`].
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use nioserve::{Handler, Request, StaticFiles};
+///
+/// let root = std::env::temp_dir().join(format!("nioserve-doc-static-{}", std::process::id()));
+/// std::fs::create_dir_all(&root)?;
+/// std::fs::write(root.join("index.html"), "<h1>Hello</h1>")?;
+///
+/// let files = StaticFiles::new(&root)?;
+/// let response = files.call(Request::new(Default::default())); // GET /
+/// assert_eq!(response.status(), 200);
+/// assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8");
+/// assert_eq!(response.body().len(), 14);
+/// # std::fs::remove_dir_all(&root)?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct StaticFiles {
+    /// The root as the caller spelled it, for log lines (`webapp/css/site.css`
+    /// reads better than an absolute path).
+    root: PathBuf,
+    /// The root, held open: every name is resolved beneath it.
+    dir: Root,
+    index_file: PathBuf,
+    list_directories: bool,
+    serve_hidden: bool,
+    /// Files up to this size are held in memory once read.
+    in_memory_up_to: u64,
+    /// How long a cached file is served before it is checked against the disk again.
+    cache_validity: Duration,
+    /// Shared by clones, so every worker sees one cache.
+    cache: Arc<FileCache>,
+}
+
+/// Files at most this large are kept in memory by default.
+const DEFAULT_IN_MEMORY_UP_TO: u64 = 64 * 1024;
+
+/// How long a cached file is trusted by default before the disk is asked again
+/// (nginx's `open_file_cache_valid` is 60 s; a second keeps edits visible at once).
+const DEFAULT_CACHE_VALIDITY: Duration = Duration::from_secs(1);
+
+impl StaticFiles {
+    /// A handler serving the files under `root`, with an index file of `index.html`,
+    /// directory listing off and dot-files refused.
+    ///
+    /// The root is resolved (symlinks, `..`) and opened once, here: moving or
+    /// replacing it while the server runs is not noticed, and every request is
+    /// resolved beneath the directory opened now. The cache's descriptor budget is
+    /// taken from the soft `RLIMIT_NOFILE` as it is now, so raise that first.
+    ///
+    /// # Errors
+    ///
+    /// Fails if `root` does not exist, cannot be resolved or opened (permission
+    /// denied) or is not a directory. The error's message names the path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use nioserve::StaticFiles;
+    ///
+    /// let files = StaticFiles::new(std::env::temp_dir())?;
+    /// assert!(StaticFiles::new("/no/such/directory").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn new(root: impl AsRef<Path>) -> io::Result<StaticFiles> {
+        let root = root.as_ref();
+        let with_path =
+            |error: io::Error| io::Error::new(error.kind(), format!("static files root {}: {error}", root.display()));
+        let canonical_root = fs::canonicalize(root).map_err(with_path)?;
+        if !fs::metadata(&canonical_root).map_err(with_path)?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("static files root {} is not a directory", root.display()),
+            ));
+        }
+        Ok(StaticFiles {
+            root: root.to_path_buf(),
+            dir: Root::new(canonical_root).map_err(with_path)?,
+            index_file: PathBuf::from("index.html"),
+            list_directories: false,
+            serve_hidden: false,
+            in_memory_up_to: DEFAULT_IN_MEMORY_UP_TO,
+            cache_validity: DEFAULT_CACHE_VALIDITY,
+            cache: Arc::new(FileCache::new()),
+        })
+    }
+
+    /// Files up to `bytes` long are read once and served from memory; larger
+    /// ones are streamed from disk (`sendfile`). Default is 64 KiB; 0 streams every file.
+    ///
+    /// Serving a small file from memory saves opening and reading it per request,
+    /// which is most of what a small file costs. At most 32 MiB are held in all.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let files = nioserve::StaticFiles::new(std::env::temp_dir())?.in_memory_up_to(256 * 1024);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn in_memory_up_to(mut self, bytes: u64) -> StaticFiles {
+        self.in_memory_up_to = bytes;
+        self
+    }
+
+    /// How long what was learned about a file (its metadata, an open handle, its
+    /// bytes if small) is trusted before the disk is asked again. Default is 1 s.
+    ///
+    /// Like nginx's `open_file_cache_valid`: a file changed on disk is served
+    /// changed at most this long after; `Duration::ZERO` looks at the disk on every request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let files = nioserve::StaticFiles::new(std::env::temp_dir())?.cache_validity(Duration::ZERO);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cache_validity(mut self, validity: Duration) -> StaticFiles {
+        self.cache_validity = validity;
+        self
+    }
+
+    /// Sets the file served for a directory URL such as `/` or `/docs/`.
+    ///
+    /// Default is `index.html`. The name is looked up in the requested directory,
+    /// under the same rules as any requested file: an index that is a symlink out
+    /// of the root is not served.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use nioserve::StaticFiles;
+    ///
+    /// let files = StaticFiles::new(std::env::temp_dir())?.index_file("default.htm");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn index_file(mut self, name: impl Into<PathBuf>) -> StaticFiles {
+        self.index_file = name.into();
+        self
+    }
+
+    /// Sets whether a directory without an index file is answered with a listing
+    /// of its entries instead of `403 Forbidden`.
+    ///
+    /// Default is `false`. The listing is a plain HTML page of links, one per entry,
+    /// sorted by name, with every name HTML-escaped; entries whose names are not
+    /// UTF-8 are left out (no request could reach them).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use nioserve::StaticFiles;
+    ///
+    /// let files = StaticFiles::new(std::env::temp_dir())?.list_directories(true);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn list_directories(mut self, list: bool) -> StaticFiles {
+        self.list_directories = list;
+        self
+    }
+
+    /// Sets whether dot-files are served: paths with a component that starts with
+    /// `.`, such as `/.env`, `/.git/config` or `/img/.DS_Store`.
+    ///
+    /// Default is `false`: they are answered `404 Not Found`, as if absent, and
+    /// left out of directory listings, because what sits in them (`.git/`, `.env`,
+    /// `.htpasswd`) is the classic leak of a web root. The one exception is a
+    /// leading `/.well-known/` (RFC 8615: ACME challenges, `security.txt`), which
+    /// is served either way; a dot-name inside it is still refused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use nioserve::{Handler, Request, StaticFiles};
+    ///
+    /// let root = std::env::temp_dir().join(format!("nioserve-doc-hidden-{}", std::process::id()));
+    /// std::fs::create_dir_all(&root)?;
+    /// std::fs::write(root.join(".env"), "SECRET=1")?;
+    /// let get_env = || {
+    ///     let mut request = Request::new(Default::default());
+    ///     *request.uri_mut() = http::Uri::from_static("/.env");
+    ///     request
+    /// };
+    ///
+    /// assert_eq!(StaticFiles::new(&root)?.call(get_env()).status(), 404);
+    /// assert_eq!(StaticFiles::new(&root)?.serve_hidden(true).call(get_env()).status(), 200);
+    /// # std::fs::remove_dir_all(&root)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn serve_hidden(mut self, serve: bool) -> StaticFiles {
+        self.serve_hidden = serve;
+        self
+    }
+
+    /// The response to a `GET` (a `HEAD` strips it afterwards), or the status of
+    /// an error.
+    fn respond(&self, request: &Request) -> Result<Response, StatusCode> {
+        let path = RequestPath::decode(request.uri().path())?;
+        if path.hidden && !self.serve_hidden {
+            // As if absent: a 403 would tell that `/.git/` is there.
+            return Err(StatusCode::NOT_FOUND);
+        }
+        // Only paths that resolved to a file inside the root are ever cached: a
+        // refused path is refused every time.
+        let cached = match self.cache.lookup(&path.key) {
+            Some(hit) if hit.file.is_fresh(self.cache.now(), self.cache_validity) => {
+                log::debug!("resource path: {} (cached)", self.root.join(path.relative()).display());
+                return Ok(serve_file(request, &hit.file, hit.content_type));
+            }
+            stale => stale,
+        };
+
+        match (self.respond_from_disk(request, &path, cached.as_ref()), cached) {
+            // The disk could not be asked (out of file descriptors even after the
+            // cache gave its own back, an I/O error): the last version seen is a
+            // better answer than a 503 or a 500.
+            (Err(StatusCode::SERVICE_UNAVAILABLE | StatusCode::INTERNAL_SERVER_ERROR), Some(hit)) => {
+                log::debug!(
+                    "resource path: {} (cached, not revalidated)",
+                    self.root.join(path.relative()).display()
+                );
+                Ok(serve_file(request, &hit.file, hit.content_type))
+            }
+            (result, _) => result,
+        }
+    }
+
+    /// The response as the disk has it now; `cached`, what the path led to before,
+    /// is reused if it is still what the path leads to, and forgotten if not.
+    fn respond_from_disk(
+        &self,
+        request: &Request,
+        path: &RequestPath<'_>,
+        cached: Option<&Hit>,
+    ) -> Result<Response, StatusCode> {
+        let forget = || {
+            if let Some(hit) = cached {
+                // Gone, or no longer a file: drop it now, so that its descriptor
+                // closes (and a deleted file's disk space is freed).
+                self.cache.forget(&path.key, &hit.file);
+            }
+        };
+        let (name, resource) = match self.find(request.uri(), path) {
+            Ok(Found::File(name, resource)) => (name, resource),
+            Ok(Found::Page(response)) => {
+                forget();
+                return Ok(response);
+            }
+            Err(status) => {
+                // A 5xx says nothing about the file; the caller may still serve it.
+                if !status.is_server_error() {
+                    forget();
+                }
+                return Err(status);
+            }
+        };
+
+        if let Some(hit) = cached {
+            if hit.file.revalidate(&resource.metadata, self.cache.now()) {
+                return Ok(serve_file(request, &hit.file, hit.content_type.clone()));
+            }
+        }
+        let content_type = content_type(&name);
+        let file = self
+            .cache
+            .admit(
+                &path.key,
+                content_type.clone(),
+                resource.file,
+                &resource.metadata,
+                self.in_memory_up_to,
+                cached.map(|hit| &hit.file),
+            )
+            .map_err(|error| status_for_io_error(&self.root.join(&name), &error))?;
+        Ok(serve_file(request, &file, content_type))
+    }
+
+    /// What `path` leads to: a regular file to serve (and the name it was found
+    /// under, the index file's for a directory), or a page of its own.
+    fn find(&self, uri: &Uri, path: &RequestPath<'_>) -> Result<Found, StatusCode> {
+        let resource = self.open(path.relative())?;
+        let kind = resource.metadata.file_type();
+        if kind.is_file() {
+            if path.names_directory {
+                return Err(StatusCode::NOT_FOUND);
+            }
+            return Ok(Found::File(path.relative().to_path_buf(), resource));
+        }
+        if !kind.is_dir() {
+            // FIFOs, sockets and devices are not files to serve. The FIFO was
+            // opened non-blocking and is closed unread.
+            return Err(StatusCode::NOT_FOUND);
+        }
+        if !path.names_directory {
+            return Ok(Found::Page(redirect_to_directory(uri)));
+        }
+        let index_path = path.relative().join(&self.index_file);
+        match self.open(&index_path) {
+            Ok(index) if index.metadata.is_file() => Ok(Found::File(index_path, index)),
+            Ok(_) | Err(StatusCode::NOT_FOUND) if self.list_directories => {
+                let display = self.root.join(path.relative());
+                list_directory(path.relative(), &resource.file, &display, self.serve_hidden).map(Found::Page)
+            }
+            Ok(_) | Err(StatusCode::NOT_FOUND) => Err(StatusCode::FORBIDDEN),
+            Err(status) => Err(status),
+        }
+    }
+
+    /// Opens what `relative` names beneath the root.
+    fn open(&self, relative: &Path) -> Result<Resource, StatusCode> {
+        log::debug!("resource path: {}", self.root.join(relative).display());
+        let file = match self.dir.open(relative) {
+            Err(error) if is_out_of_descriptors(&error) => {
+                // The cache's descriptors are the ones this process can spare: give
+                // them back and try once more before answering 503.
+                let released = self.cache.release_descriptors();
+                log::debug!("out of file descriptors: closed {released} cached files");
+                self.dir.open(relative)
+            }
+            result => result,
+        };
+        let error_status = |error: io::Error| status_for_io_error(&self.root.join(relative), &error);
+        let file = file.map_err(error_status)?;
+        // `fstat` on the open file, not `stat` on the path: the metadata describes
+        // exactly the file whose bytes will be sent.
+        let metadata = file.metadata().map_err(error_status)?;
+        Ok(Resource { file, metadata })
+    }
+}
+
+impl Handler for StaticFiles {
+    fn call(&self, request: Request) -> Response {
+        match *request.method() {
+            Method::GET => self.respond(&request).unwrap_or_else(error_response),
+            // RFC 9110 §9.3.2: the header fields GET would get, without the content.
+            Method::HEAD => without_body(self.respond(&request).unwrap_or_else(error_response)),
+            _ => {
+                let mut response = error_response(StatusCode::METHOD_NOT_ALLOWED);
+                // RFC 9110 §15.5.6: a 405 lists the methods the resource does support.
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+                response
+            }
+        }
+    }
+}
+
+/// What a request path leads to.
+#[derive(Debug)]
+enum Found {
+    /// A regular file, and the name it was found under.
+    File(PathBuf, Resource),
+    /// A redirect or a listing.
+    Page(Response),
+}
+
+/// A file or directory inside the root, open, with the metadata of what was opened.
+#[derive(Debug)]
+struct Resource {
+    file: File,
+    metadata: Metadata,
+}

@@ -1,0 +1,131 @@
+//! Conditional and range requests over real sockets, as `curl -C - -z` and
+//! download managers send them (RFC 9110 §13.2.2, §14.2): a resumed download of a
+//! file that changed meanwhile gets `412`, never the new file's tail spliced onto
+//! the old file's head; a `Range` of which nothing is satisfiable gets `416`.
+
+mod support;
+
+use std::fs::{self, File};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use nioserve::{Server, ServerHandle, StaticFiles};
+use support::{start, Client, Reply};
+
+const LEN: usize = 200 * 1024;
+
+struct Site {
+    handle: ServerHandle,
+    root: PathBuf,
+}
+
+impl Site {
+    /// `file.bin` (LEN bytes of `a`) last modified an hour ago, served with a
+    /// cache that asks the disk on every request.
+    fn start(name: &str) -> Site {
+        let root = std::env::temp_dir().join(format!("nioserve-it-preconditions-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(&root).expect("create root");
+        write_at(&root, b'a', SystemTime::now() - Duration::from_secs(3600));
+        let files = StaticFiles::new(&root)
+            .expect("static files root")
+            .cache_validity(Duration::ZERO);
+        let handle = start(Server::builder().workers(2), files);
+        Site { handle, root }
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Rewrites `file.bin` as LEN bytes of `byte`, last modified at `modified`.
+fn write_at(root: &std::path::Path, byte: u8, modified: SystemTime) {
+    let path = root.join("file.bin");
+    fs::write(&path, vec![byte; LEN]).expect("write file.bin");
+    File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|file| file.set_modified(modified))
+        .expect("set mtime");
+}
+
+fn get(client: &mut Client, headers: &[(&str, &str)]) -> Reply {
+    let mut request = String::from("GET /file.bin HTTP/1.1\r\nHost: t\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    client.send(request.as_bytes());
+    client.reply()
+}
+
+#[test]
+fn a_resumed_download_of_a_changed_file_gets_412_not_a_spliced_file() {
+    let site = Site::start("resume");
+    let mut client = Client::connect(site.handle.local_addr());
+
+    // The first download: the client keeps the validators and half the bytes.
+    let first = get(&mut client, &[]);
+    assert_eq!(first.status, 200);
+    let etag = first.header("etag").expect("etag").to_owned();
+    let last_modified = first.header("last-modified").expect("last-modified").to_owned();
+    let have = format!("bytes={}-", LEN / 2);
+
+    // Unchanged: the rest of the file comes as 206, whichever validator is sent.
+    for precondition in [("if-unmodified-since", &*last_modified), ("if-match", &*etag)] {
+        let rest = get(&mut client, &[("range", &have), precondition]);
+        assert_eq!(rest.status, 206, "{precondition:?}");
+        assert_eq!(rest.body, vec![b'a'; LEN / 2]);
+    }
+
+    // The file changes on the server.
+    write_at(&site.root, b'b', SystemTime::now());
+
+    // `curl -C - -z <date>` and a download manager's If-Match: 412, with and without Range.
+    let cases: [&[(&str, &str)]; 5] = [
+        &[("range", &have), ("if-unmodified-since", &last_modified)],
+        &[("if-unmodified-since", &last_modified)],
+        &[("range", &have), ("if-match", &etag)],
+        &[("if-match", &etag)],
+        // If-Match decides alone: a later If-Unmodified-Since does not rescue it.
+        &[
+            ("if-match", &etag),
+            ("if-unmodified-since", "Fri, 01 Jan 2100 00:00:00 GMT"),
+        ],
+    ];
+    for headers in cases {
+        let reply = get(&mut client, headers);
+        assert_eq!(reply.status, 412, "{headers:?}");
+        assert_eq!(reply.body, b"412 Precondition Failed\n", "{headers:?}");
+        assert!(!reply.closes(), "{headers:?}: a 412 keeps the connection");
+    }
+    // If-Range, by contrast, falls back to the whole new file.
+    let whole = get(&mut client, &[("range", &have), ("if-range", &etag)]);
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.body, vec![b'b'; LEN]);
+    // And `If-Match: *` holds for any file that exists.
+    assert_eq!(get(&mut client, &[("if-match", "*")]).status, 200);
+}
+
+#[test]
+fn a_range_list_with_nothing_satisfiable_gets_416() {
+    let site = Site::start("ranges");
+    let mut client = Client::connect(site.handle.local_addr());
+    let past_the_end = format!("bytes={}-, {}-{}", LEN, LEN + 10, LEN + 20);
+    for range in [format!("bytes={LEN}-"), past_the_end, String::from("bytes=-0,-0")] {
+        let reply = get(&mut client, &[("range", &range)]);
+        assert_eq!(reply.status, 416, "{range}");
+        assert_eq!(
+            reply.header("content-range"),
+            Some(&*format!("bytes */{LEN}")),
+            "{range}"
+        );
+    }
+    // A list with one satisfiable range still gets the whole file (no multipart).
+    let mixed = get(&mut client, &[("range", &format!("bytes=0-9,{LEN}-"))]);
+    assert_eq!(mixed.status, 200);
+    assert_eq!(mixed.body.len(), LEN);
+}
