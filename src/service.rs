@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ::http::{HeaderMap, Method, StatusCode, Version};
+use ::http::{HeaderMap, Method, StatusCode, Uri, Version};
 use log::{debug, error};
 
 use crate::access::{self, AccessLog};
@@ -139,23 +139,18 @@ impl<H: Handler> Service<H> {
         if request.method() == Method::CONNECT {
             // RFC 9110 §9.3.6: a 2xx to CONNECT turns the connection into a tunnel, with
             // no framing. nioserve has no tunnels, so it answers CONNECT itself and no
-            // handler ever sees one.
-            let at = out.len();
-            response::encode_error(
-                out,
-                request.method(),
-                StatusCode::NOT_IMPLEMENTED,
-                "CONNECT is not supported",
-            );
-            if AccessLog::enabled() {
-                let text = access::request_line(ex.peer, request.method(), request.uri(), request.version(), 501);
-                ex.access
-                    .push_whole(text, Instant::now(), ex.queued + at as u64, &out[at..]);
-            }
-            // What follows may already be bytes meant for the tunnel: never a request.
+            // handler ever sees one. What follows it may already be bytes meant for the
+            // tunnel: never a request.
             ex.input.consume(ex.input.len());
-            *ex.closing = Some(CloseReason::BadRequest(StatusCode::NOT_IMPLEMENTED.as_u16()));
-            return Answer::Rejected;
+            let logged = AccessLog::enabled().then(|| (Instant::now(), request.uri().clone()));
+            let answer = Own {
+                method: request.method(),
+                version: request.version(),
+                status: StatusCode::NOT_IMPLEMENTED,
+                detail: "CONNECT is not supported",
+                reason: CloseReason::BadRequest(StatusCode::NOT_IMPLEMENTED.as_u16()),
+            };
+            return answer.write(ex, out, logged);
         }
 
         let version = request.version();
@@ -164,7 +159,6 @@ impl<H: Handler> Service<H> {
         let route = Route::of(&request);
         // The line is logged once the response's last byte is written (see `access`).
         let access = AccessLog::enabled().then(|| (Instant::now(), request.uri().clone()));
-        let at = out.len();
 
         let handler = &self.handler;
         let response = match panic::catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
@@ -175,13 +169,7 @@ impl<H: Handler> Service<H> {
                     "{} #{}: handler panicked on {method} {route}; answering 500",
                     ex.peer, ex.id
                 );
-                response::encode_error(out, &method, StatusCode::INTERNAL_SERVER_ERROR, "");
-                *ex.closing = Some(CloseReason::HandlerPanicked);
-                if let Some((started, uri)) = access {
-                    let text = access::request_line(ex.peer, &method, &uri, version, 500);
-                    ex.access.push_whole(text, started, ex.queued + at as u64, &out[at..]);
-                }
-                return Answer::Rejected;
+                return Own::failure(&method, version, CloseReason::HandlerPanicked).write(ex, out, access);
             }
         };
         // Decided after the handler ran: shutdown may have begun meanwhile.
@@ -201,13 +189,7 @@ impl<H: Handler> Service<H> {
                     "{} #{}: the handler's response to {method} {route} cannot be sent: {invalid}; answering 500",
                     ex.peer, ex.id
                 );
-                response::encode_error(out, &method, StatusCode::INTERNAL_SERVER_ERROR, "");
-                *ex.closing = Some(CloseReason::InvalidResponse);
-                if let Some((started, uri)) = access {
-                    let text = access::request_line(ex.peer, &method, &uri, version, 500);
-                    ex.access.push_whole(text, started, ex.queued + at as u64, &out[at..]);
-                }
-                return Answer::Rejected;
+                return Own::failure(&method, version, CloseReason::InvalidResponse).write(ex, out, access);
             }
         };
         if let Persistence::Close(reason) = persistence {
@@ -254,6 +236,42 @@ impl<H: Handler> Service<H> {
             return Persistence::KeepAlive;
         };
         Persistence::Close(reason)
+    }
+}
+
+/// A response the server writes itself in place of a handler's (a `500` for a handler
+/// that failed, a `501` for `CONNECT`); the connection closes after it.
+struct Own<'m> {
+    method: &'m Method,
+    version: Version,
+    status: StatusCode,
+    detail: &'static str,
+    reason: CloseReason,
+}
+
+impl<'m> Own<'m> {
+    /// The `500` for a handler that panicked or returned what cannot be sent.
+    fn failure(method: &'m Method, version: Version, reason: CloseReason) -> Own<'m> {
+        Own {
+            method,
+            version,
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            detail: "",
+            reason,
+        }
+    }
+
+    /// Encodes it into `out`, marks the connection closing, and queues its access-log
+    /// line when `logged` holds the request's start and target.
+    fn write(self, ex: Exchange<'_>, out: &mut Vec<u8>, logged: Option<(Instant, Uri)>) -> Answer {
+        let at = out.len();
+        response::encode_error(out, self.method, self.status, self.detail);
+        *ex.closing = Some(self.reason);
+        if let Some((started, uri)) = logged {
+            let text = access::request_line(ex.peer, self.method, &uri, self.version, self.status.as_u16());
+            ex.access.push_whole(text, started, ex.queued + at as u64, &out[at..]);
+        }
+        Answer::Rejected
     }
 }
 
