@@ -1004,7 +1004,7 @@ print(("PASS" if passed else "FAIL") + "\t" + detail + "\t" + str(r["max_fds"]))
 EOF
   )
   IFS=$'\t' read -r res detail _ <<<"$line"
-  row "6 spellings" "path spellings and many large files, --nofile $nofile" "$res" - - - - - - $((SECONDS - t0)) "$detail"
+  row "8 spellings" "path spellings and many large files, --nofile $nofile" "$res" - - - - - - $((SECONDS - t0)) "$detail"
   server_complaints >&2
 }
 case " $PARTS " in *" spellings "*) say "part 6: path spellings under a low fd limit"; part_spellings ;; esac
@@ -1120,7 +1120,7 @@ EOF
   )
   res=${line%%$'\t'*}
   detail=${line#*$'\t'}
-  row "6 stall" "SIGSTOP ${STALL_SECS} s under keep-alive load, SIGCONT" "$res" - - - - - - $((SECONDS - t0)) "$detail"
+  row "7 stall" "SIGSTOP ${STALL_SECS} s under keep-alive load, SIGCONT" "$res" - - - - - - $((SECONDS - t0)) "$detail"
   server_complaints >&2
 }
 case " $PARTS " in *" stall "*) say "part 6: a stall under keep-alive load"; part_stall ;; esac
