@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::http::parse::Limits;
+use crate::h1::parse::Limits;
 
 /// How long a closing connection may keep sending before it is dropped.
 ///

@@ -15,8 +15,8 @@ use mio::net::TcpStream;
 
 use crate::access::AccessLog;
 use crate::body::FileRegion;
-use crate::http::parse::Progress;
-use crate::http::response::Payload;
+use crate::h1::parse::Progress;
+use crate::h1::response::Payload;
 use crate::service::Exchange;
 
 /// Why a connection ends, for the debug log and for the `Connection: close` decision.

@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 use http::Method;
 
 use crate::config::Config;
-use crate::http::parse::{Limits, Progress};
-use crate::http::{parse, response};
+use crate::h1::parse::{Limits, Progress};
+use crate::h1::{parse, response};
 use crate::{Request, Response};
 
 /// Whether `buf` starts with a complete request (`check`, the blocking model's test; no allocation).

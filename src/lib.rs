@@ -13,7 +13,7 @@
 //! not a thread: the server has `1 + workers` threads however many clients it holds.
 //!
 //! Requests and responses are the [`http`](https://docs.rs/http/1) crate's types. Every rule of RFC 9112
-//! the server enforces (framing, persistence, limits) is in `src/http/` and
+//! the server enforces (framing, persistence, limits) is in `src/h1/` and
 //! tested on byte slices; the architecture is described in `docs/architecture.md`.
 //!
 //! # Examples
@@ -46,8 +46,8 @@ mod body;
 mod config;
 mod connection;
 mod deadline;
+mod h1;
 mod handler;
-mod http;
 #[doc(hidden)]
 pub mod internals;
 mod poller;

@@ -21,9 +21,9 @@ use log::{debug, error};
 use crate::access::{self, AccessLog};
 use crate::config::Config;
 use crate::connection::{payload_len, CloseReason, ReadBuf};
+use crate::h1::parse::{self, Limits};
+use crate::h1::response::{self, Payload, Persistence};
 use crate::handler::Handler;
-use crate::http::parse::{self, Limits};
-use crate::http::response::{self, Payload, Persistence};
 
 /// The per-connection facts a response depends on, lent by the connection model.
 #[derive(Debug)]

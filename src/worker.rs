@@ -18,8 +18,8 @@ use mio::Token;
 
 use crate::config::COPY_BODY_BYTES;
 use crate::connection::{CloseReason, Connection, Flush};
+use crate::h1::response::Payload;
 use crate::handler::Handler;
-use crate::http::response::Payload;
 use crate::poller::Shared;
 use crate::server::ServerThread;
 use crate::service::{self, Answer, Service};

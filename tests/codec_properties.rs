@@ -2,7 +2,7 @@
 //! `parse` agree on every buffer, and a valid request is framed exactly, however its bytes
 //! are split across reads and whatever follows it.
 //!
-//! The inline tests in `src/http/` are tables of chosen inputs; these generate them. Each
+//! The inline tests in `src/h1/` are tables of chosen inputs; these generate them. Each
 //! property runs a bounded number of cases so that the file takes seconds; the fuzz target in
 //! `fuzz/` runs the agreement property for as long as one likes (`docs/fuzzing.md`).
 //!

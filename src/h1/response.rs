@@ -9,7 +9,7 @@ use std::time::Duration;
 use ::http::{HeaderMap, Method, StatusCode};
 
 use crate::body::Body;
-use crate::http::date;
+use crate::h1::date;
 
 /// The `Server` header nioserve sends unless the handler set one.
 const SERVER: &[u8] = concat!("Server: nioserve/", env!("CARGO_PKG_VERSION"), "\r\n").as_bytes();
