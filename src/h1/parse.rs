@@ -1,4 +1,4 @@
-//! The request head: from the bytes a client sent to an [`http::Request`](::http::Request),
+//! The request head: from the bytes a client sent to an [`http::Request`],
 //! or the reason to refuse them (RFC 9112).
 //!
 //! The poller asks [`parse_next`] after every read: is a whole request buffered yet, and if so,
@@ -6,7 +6,7 @@
 //! same code) for requests pipelined behind the first, and the blocking model asks [`check`]
 //! (whole yet? where does it end?) before it parses. All run one head parser (httparse, then
 //! the rules of RFC 9112 on the target, `Host` and framing) and one body walker (in
-//! [`body`](super::body)), so they cannot disagree about where a request ends or why it is
+//! [`body`]), so they cannot disagree about where a request ends or why it is
 //! refused. None touches a socket: they take a slice that may stop anywhere, and a request
 //! that has not all arrived is `Partial`/`None`, never an error.
 
