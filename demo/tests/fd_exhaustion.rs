@@ -8,16 +8,13 @@
 
 mod support;
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::SocketAddr;
+use std::io::{self, Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{wait_until, Client, Reply, PATIENCE};
+use support::{wait_until, Client, LimitedDemo, Reply};
 
 /// How long any single wait may take before it counts as a failure.
 /// The server's file-descriptor limit, soft and hard.
@@ -33,81 +30,15 @@ const MAX_CPU_SHARE: f64 = 0.20;
 /// The warning the poller logs when `accept()` fails.
 const ACCEPT_FAILED: &str = "accept failed";
 
-/// Polls `cond` until it holds or `PATIENCE` runs out.
-struct Demo {
-    child: Child,
-    /// Everything written to stderr so far, collected by a thread.
-    stderr: Arc<Mutex<String>>,
-    addr: SocketAddr,
-}
+/// The demo under `prlimit` (see `support::LimitedDemo`).
+type Demo = LimitedDemo;
 
-impl Demo {
-    /// Starts the binary serving the bundled web app on 127.0.0.1:0 with at most
-    /// `nofile` file descriptors, and waits for its banner.
+impl LimitedDemo {
+    /// Serves the bundled web app with at most `nofile` file descriptors.
     fn serve_with_nofile(nofile: u32, args: &[&str]) -> Demo {
         let webapp = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../webapp"));
-        let mut command = Command::new("prlimit");
-        // prlimit sets the limit on itself and then execs the server: one process, one PID.
-        command
-            .arg(format!("--nofile={nofile}:{nofile}"))
-            .arg("--")
-            .arg(env!("CARGO_BIN_EXE_nioserve"))
-            .arg(webapp)
-            .args(["--addr", "127.0.0.1:0"])
-            .args(args)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => panic!(
-                "this test runs the server under `prlimit`, which was not found: \
-                 install util-linux (.ci/run does)"
-            ),
-            Err(e) => panic!("cannot run prlimit: {e}"),
-        };
-
-        let (tx, stdout) = mpsc::channel();
-        let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
-        thread::spawn(move || {
-            let mut line = String::new();
-            while matches!(out.read_line(&mut line), Ok(n) if n > 0) {
-                if tx.send(std::mem::take(&mut line)).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = BufReader::new(child.stderr.take().expect("piped stderr"));
-        let sink = Arc::clone(&stderr);
-        thread::spawn(move || {
-            let mut line = String::new();
-            while matches!(pipe.read_line(&mut line), Ok(n) if n > 0) {
-                sink.lock().expect("stderr lock").push_str(&line);
-                line.clear();
-            }
-        });
-
-        let banner = match stdout.recv_timeout(PATIENCE) {
-            Ok(line) => line,
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "no banner on stdout ({e}); stderr: {}",
-                    stderr.lock().expect("stderr lock")
-                );
-            }
-        };
-        let after = banner.split_once(" on http://").expect("URL in banner").1;
-        let addr = after.split_once('/').expect("slash after the address").0;
-        let addr = addr.parse().expect("socket address in banner");
-        Demo { child, stderr, addr }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().expect("stderr lock").clone()
+        let nofile = nofile as usize;
+        LimitedDemo::start((nofile, nofile), &webapp, args)
     }
 
     /// The lines of stderr that report a failed `accept()`.
@@ -132,13 +63,6 @@ impl Demo {
         let fields: Vec<&str> = after_comm.split_whitespace().collect();
         let ticks = |i: usize| -> f64 { fields[i].parse().expect("numeric CPU time") };
         Duration::from_secs_f64((ticks(11) + ticks(12)) / ticks_per_second)
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -13,15 +13,9 @@
 mod support;
 
 use std::fs;
-use std::io::{self, BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread;
 
-use support::{wait_until, Client, PATIENCE};
+use support::{wait_until, Client, LimitedDemo};
 
 /// The server's file-descriptor limit, soft and hard.
 const NOFILE: usize = 64;
@@ -56,70 +50,23 @@ impl Drop for Site {
     }
 }
 
-/// The demo binary serving `dir` on 127.0.0.1:0, under `prlimit --nofile=SOFT:HARD`.
-struct Demo {
-    child: Child,
-    stderr: Arc<Mutex<String>>,
-    addr: SocketAddr,
-}
+/// The demo under `prlimit` (see `support::LimitedDemo`).
+type Demo = LimitedDemo;
 
-impl Demo {
-    fn start(nofile: (usize, usize), dir: &Path, args: &[&str]) -> Demo {
-        let mut command = Command::new("prlimit");
-        // prlimit sets the limit on itself and then execs the server: one process, one PID.
-        command
-            .arg(format!("--nofile={}:{}", nofile.0, nofile.1))
-            .arg("--")
-            .arg(env!("CARGO_BIN_EXE_nioserve"))
-            .arg(dir)
-            .args(["--addr", "127.0.0.1:0", "--workers", "2"])
-            .args(["--keep-alive-timeout", "60", "--request-timeout", "60"])
-            .args(["--max-keep-alive-requests", "100000"])
-            .args(args)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                panic!("this test runs the server under `prlimit`, which was not found: install util-linux")
-            }
-            Err(e) => panic!("cannot run prlimit: {e}"),
-        };
-        let (tx, stdout) = mpsc::channel();
-        let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
-        thread::spawn(move || {
-            let mut line = String::new();
-            while matches!(out.read_line(&mut line), Ok(n) if n > 0) {
-                if tx.send(std::mem::take(&mut line)).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = BufReader::new(child.stderr.take().expect("piped stderr"));
-        let sink = Arc::clone(&stderr);
-        thread::spawn(move || {
-            let mut line = String::new();
-            while matches!(pipe.read_line(&mut line), Ok(n) if n > 0) {
-                sink.lock().expect("stderr lock").push_str(&line);
-                line.clear();
-            }
-        });
-        let Ok(banner) = stdout.recv_timeout(PATIENCE) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("no banner; stderr: {}", stderr.lock().expect("stderr lock"));
-        };
-        let after = banner.split_once(" on http://").expect("URL in banner").1;
-        let addr = after.split_once('/').expect("slash after the address").0;
-        let addr = addr.parse().expect("socket address in banner");
-        Demo { child, stderr, addr }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().expect("stderr lock").clone()
+impl LimitedDemo {
+    /// Serves `dir` with two workers and timeouts no test here waits for.
+    fn serve(nofile: (usize, usize), dir: &Path, args: &[&str]) -> Demo {
+        let mut all = vec![
+            "--workers",
+            "2",
+            "--keep-alive-timeout",
+            "60",
+            "--request-timeout",
+            "60",
+        ];
+        all.extend(["--max-keep-alive-requests", "100000"]);
+        all.extend(args);
+        LimitedDemo::start(nofile, dir, &all)
     }
 
     /// The server's open descriptors: number and target.
@@ -155,17 +102,10 @@ impl Demo {
     }
 }
 
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn under_a_low_fd_limit_every_spelling_and_every_large_file_is_served() {
     let site = Site::new("spellings");
-    let demo = Demo::start((NOFILE, NOFILE), &site.0, &[]);
+    let demo = Demo::serve((NOFILE, NOFILE), &site.0, &[]);
     let mut client = Client::connect(demo.addr);
 
     // 300 spellings of one path: one file, at most one descriptor.
@@ -206,7 +146,7 @@ fn under_a_low_fd_limit_every_spelling_and_every_large_file_is_served() {
 #[test]
 fn out_of_descriptors_the_cache_gives_its_own_back_and_then_it_is_503_not_500() {
     let site = Site::new("exhausted");
-    let demo = Demo::start((NOFILE, NOFILE), &site.0, &[]);
+    let demo = Demo::serve((NOFILE, NOFILE), &site.0, &[]);
     let mut client = Client::connect(demo.addr);
     assert_eq!(client.get("/_status").status, 200);
 
@@ -245,7 +185,7 @@ fn out_of_descriptors_the_cache_gives_its_own_back_and_then_it_is_503_not_500() 
 #[test]
 fn the_soft_fd_limit_is_raised_to_the_hard_one_and_logged() {
     let site = Site::new("rlimit");
-    let demo = Demo::start((100, 200), &site.0, &[]);
+    let demo = Demo::serve((100, 200), &site.0, &[]);
     let limits = fs::read_to_string(format!("/proc/{}/limits", demo.child.id())).expect("/proc/PID/limits");
     let nofile = limits
         .lines()
@@ -263,8 +203,8 @@ fn the_soft_fd_limit_is_raised_to_the_hard_one_and_logged() {
 #[test]
 fn dot_files_are_404_unless_the_hidden_flag_is_given() {
     let site = Site::new("hidden");
-    let refusing = Demo::start((NOFILE, NOFILE), &site.0, &[]);
-    let serving = Demo::start((NOFILE, NOFILE), &site.0, &["--hidden"]);
+    let refusing = Demo::serve((NOFILE, NOFILE), &site.0, &[]);
+    let serving = Demo::serve((NOFILE, NOFILE), &site.0, &["--hidden"]);
     assert_eq!(Client::connect(refusing.addr).get("/.env").status, 404);
     let served = Client::connect(serving.addr).get("/.env");
     assert_eq!(served.status, 200);

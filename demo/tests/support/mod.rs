@@ -1,10 +1,13 @@
-//! Shared by the demo binary's tests: a raw HTTP/1.1 client with timeouts, and waiting
-//! on a condition with a deadline.
+//! Shared by the demo binary's tests: a raw HTTP/1.1 client with timeouts, waiting
+//! on a condition with a deadline, and the demo run under a file-descriptor limit.
 
 #![allow(dead_code)] // each test file uses a different part of this
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -137,5 +140,91 @@ impl Client {
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
             Err(e) => panic!("expected the connection to close, got {e}"),
         }
+    }
+}
+
+/// The demo binary serving `dir` on 127.0.0.1:0 under `prlimit --nofile=SOFT:HARD`
+/// (prlimit sets the limit on itself and execs the server: one process, one PID), its
+/// stderr collected by a thread; killed on drop. A test file adds what it reads of
+/// the process (`/proc/PID/…`) in an `impl` of its own.
+pub struct LimitedDemo {
+    pub child: Child,
+    /// Everything written to stderr so far.
+    stderr: Arc<Mutex<String>>,
+    pub addr: SocketAddr,
+}
+
+impl LimitedDemo {
+    /// Starts the server with `args` and waits for its banner.
+    pub fn start(nofile: (usize, usize), dir: &Path, args: &[&str]) -> LimitedDemo {
+        let mut command = Command::new("prlimit");
+        command
+            .arg(format!("--nofile={}:{}", nofile.0, nofile.1))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_nioserve"))
+            .arg(dir)
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => panic!(
+                "this test runs the server under `prlimit`, which was not found: \
+                 install util-linux (.ci/run does)"
+            ),
+            Err(e) => panic!("cannot run prlimit: {e}"),
+        };
+
+        let (tx, stdout) = mpsc::channel();
+        let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
+        thread::spawn(move || {
+            let mut line = String::new();
+            while matches!(out.read_line(&mut line), Ok(n) if n > 0) {
+                if tx.send(std::mem::take(&mut line)).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut pipe = BufReader::new(child.stderr.take().expect("piped stderr"));
+        let sink = Arc::clone(&stderr);
+        thread::spawn(move || {
+            let mut line = String::new();
+            while matches!(pipe.read_line(&mut line), Ok(n) if n > 0) {
+                sink.lock().expect("stderr lock").push_str(&line);
+                line.clear();
+            }
+        });
+
+        let banner = match stdout.recv_timeout(PATIENCE) {
+            Ok(line) => line,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "no banner on stdout ({e}); stderr: {}",
+                    stderr.lock().expect("stderr lock")
+                );
+            }
+        };
+        let after = banner.split_once(" on http://").expect("URL in banner").1;
+        let addr = after.split_once('/').expect("slash after the address").0;
+        let addr = addr.parse().expect("socket address in banner");
+        LimitedDemo { child, stderr, addr }
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr lock").clone()
+    }
+}
+
+impl Drop for LimitedDemo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
