@@ -8,24 +8,25 @@
 //! clients are enough to leave client N+1 waiting in the listen backlog: that is
 //! what this model exists to show.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use log::{debug, warn};
+use log::debug;
 
-use crate::access::{self, AccessLog};
+use crate::access::AccessLog;
 use crate::config::{self, Config};
-use crate::connection::{send_file, CloseReason, ReadBuf};
 use crate::h1::parse::{self, Parsed};
 use crate::h1::response::{self, Payload};
 use crate::handler::Handler;
-use crate::server::ServerThread;
-use crate::service::{Answer, Exchange, Service};
+use crate::read_buf::ReadBuf;
+use crate::service::{self, Answer, CloseReason, Exchange, Partial, Service};
+use crate::shutdown::ServerThread;
 use crate::stats::Counters;
+use crate::transport::{self, AcceptErrors, Drained, Sent};
 
 /// How often a thread blocked in `accept()` or `read()` looks up to see whether
 /// the server is shutting down or a deadline has passed.
@@ -58,6 +59,7 @@ pub(crate) fn spawn<H: Handler>(
                 max_request_bytes: config.max_request_bytes(),
                 input: ReadBuf::with_capacity(config::READ_BUFFER_BYTES),
                 out: Vec::with_capacity(4096),
+                accept_errors: AcceptErrors::default(),
             };
             thread::Builder::new()
                 .name(format!("nioserve-conn-{k}"))
@@ -81,6 +83,40 @@ struct ConnThread<H> {
     max_request_bytes: usize,
     input: ReadBuf,
     out: Vec<u8>,
+    accept_errors: AcceptErrors,
+}
+
+/// What a thread keeps about the connection it serves, beside its read buffer.
+#[derive(Debug, Default)]
+struct Conn {
+    served: u32,
+    /// Set once the server decided to close after the response being written.
+    closing: Option<CloseReason>,
+    /// The client shut down its sending side.
+    eof: bool,
+    /// `100 Continue` was sent for the request being read.
+    continue_sent: bool,
+    /// Bytes the socket has taken on this connection; the access log counts in them.
+    written: u64,
+    /// Responses whose last byte is not written yet. Dropped with responses still pending
+    /// (a write failed), it logs what went out.
+    access: AccessLog,
+}
+
+impl Conn {
+    /// Lends the service what it sees of the connection, with its read buffer.
+    fn exchange<'a>(&'a mut self, input: &'a mut ReadBuf, peer: SocketAddr, id: usize) -> Exchange<'a> {
+        Exchange {
+            peer,
+            id,
+            input,
+            served: &mut self.served,
+            closing: &mut self.closing,
+            eof: self.eof,
+            access: &mut self.access,
+            queued: self.written,
+        }
+    }
 }
 
 /// What waiting for more request bytes ended with.
@@ -93,11 +129,10 @@ enum Waited {
 
 impl<H: Handler> ConnThread<H> {
     fn run(&mut self) {
-        let mut warned = false;
         while !self.shutting_down.load(Ordering::Acquire) {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
-                    warned = false;
+                    self.accept_errors.accepted();
                     self.counters.accepted();
                     self.counters.connection_opened();
                     debug!("New client: {peer} #{}", self.id);
@@ -111,21 +146,10 @@ impl<H: Handler> ConnThread<H> {
                     debug!("{peer} #{}: closed ({reason:?})", self.id);
                     self.counters.connection_ended();
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                            | io::ErrorKind::ConnectionAborted
-                    ) => {}
                 Err(e) => {
-                    // EMFILE and friends: wait instead of spinning.
-                    if !warned {
-                        warn!("accept failed, pausing accepts for {:?}: {e}", config::ACCEPT_PAUSE);
-                        warned = true;
+                    if let Some(pause) = self.accept_errors.failed(&e) {
+                        thread::sleep(pause);
                     }
-                    thread::sleep(config::ACCEPT_PAUSE);
                 }
             }
         }
@@ -137,39 +161,29 @@ impl<H: Handler> ConnThread<H> {
         stream.set_read_timeout(Some(WAKE_EVERY))?;
         stream.set_write_timeout(Some(self.send_timeout))?;
         self.input.consume(self.input.len());
-        let mut served = 0;
-        let mut closing = None;
-        let mut eof = false;
-        let mut continue_sent = false;
+        let mut conn = Conn::default();
         let mut waiting_since = Instant::now();
         let mut request_started = None;
-        // Bytes the socket has taken on this connection; the access log counts in them.
-        // Dropped with responses still pending (a write failed), it logs what went out.
-        let mut written = 0u64;
-        let mut access = AccessLog::default();
         loop {
             let (buffered, progress) = self.input.bytes_and_progress();
             let complete = match parse::check(buffered, progress, self.service.limits()) {
                 Ok(Parsed::Complete { .. }) | Err(_) => true,
                 Ok(Parsed::Partial { expects_continue }) => {
-                    if eof {
+                    if conn.eof {
                         return Ok(CloseReason::PeerClosed);
                     }
-                    if self.input.len() >= self.max_request_bytes {
-                        // Refused like the poller refuses it; answer_next sees the error.
-                        let e = parse::ParseError::BodyTooLarge;
-                        self.out.clear();
-                        let method = parse::method_for_refusal(self.input.bytes());
-                        response::encode_error(&mut self.out, &method, e.status(), e.reason());
-                        self.refusal(&mut access, written, peer, e.status().as_u16());
-                        let sent = write_all(stream, &self.out, Payload::None, &mut written);
-                        access.written(written);
-                        sent?;
-                        return Ok(self.linger(stream, CloseReason::BadRequest(e.status().as_u16())));
-                    }
-                    if expects_continue && !continue_sent {
-                        continue_sent = true;
-                        write_all(stream, response::CONTINUE, Payload::None, &mut written)?;
+                    match service::partial(
+                        self.input.len(),
+                        self.max_request_bytes,
+                        expects_continue,
+                        conn.continue_sent,
+                    ) {
+                        Partial::Wait => {}
+                        Partial::SendContinue => {
+                            conn.continue_sent = true;
+                            write_all(stream, response::CONTINUE, Payload::None, &mut conn.written)?;
+                        }
+                        Partial::Refuse(e) => return self.refuse(stream, peer, &mut conn, e.status(), e.reason()),
                     }
                     false
                 }
@@ -177,32 +191,24 @@ impl<H: Handler> ConnThread<H> {
             if complete {
                 self.out.clear();
                 self.counters.worker_busy();
-                let ex = Exchange {
-                    peer,
-                    id: self.id,
-                    input: &mut self.input,
-                    served: &mut served,
-                    closing: &mut closing,
-                    eof,
-                    access: &mut access,
-                    queued: written,
-                };
-                let answer = self.service.answer_next(ex, &mut self.out);
+                let answer = self
+                    .service
+                    .answer_next(conn.exchange(&mut self.input, peer, self.id), &mut self.out);
                 let sent = match answer {
                     Answer::Answered(payload) => {
                         self.counters.requests(1);
-                        write_all(stream, &self.out, payload, &mut written)
+                        write_all(stream, &self.out, payload, &mut conn.written)
                     }
-                    Answer::Rejected => write_all(stream, &self.out, Payload::None, &mut written),
+                    Answer::Rejected => write_all(stream, &self.out, Payload::None, &mut conn.written),
                     Answer::Incomplete => unreachable!("check said a request or an error is buffered"),
                 };
                 self.counters.worker_free();
-                access.written(written);
+                conn.access.written(conn.written);
                 sent?;
-                if let Some(reason) = closing {
+                if let Some(reason) = conn.closing {
                     return Ok(self.linger(stream, reason));
                 }
-                continue_sent = false;
+                conn.continue_sent = false;
                 request_started = None;
                 waiting_since = Instant::now();
                 continue;
@@ -211,7 +217,7 @@ impl<H: Handler> ConnThread<H> {
             // Wait for more bytes: the keep-alive timeout between requests, the
             // request timeout from a request's first byte (or, on a new
             // connection, from the connection's start).
-            let idle = self.input.is_empty() && served > 0;
+            let idle = self.input.is_empty() && conn.served > 0;
             let deadline = if idle {
                 waiting_since + self.keep_alive_timeout
             } else {
@@ -228,7 +234,7 @@ impl<H: Handler> ConnThread<H> {
                 // The request timeout counts from a new request's first byte.
                 Waited::Data if idle => request_started = Some(Instant::now()),
                 Waited::Data => {}
-                Waited::Eof => eof = true,
+                Waited::Eof => conn.eof = true,
                 Waited::ShuttingDown => return Ok(CloseReason::Shutdown),
                 Waited::TimedOut if idle => {
                     self.counters.timed_out();
@@ -241,25 +247,34 @@ impl<H: Handler> ConnThread<H> {
                 }
                 Waited::TimedOut => {
                     self.counters.timed_out();
-                    self.out.clear();
-                    let method = parse::method_for_refusal(self.input.bytes());
-                    response::encode_error(&mut self.out, &method, ::http::StatusCode::REQUEST_TIMEOUT, "");
-                    self.refusal(&mut access, written, peer, 408);
-                    let sent = write_all(stream, &self.out, Payload::None, &mut written);
-                    access.written(written);
-                    sent?;
-                    return Ok(self.linger(stream, CloseReason::RequestTimeout));
+                    let status = ::http::StatusCode::REQUEST_TIMEOUT;
+                    return self.refuse(stream, peer, &mut conn, status, "");
                 }
             }
         }
     }
 
-    /// Adds the error response in `self.out`, which the server writes itself, to the
-    /// access log (if it is on); `written` is where it starts in the output.
-    fn refusal(&self, access: &mut AccessLog, written: u64, peer: SocketAddr, status: u16) {
-        if AccessLog::enabled() {
-            access.push_whole(access::refusal_line(peer, status), Instant::now(), written, &self.out);
-        }
+    /// Sends the server's own error response for the request being read, and closes.
+    fn refuse(
+        &mut self,
+        stream: &TcpStream,
+        peer: SocketAddr,
+        conn: &mut Conn,
+        status: ::http::StatusCode,
+        detail: &str,
+    ) -> io::Result<CloseReason> {
+        self.out.clear();
+        service::refuse(
+            conn.exchange(&mut self.input, peer, self.id),
+            &mut self.out,
+            status,
+            detail,
+        );
+        let sent = write_all(stream, &self.out, Payload::None, &mut conn.written);
+        conn.access.written(conn.written);
+        sent?;
+        let reason = conn.closing.unwrap_or(CloseReason::BadRequest(status.as_u16()));
+        Ok(self.linger(stream, reason))
     }
 
     /// Blocks in `read()` until bytes arrive, the client closes, or `deadline`.
@@ -288,16 +303,9 @@ impl<H: Handler> ConnThread<H> {
             return reason;
         }
         let deadline = Instant::now() + config::LINGER_TIMEOUT;
-        let mut discard = [0u8; 4096];
-        while Instant::now() < deadline {
-            match stream.read(&mut discard) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
+        let mut scratch = [0u8; 4096];
+        // Each read waits at most `WAKE_EVERY` (the read timeout) before the deadline is looked at.
+        while Instant::now() < deadline && transport::discard(&mut stream, &mut scratch) == Drained::Pending {}
         reason
     }
 }
@@ -305,44 +313,20 @@ impl<H: Handler> ConnThread<H> {
 /// Writes a response head and its payload, blocking until all of it is sent; every
 /// byte the socket takes is added to `written`, also when a write fails half way.
 fn write_all(mut stream: &TcpStream, head: &[u8], payload: Payload, written: &mut u64) -> io::Result<()> {
-    write_counted(stream, head, written)?;
-    match payload {
-        Payload::None => Ok(()),
-        Payload::Bytes(bytes) => write_counted(stream, &bytes, written),
-        Payload::File(mut region) => {
-            while !region.is_empty() {
-                match send_file(&mut stream, &region) {
-                    Ok(0) => {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "file shrank while it was being sent",
-                        ))
-                    }
-                    Ok(n) => {
-                        *written += n as u64;
-                        region.advance(n as u64);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(())
-        }
+    let (_, mut sent) = transport::write_bytes(|bytes| stream.write(bytes), head, written)?;
+    if sent == Sent::All {
+        sent = match payload {
+            Payload::None => Sent::All,
+            Payload::Bytes(body) => transport::write_bytes(|bytes| stream.write(bytes), &body, written)?.1,
+            Payload::File(mut region) => transport::send_region(&mut stream, &mut region, written)?,
+        };
     }
-}
-
-/// `write_all`, counting what the socket takes.
-fn write_counted(mut stream: &TcpStream, mut bytes: &[u8], written: &mut u64) -> io::Result<()> {
-    while !bytes.is_empty() {
-        match stream.write(bytes) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                *written += n as u64;
-                bytes = &bytes[n..];
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+    match sent {
+        Sent::All => Ok(()),
+        // A blocking socket whose send timeout ran out.
+        Sent::Blocked => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the client took nothing within the send timeout",
+        )),
     }
-    Ok(())
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::h1::parse::Limits;
 
-/// How long a closing connection may keep sending before it is dropped.
+/// How long a lingering connection may keep sending before it is dropped.
 ///
 /// After the last response the server shuts down its side and reads (and throws
 /// away) what the client still sends, so that unread request bytes do not make the

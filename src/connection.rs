@@ -6,49 +6,18 @@
 //! variant, not a field here; the fields are only what must travel with it.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Write};
 use std::net::SocketAddr;
-use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use mio::net::TcpStream;
 
 use crate::access::AccessLog;
 use crate::body::FileRegion;
-use crate::h1::parse::Progress;
 use crate::h1::response::Payload;
-use crate::service::Exchange;
-
-/// Why a connection ends, for the debug log and for the `Connection: close` decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CloseReason {
-    /// The request said `Connection: close` (or was HTTP/1.0 without keep-alive).
-    ClientAsked,
-    /// The handler's response said `Connection: close`.
-    HandlerAsked,
-    /// `max_keep_alive_requests` were served on it.
-    MaxRequests,
-    /// The keep-alive timeout is zero: every response is the last.
-    KeepAliveOff,
-    /// The request was refused with this status.
-    BadRequest(u16),
-    /// The handler panicked, or a panic escaped while its response was being sent.
-    HandlerPanicked,
-    /// The handler's response could not be sent as it was; a `500` went instead.
-    InvalidResponse,
-    /// The server is shutting down.
-    Shutdown,
-    /// The client closed its side (EOF) or reset the connection.
-    PeerClosed,
-    /// A read or write failed.
-    Io,
-    /// Nothing arrived within the keep-alive timeout.
-    KeepAliveTimeout,
-    /// The request did not arrive whole within the request timeout.
-    RequestTimeout,
-    /// The client took no response bytes within the send timeout.
-    SendTimeout,
-}
+use crate::read_buf::{ReadBuf, Room};
+use crate::service::{payload_len, CloseReason, Exchange};
+use crate::transport::{send_region, write_bytes, Sent};
 
 /// A client connection and what travels with it between the poller and a worker.
 #[derive(Debug)]
@@ -75,8 +44,6 @@ pub(crate) struct Connection {
     pub(crate) eof: bool,
     /// `100 Continue` was sent for the request being read.
     pub(crate) continue_sent: bool,
-    /// Identifies this connection's current deadline among stale ones.
-    pub(crate) timer: u64,
     /// Bytes handed to [`write_response`](Connection::write_response) so far: where
     /// the next response starts in this connection's output.
     pub(crate) queued: u64,
@@ -84,15 +51,6 @@ pub(crate) struct Connection {
     written: u64,
     /// Responses not yet written whole, for the access log (empty when it is off).
     pub(crate) access: AccessLog,
-}
-
-/// What writing pending output ended with.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Flush {
-    /// Everything is written.
-    Done,
-    /// The socket's send buffer is full; wait until it is writable.
-    Blocked,
 }
 
 impl Connection {
@@ -108,7 +66,6 @@ impl Connection {
             hung_up: false,
             eof: false,
             continue_sent: false,
-            timer: 0,
             queued: 0,
             written: 0,
             access: AccessLog::default(),
@@ -168,25 +125,25 @@ impl Connection {
     ///
     /// The fast path writes straight from the caller's buffer and allocates
     /// nothing; only bytes left over are copied into [`Outgoing`].
-    pub(crate) fn write_response(&mut self, head: &[u8], payload: Payload) -> io::Result<Flush> {
+    pub(crate) fn write_response(&mut self, head: &[u8], payload: Payload) -> io::Result<Sent> {
         self.queued += head.len() as u64 + payload_len(&payload);
         let result = self.write_or_keep(head, payload);
         self.tell_access_log();
         result
     }
 
-    fn write_or_keep(&mut self, head: &[u8], payload: Payload) -> io::Result<Flush> {
+    fn write_or_keep(&mut self, head: &[u8], payload: Payload) -> io::Result<Sent> {
         if self.output.is_none() {
             let (written, payload) = write_now(&mut self.stream, head, payload, &mut self.written)?;
             let rest = &head[written.min(head.len())..];
             let payload = payload.unwrap_or(Payload::None);
             if rest.is_empty() && matches!(payload, Payload::None) {
-                return Ok(Flush::Done);
+                return Ok(Sent::All);
             }
             let mut out = Box::<Outgoing>::default();
             out.push(Bytes::copy_from_slice(rest), payload);
             self.output = Some(out);
-            return Ok(Flush::Blocked);
+            return Ok(Sent::Blocked);
         }
         if let Some(out) = self.output.as_mut() {
             out.push(Bytes::copy_from_slice(head), payload);
@@ -195,22 +152,22 @@ impl Connection {
     }
 
     /// Writes pending output until it is all gone or the socket would block.
-    pub(crate) fn flush(&mut self) -> io::Result<Flush> {
+    pub(crate) fn flush(&mut self) -> io::Result<Sent> {
         let result = self.flush_output();
         self.tell_access_log();
         result
     }
 
-    fn flush_output(&mut self) -> io::Result<Flush> {
+    fn flush_output(&mut self) -> io::Result<Sent> {
         let Some(out) = self.output.as_mut() else {
-            return Ok(Flush::Done);
+            return Ok(Sent::All);
         };
         match out.write_to(&mut self.stream, &mut self.written)? {
-            Flush::Done => {
+            Sent::All => {
                 self.output = None;
-                Ok(Flush::Done)
+                Ok(Sent::All)
             }
-            Flush::Blocked => Ok(Flush::Blocked),
+            Sent::Blocked => Ok(Sent::Blocked),
         }
     }
 
@@ -220,24 +177,6 @@ impl Connection {
         if !self.access.is_empty() {
             self.access.written(self.written);
         }
-    }
-
-    /// Adds an error response the server wrote itself, whole in `response`, to the
-    /// access log (if it is on), before it is written.
-    pub(crate) fn log_refusal(&mut self, status: u16, response: &[u8]) {
-        if AccessLog::enabled() {
-            let text = crate::access::refusal_line(self.peer, status);
-            self.access.push_whole(text, Instant::now(), self.queued, response);
-        }
-    }
-}
-
-/// How many bytes a payload writes.
-pub(crate) fn payload_len(payload: &Payload) -> u64 {
-    match payload {
-        Payload::None => 0,
-        Payload::Bytes(bytes) => bytes.len() as u64,
-        Payload::File(region) => region.len(),
     }
 }
 
@@ -271,26 +210,16 @@ impl Outgoing {
     }
 
     /// Writes until done or the socket would block, adding what it took to `written`.
-    fn write_to(&mut self, stream: &mut TcpStream, written_total: &mut u64) -> io::Result<Flush> {
+    fn write_to(&mut self, stream: &mut TcpStream, written_total: &mut u64) -> io::Result<Sent> {
         loop {
             let written = match self.chunks.front_mut() {
-                None => return Ok(Flush::Done),
-                Some(Chunk::File(region)) => match send_file(stream, region) {
-                    Ok(0) => {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "file shrank while it was being sent",
-                        ))
-                    }
-                    Ok(n) => {
-                        *written_total += n as u64;
-                        region.advance(n as u64);
-                        if region.is_empty() {
-                            self.chunks.pop_front();
-                        }
+                None => return Ok(Sent::All),
+                Some(Chunk::File(region)) => match send_region(stream, region, written_total)? {
+                    Sent::All => {
+                        self.chunks.pop_front();
                         continue;
                     }
-                    Err(e) => Err(e),
+                    Sent::Blocked => return Ok(Sent::Blocked),
                 },
                 Some(Chunk::Bytes(_)) => {
                     let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
@@ -313,7 +242,7 @@ impl Outgoing {
                     *written_total += n as u64;
                     self.consume(n);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Sent::Blocked),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
@@ -371,41 +300,17 @@ fn write_now(
         },
         Payload::None | Payload::File(_) => {
             let more = matches!(payload, Payload::File(_));
-            while written < head.len() {
-                match write_head(stream, &head[written..], more) {
-                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => {
-                        *written_total += n as u64;
-                        written += n;
+            let (written, sent) = write_bytes(|rest| write_head(stream, rest, more), head, written_total)?;
+            match payload {
+                Payload::File(mut region) if sent == Sent::All => {
+                    match send_region(stream, &mut region, written_total)? {
+                        Sent::All => Ok((written, None)),
+                        Sent::Blocked => Ok((written, Some(Payload::File(region)))),
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((written, Some(payload))),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
                 }
+                Payload::None if sent == Sent::All => Ok((written, None)),
+                payload => Ok((written, Some(payload))),
             }
-            let Payload::File(mut region) = payload else {
-                return Ok((written, None));
-            };
-            while !region.is_empty() {
-                match send_file(stream, &region) {
-                    Ok(0) => {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "file shrank while it was being sent",
-                        ))
-                    }
-                    Ok(n) => {
-                        *written_total += n as u64;
-                        region.advance(n as u64);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        return Ok((written, Some(Payload::File(region))))
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok((written, None))
         }
     }
 }
@@ -426,177 +331,6 @@ fn write_head(stream: &mut TcpStream, head: &[u8], _more: bool) -> io::Result<us
     stream.write(head)
 }
 
-/// Sends part of a file region; zero-copy `sendfile` on Linux.
-#[cfg(target_os = "linux")]
-pub(crate) fn send_file<S: std::os::fd::AsFd + Write>(stream: &mut S, region: &FileRegion) -> io::Result<usize> {
-    /// One call sends at most this much, so one connection cannot monopolise a thread.
-    const MAX_SENDFILE: u64 = 1 << 20;
-    let mut offset = region.offset();
-    let count = region.len().min(MAX_SENDFILE) as usize;
-    rustix::fs::sendfile(&*stream, region.file(), Some(&mut offset), count).map_err(io::Error::from)
-}
-
-/// Sends part of a file region through a buffer, where `sendfile` is not used.
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn send_file<S: Write>(stream: &mut S, region: &FileRegion) -> io::Result<usize> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = [0u8; 64 * 1024];
-    let want = region.len().min(buf.len() as u64) as usize;
-    let n = region.file().read_at(&mut buf[..want], region.offset())?;
-    if n == 0 {
-        return Ok(0);
-    }
-    // A short write is fine: the region advances by what was written.
-    stream.write(&buf[..n])
-}
-
-/// A read buffer that is initialised once and reused, so reading never zeroes memory.
-///
-/// Bytes live in `data[start..end]`; requests are consumed from the front, reads
-/// append at the back. The default value holds no allocation: that is what an
-/// idle connection carries.
-#[derive(Debug, Default)]
-pub(crate) struct ReadBuf {
-    data: Vec<u8>,
-    start: usize,
-    end: usize,
-    /// How far the codec got with the request at the front. Kept here, beside the bytes
-    /// it describes, and reset by `consume`, the only way bytes leave the front.
-    progress: Progress,
-}
-
-impl ReadBuf {
-    /// A buffer with room for `capacity` bytes.
-    pub(crate) fn with_capacity(capacity: usize) -> ReadBuf {
-        ReadBuf {
-            data: vec![0; capacity],
-            start: 0,
-            end: 0,
-            progress: Progress::default(),
-        }
-    }
-
-    /// The buffered bytes.
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.data[self.start..self.end]
-    }
-
-    /// The buffered bytes and how far the codec got with the request at their front, for
-    /// `parse::check` and `parse::parse_next` to go on from there.
-    pub(crate) fn bytes_and_progress(&mut self) -> (&[u8], &mut Progress) {
-        (&self.data[self.start..self.end], &mut self.progress)
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.end - self.start
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-
-    /// How many bytes the buffer can hold before it grows.
-    pub(crate) fn capacity(&self) -> usize {
-        self.data.len()
-    }
-
-    /// Whether the buffer holds an allocation (idle connections must not).
-    pub(crate) fn is_allocated(&self) -> bool {
-        self.data.capacity() > 0
-    }
-
-    /// Forgets the first `n` buffered bytes.
-    pub(crate) fn consume(&mut self, n: usize) {
-        debug_assert!(n <= self.len(), "consumed more than was buffered");
-        // What the codec learnt was about the bytes that were at the front.
-        self.progress = Progress::default();
-        self.start += n;
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-    }
-
-    /// Reads once from `reader` into the buffer, taking it to `limit` bytes at most.
-    /// Says how many bytes came, and whether they left room in what was offered.
-    pub(crate) fn read_from(&mut self, reader: &mut impl Read, limit: usize) -> io::Result<(usize, Room)> {
-        let want = limit.saturating_sub(self.len()).max(1);
-        let spare = self.spare(want);
-        let offered = spare.len();
-        let n = reader.read(spare)?;
-        self.filled_by(n);
-        Ok((n, if n < offered { Room::Left } else { Room::Filled }))
-    }
-
-    /// Room to read into: up to `want` bytes, at least one, after moving buffered
-    /// bytes to the front or growing the buffer if needed.
-    fn spare(&mut self, want: usize) -> &mut [u8] {
-        if self.end == self.data.len() && self.start > 0 {
-            self.data.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        if self.end == self.data.len() {
-            let grown = (self.data.len() * 2).max(READ_CHUNK).min(self.end + want.max(1));
-            self.data.resize(grown.max(self.end + 1), 0);
-        }
-        let stop = self.data.len().min(self.end + want.max(1));
-        &mut self.data[self.end..stop]
-    }
-
-    fn filled_by(&mut self, n: usize) {
-        self.end += n;
-    }
-}
-
-/// Whether a read filled all the room it was offered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Room {
-    /// Fewer bytes came than there was room for.
-    Left,
-    /// Every byte of room was used: more may be waiting.
-    Filled,
-}
-
 /// Whether a read that leaves room means the socket is drained: true of epoll
 /// (edge-triggered, as mio uses it on these systems), not promised elsewhere.
 const SHORT_READ_DRAINS: bool = cfg!(any(target_os = "linux", target_os = "android"));
-
-/// The least a buffer grows by.
-const READ_CHUNK: usize = 4096;
-
-#[cfg(test)]
-mod tests {
-    use super::ReadBuf;
-
-    #[test]
-    fn read_buf_appends_consumes_and_compacts() {
-        let mut buf = ReadBuf::with_capacity(8);
-        let spare = buf.spare(100);
-        assert_eq!(spare.len(), 8);
-        spare[..6].copy_from_slice(b"abcdef");
-        buf.filled_by(6);
-        buf.consume(4);
-        assert_eq!(buf.bytes(), b"ef");
-        // Two bytes of room at the back are still free; fill them.
-        let spare = buf.spare(100);
-        assert_eq!(spare.len(), 2);
-        spare.copy_from_slice(b"gh");
-        buf.filled_by(2);
-        // Full at the back with consumed bytes at the front: compacts instead of growing.
-        let spare = buf.spare(100);
-        assert_eq!(spare.len(), 4);
-        assert_eq!(buf.bytes(), b"efgh");
-        buf.consume(4);
-        assert!(buf.is_empty());
-    }
-
-    #[test]
-    fn read_buf_grows_up_to_what_is_wanted() {
-        let mut buf = ReadBuf::default();
-        assert!(!buf.is_allocated());
-        assert_eq!(buf.spare(10).len(), 10);
-        let mut buf = ReadBuf::default();
-        assert_eq!(buf.spare(1 << 20).len(), 4096);
-    }
-}

@@ -2,24 +2,21 @@
 
 use std::fmt;
 use std::io;
+use std::net::TcpListener;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::{self, JoinHandle};
+use std::sync::Arc;
 use std::time::Duration;
 
-use std::net::TcpListener;
-
 use log::error;
-use mio::{Interest, Poll, Waker};
-use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{Config, Model};
 use crate::handler::Handler;
-use crate::poller::{Poller, Shared, LISTENER, WAKER};
+use crate::nio::{self, Handoff};
 use crate::service::Service;
+use crate::shutdown::{ServerThread, ShutdownReport};
 use crate::stats::{Counters, Stats};
-use crate::{blocking, worker};
+use crate::{blocking, transport};
 
 /// Sets up a [`Server`]: threads, timeouts and limits, then the address to listen on.
 ///
@@ -271,7 +268,7 @@ impl Builder {
     pub fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Server> {
         let mut last_error = None;
         for addr in addr.to_socket_addrs()? {
-            match listen(addr, self.config.backlog) {
+            match transport::listen(addr, self.config.backlog) {
                 Ok(listener) => {
                     let local_addr = listener.local_addr()?;
                     let counters = Counters::new(self.config.workers);
@@ -287,32 +284,6 @@ impl Builder {
         }
         Err(last_error.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind")))
     }
-}
-
-/// How many bytes a connection's socket may hold that the kernel has not sent yet
-/// (`TCP_NOTSENT_LOWAT`, Linux). Below it the socket reports writable again.
-///
-/// This is what makes writability a measure of the client's progress, which the send
-/// timeout relies on: the kernel sends only as fast as the client acknowledges, so with
-/// at most this much unsent, a client that takes about half of it makes the socket
-/// writable again (the kernel wakes a writer once less than half the limit is unsent),
-/// and each time the socket takes more bytes the send timeout starts over. Without it,
-/// the send buffer grows to `net.ipv4.tcp_wmem`'s maximum (4 MiB by default) and the
-/// socket becomes writable only after a third of that drained: a client reading 4 MiB
-/// in more than three send timeouts was cut off while it read. It also bounds the kernel
-/// memory a slow reader holds: what is in flight plus this.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) const NOTSENT_LOWAT: u32 = 128 * 1024;
-
-fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    // Accepted sockets inherit it from the listener: no system call per connection.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    socket.set_tcp_notsent_lowat(NOTSENT_LOWAT)?;
-    socket.bind(&addr.into())?;
-    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
-    Ok(socket.into())
 }
 
 /// A bound HTTP/1.1 server, ready to run a [`Handler`].
@@ -425,10 +396,10 @@ impl Server {
         } = self;
         let shutting_down = Arc::new(AtomicBool::new(false));
         let service = Service::new(handler, &config, Arc::clone(&shutting_down));
-        let (waker, threads) = match config.model {
+        let (handoff, threads) = match config.model {
             Model::Nio => {
-                let (shared, threads) = spawn_nio(listener, service, &config, &counters, &shutting_down)?;
-                (Some(shared), threads)
+                let (handoff, threads) = nio::spawn(listener, service, &config, &counters, &shutting_down)?;
+                (Some(handoff), threads)
             }
             Model::Blocking => (
                 None,
@@ -439,7 +410,7 @@ impl Server {
             local_addr,
             counters,
             shutting_down,
-            waker,
+            handoff,
             threads,
         })
     }
@@ -467,45 +438,6 @@ impl Server {
     }
 }
 
-/// A thread of a running server; it ends with the error that stopped it, if any.
-pub(crate) type ServerThread = JoinHandle<io::Result<()>>;
-
-/// Starts the poller and the worker pool; returns what wakes the poller, and the threads.
-fn spawn_nio<H: Handler>(
-    listener: TcpListener,
-    service: Service<H>,
-    config: &Config,
-    counters: &Counters,
-    shutting_down: &Arc<AtomicBool>,
-) -> io::Result<(Arc<Shared>, Vec<ServerThread>)> {
-    listener.set_nonblocking(true)?;
-    let mut listener = mio::net::TcpListener::from_std(listener);
-    let poll = Poll::new()?;
-    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-    let shared = Arc::new(Shared {
-        waker: Waker::new(poll.registry(), WAKER)?,
-        poller_asleep: AtomicBool::new(false),
-        shutting_down: Arc::clone(shutting_down),
-        counters: counters.clone(),
-        left: Mutex::new(ShutdownReport::default()),
-    });
-    let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
-    let (returns_tx, returns_rx) = crossbeam_channel::unbounded();
-
-    // If anything below fails, dropping the senders stops the threads already started.
-    let mut threads = worker::spawn_pool(config.workers, &service, &shared, &jobs_rx, &returns_tx)?;
-    drop((jobs_rx, returns_tx));
-    let poller = Poller::new(poll, listener, config, Arc::clone(&shared), jobs_tx, returns_rx);
-    // The poller goes first: its exit is what ends the workers.
-    threads.insert(
-        0,
-        thread::Builder::new()
-            .name("nioserve-poller".into())
-            .spawn(move || poller.run())?,
-    );
-    Ok((shared, threads))
-}
-
 /// A running server: its address, its counters, and the way to stop it.
 ///
 /// Dropping the handle shuts the server down as [`shutdown`](ServerHandle::shutdown) does.
@@ -526,8 +458,9 @@ pub struct ServerHandle {
     local_addr: SocketAddr,
     counters: Counters,
     shutting_down: Arc<AtomicBool>,
-    /// The NIO model's poller must be woken to notice shutdown; blocking threads look up by themselves.
-    waker: Option<Arc<Shared>>,
+    /// The NIO model's poller must be woken to notice shutdown, and reports what it cut
+    /// off; blocking threads look up by themselves.
+    handoff: Option<Arc<Handoff>>,
     /// Every thread of the server; empty once joined.
     threads: Vec<ServerThread>,
 }
@@ -620,16 +553,13 @@ impl ServerHandle {
         if let Err(e) = self.wait() {
             error!("the poller had failed before shutdown: {e}");
         }
-        self.waker
-            .as_ref()
-            .map(|shared| *shared.left.lock().unwrap_or_else(PoisonError::into_inner))
-            .unwrap_or_default()
+        self.handoff.as_ref().map(|handoff| handoff.left()).unwrap_or_default()
     }
 
     fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
-        if let Some(shared) = &self.waker {
-            if let Err(e) = shared.waker.wake() {
+        if let Some(handoff) = &self.handoff {
+            if let Err(e) = handoff.begin_shutdown() {
                 error!("waking the poller for shutdown failed: {e}");
             }
         }
@@ -655,104 +585,11 @@ impl ServerHandle {
     }
 }
 
-/// What a [`ServerHandle::shutdown`] had to cut off: the connections still open when
-/// the grace period ended, by the state they were in. They were closed.
-///
-/// In the blocking model every request in flight is waited for, so nothing is cut off.
-///
-/// # Examples
-///
-/// ```
-/// # fn main() -> std::io::Result<()> {
-/// use std::time::Duration;
-/// use nioserve::{Response, Server};
-///
-/// let handle = Server::builder()
-///     .shutdown_grace(Duration::from_millis(100))
-///     .bind("127.0.0.1:0")?
-///     .spawn(|_req| Response::new("hi".into()))?;
-/// let report = handle.shutdown();
-/// if report.cut_off() > 0 {
-///     eprintln!("{report}");
-/// }
-/// assert_eq!(report.to_string(), "no connection was open at the end of the grace period");
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ShutdownReport {
-    /// Connections whose request had not arrived whole.
-    pub reading: usize,
-    /// Connections whose response the client had not taken whole.
-    pub writing: usize,
-    /// Connections on a worker: the handler was still running, or its response was
-    /// being written. The worker finishes it; the connection is closed after.
-    pub on_worker: usize,
-    /// Connections in their lingering close: the last response had been written and
-    /// the server was only reading what the client still sent. Nothing was lost.
-    pub lingering: usize,
-}
-
-impl ShutdownReport {
-    /// How many requests or responses the end of the grace period cut short: every
-    /// connection counted here but the lingering ones.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(nioserve::ShutdownReport::default().cut_off(), 0);
-    /// ```
-    pub fn cut_off(&self) -> usize {
-        self.reading + self.writing + self.on_worker
-    }
-}
-
-impl fmt::Display for ShutdownReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let open = self.cut_off() + self.lingering;
-        if open == 0 {
-            return f.write_str("no connection was open at the end of the grace period");
-        }
-        write!(
-            f,
-            "{open} connections were still open at the end of the grace period and were closed:"
-        )?;
-        let parts = [
-            (self.on_worker, "on a worker"),
-            (self.writing, "writing a response"),
-            (self.reading, "reading a request"),
-            (self.lingering, "lingering after their last response"),
-        ];
-        let mut first = true;
-        for (n, what) in parts.into_iter().filter(|(n, _)| *n > 0) {
-            write!(f, "{} {n} {what}", if first { "" } else { "," })?;
-            first = false;
-        }
-        Ok(())
-    }
-}
-
 impl Drop for ServerHandle {
     fn drop(&mut self) {
         if !self.threads.is_empty() {
             self.begin_shutdown();
             let _ = self.wait();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    #[test]
-    fn accepted_sockets_inherit_the_notsent_lowat() -> io::Result<()> {
-        let listener = listen("127.0.0.1:0".parse().expect("address"), 16)?;
-        let _client = std::net::TcpStream::connect(listener.local_addr()?)?;
-        let (accepted, _) = listener.accept()?;
-        assert_eq!(socket2::SockRef::from(&accepted).tcp_notsent_lowat()?, NOTSENT_LOWAT);
-        Ok(())
     }
 }

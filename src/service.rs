@@ -20,10 +20,41 @@ use log::{debug, error};
 
 use crate::access::{self, AccessLog};
 use crate::config::Config;
-use crate::connection::{payload_len, CloseReason, ReadBuf};
-use crate::h1::parse::{self, Limits};
+use crate::h1::parse::{self, Limits, ParseError};
 use crate::h1::response::{self, Payload, Persistence};
 use crate::handler::Handler;
+use crate::read_buf::ReadBuf;
+
+/// Why a connection ends, for the debug log and for the `Connection: close` decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CloseReason {
+    /// The request said `Connection: close` (or was HTTP/1.0 without keep-alive).
+    ClientAsked,
+    /// The handler's response said `Connection: close`.
+    HandlerAsked,
+    /// `max_keep_alive_requests` were served on it.
+    MaxRequests,
+    /// The keep-alive timeout is zero: every response is the last.
+    KeepAliveOff,
+    /// The request was refused with this status.
+    BadRequest(u16),
+    /// The handler panicked, or a panic escaped while its response was being sent.
+    HandlerPanicked,
+    /// The handler's response could not be sent as it was; a `500` went instead.
+    InvalidResponse,
+    /// The server is shutting down.
+    Shutdown,
+    /// The client closed its side (EOF) or reset the connection.
+    PeerClosed,
+    /// A read or write failed.
+    Io,
+    /// Nothing arrived within the keep-alive timeout.
+    KeepAliveTimeout,
+    /// The request did not arrive whole within the request timeout.
+    RequestTimeout,
+    /// The client took no response bytes within the send timeout.
+    SendTimeout,
+}
 
 /// The per-connection facts a response depends on, lent by the connection model.
 #[derive(Debug)]
@@ -104,17 +135,7 @@ impl<H: Handler> Service<H> {
             Ok(None) => return Answer::Incomplete,
             Err(e) => {
                 debug!("{} #{}: rejected: {} ({})", ex.peer, ex.id, e.reason(), e.status());
-                let method = parse::method_for_refusal(ex.input.bytes());
-                let at = out.len();
-                response::encode_error(out, &method, e.status(), e.reason());
-                if AccessLog::enabled() {
-                    let text = access::refusal_line(ex.peer, e.status().as_u16());
-                    ex.access
-                        .push_whole(text, Instant::now(), ex.queued + at as u64, &out[at..]);
-                }
-                // Whatever else the client sent is never processed as a request.
-                ex.input.consume(ex.input.len());
-                *ex.closing = Some(CloseReason::BadRequest(e.status().as_u16()));
+                refuse(ex, out, e.status(), e.reason());
                 return Answer::Rejected;
             }
         };
@@ -236,6 +257,73 @@ impl<H: Handler> Service<H> {
             return Persistence::KeepAlive;
         };
         Persistence::Close(reason)
+    }
+}
+
+/// Refuses the request at the front of `ex.input` with `status` (`detail` is the body):
+/// appends the error response to `out` and queues its access-log line, drops whatever the
+/// client sent, and marks the connection to close after the response. Once a request is
+/// refused, nobody can say where a next one would start.
+///
+/// The one refusal of both models, whether the codec refused the bytes, the request was
+/// too large to buffer, or it did not arrive within the request timeout (408).
+pub(crate) fn refuse(ex: Exchange<'_>, out: &mut Vec<u8>, status: StatusCode, detail: &str) {
+    let method = parse::method_for_refusal(ex.input.bytes());
+    let at = out.len();
+    response::encode_error(out, &method, status, detail);
+    if AccessLog::enabled() {
+        let text = access::refusal_line(ex.peer, status.as_u16());
+        ex.access
+            .push_whole(text, Instant::now(), ex.queued + at as u64, &out[at..]);
+    }
+    // Whatever else the client sent is never processed as a request.
+    ex.input.consume(ex.input.len());
+    *ex.closing = Some(if status == StatusCode::REQUEST_TIMEOUT {
+        CloseReason::RequestTimeout
+    } else {
+        CloseReason::BadRequest(status.as_u16())
+    });
+}
+
+/// What to do about a request that has not all arrived, in either model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Partial {
+    /// Wait for more bytes.
+    Wait,
+    /// The client waits for `100 Continue` before it sends the body: send it, then wait.
+    SendContinue,
+    /// The buffer holds as much as one request may take and it is still not whole:
+    /// refuse it (413).
+    Refuse(ParseError),
+}
+
+/// Decides [`Partial`]: `buffered` bytes of a request that is not whole yet, whose head
+/// (if complete) asks for `100 Continue` when `expects_continue`; `continue_sent` if that
+/// was answered already.
+///
+/// RFC 9110 §10.1.1: the body is asked for only once the head is acceptable, which the
+/// codec has decided by now (a refused head is an error, never `Partial`).
+pub(crate) fn partial(
+    buffered: usize,
+    max_request_bytes: usize,
+    expects_continue: bool,
+    continue_sent: bool,
+) -> Partial {
+    if buffered >= max_request_bytes {
+        Partial::Refuse(ParseError::BodyTooLarge)
+    } else if expects_continue && !continue_sent {
+        Partial::SendContinue
+    } else {
+        Partial::Wait
+    }
+}
+
+/// How many bytes a payload writes.
+pub(crate) fn payload_len(payload: &Payload) -> u64 {
+    match payload {
+        Payload::None => 0,
+        Payload::Bytes(bytes) => bytes.len() as u64,
+        Payload::File(region) => region.len(),
     }
 }
 

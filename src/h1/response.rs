@@ -26,7 +26,7 @@ pub(crate) enum Persistence {
     /// (`Keep-Alive: timeout=T, max=M`).
     KeepAlive10 { timeout_secs: u64, max: u32 },
     /// This is the last response on the connection, for this reason.
-    Close(crate::connection::CloseReason),
+    Close(crate::service::CloseReason),
 }
 
 /// Which part of the body goes on the wire after the head.
@@ -330,7 +330,7 @@ mod tests {
                 status: 200,
                 body: "abc",
                 handler_length: Some("99"),
-                persistence: Persistence::Close(crate::connection::CloseReason::ClientAsked),
+                persistence: Persistence::Close(crate::service::CloseReason::ClientAsked),
                 expect_lines: &["Content-Length: 3", "Connection: close"],
                 expect_payload: 3,
             },

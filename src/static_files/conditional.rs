@@ -9,8 +9,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use super::response::header_value;
-
 /// The largest time an HTTP-date can show (9999-12-31T23:59:59Z), in seconds since
 /// the epoch; `httpdate` panics past it.
 pub(super) const LAST_HTTP_DATE_SECS: u64 = 253_402_300_799;
@@ -172,4 +170,12 @@ pub(super) fn single_header(headers: &HeaderMap, name: HeaderName) -> Option<&He
     let mut values = headers.get_all(name).into_iter();
     let first = values.next()?;
     values.next().is_none().then_some(first)
+}
+
+/// A header value built by the static file server.
+pub(super) fn header_value(text: String) -> HeaderValue {
+    HeaderValue::try_from(text).expect(
+        "invariant: values built here hold only numbers, hex digits, HTTP-dates, \
+         MIME types and the bytes of a parsed URI, all valid in a header value",
+    )
 }

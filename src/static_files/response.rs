@@ -7,7 +7,7 @@ use http::header::{self, HeaderValue};
 use http::{StatusCode, Uri};
 
 use super::cache::CachedFile;
-use super::conditional::{self, Precondition};
+use super::conditional::{self, header_value, Precondition};
 use super::range::{requested_range, ByteRange};
 use crate::{Body, Request, Response};
 
@@ -124,12 +124,4 @@ pub(super) fn without_body(mut response: Response) -> Response {
     }
     *response.body_mut() = Body::Empty;
     response
-}
-
-/// A header value built by this module.
-pub(super) fn header_value(text: String) -> HeaderValue {
-    HeaderValue::try_from(text).expect(
-        "invariant: values built here hold only numbers, hex digits, HTTP-dates, \
-         MIME types and the bytes of a parsed URI, all valid in a header value",
-    )
 }

@@ -16,40 +16,16 @@ use crossbeam_channel::{Receiver, Sender};
 use log::{debug, error};
 use mio::Token;
 
+use super::handoff::{Handback, Handoff, Job, Returned, WorkerEnds};
 use crate::config::COPY_BODY_BYTES;
-use crate::connection::{CloseReason, Connection, Flush};
+use crate::connection::Connection;
 use crate::h1::response::Payload;
 use crate::handler::Handler;
-use crate::poller::Shared;
-use crate::server::ServerThread;
+use crate::service::CloseReason;
 use crate::service::{self, Answer, Service};
+use crate::shutdown::ServerThread;
+use crate::transport::Sent;
 use crate::Request;
-
-/// A connection and the request the poller read from it, on its way to a worker.
-/// Whatever the connection still buffers comes after that request.
-#[derive(Debug)]
-pub(crate) struct Job {
-    pub(crate) token: Token,
-    pub(crate) conn: Connection,
-    pub(crate) request: Request,
-}
-
-/// A connection on its way back to the poller.
-#[derive(Debug)]
-pub(crate) struct Returned {
-    pub(crate) token: Token,
-    pub(crate) handback: Handback,
-}
-
-/// What a worker hands back.
-#[derive(Debug)]
-pub(crate) enum Handback {
-    /// The connection lives on. From what it carries the poller sees whether it is
-    /// idle, mid-request, waiting to write, or closing after its last response.
-    Live(Connection),
-    /// Writing to the socket failed; the poller frees the slot.
-    Dead(Connection, CloseReason),
-}
 
 /// Pipelined responses are gathered into one write up to about this many bytes.
 const BATCH_BYTES: usize = 64 * 1024;
@@ -64,9 +40,8 @@ const BATCH_BYTES: usize = 64 * 1024;
 pub(crate) fn spawn_pool<H: Handler>(
     workers: usize,
     service: &Service<H>,
-    shared: &Arc<Shared>,
-    jobs: &Receiver<Job>,
-    returns: &Sender<Returned>,
+    handoff: &Arc<Handoff>,
+    ends: WorkerEnds,
 ) -> io::Result<Vec<ServerThread>> {
     (1..=workers)
         .map(|k| {
@@ -74,14 +49,13 @@ pub(crate) fn spawn_pool<H: Handler>(
                 service: service.clone(),
                 scratch: Vec::with_capacity(4096),
             };
-            let shared = Arc::clone(shared);
-            let jobs = jobs.clone();
-            let returns = returns.clone();
+            let handoff = Arc::clone(handoff);
+            let WorkerEnds { jobs, returns } = ends.clone();
             thread::Builder::new()
                 .name(format!("nioserve-worker-{k}"))
                 .spawn(move || {
                     while let Err(payload) =
-                        panic::catch_unwind(AssertUnwindSafe(|| worker.run(&shared, &jobs, &returns)))
+                        panic::catch_unwind(AssertUnwindSafe(|| worker.run(&handoff, &jobs, &returns)))
                     {
                         service::drop_payload(payload);
                         error!("nioserve-worker-{k}: a panic escaped the worker; the connection it held is closed, the worker starts over");
@@ -99,23 +73,23 @@ struct Worker<H> {
 }
 
 impl<H: Handler> Worker<H> {
-    fn run(&mut self, shared: &Shared, jobs: &Receiver<Job>, returns: &Sender<Returned>) {
+    fn run(&mut self, handoff: &Handoff, jobs: &Receiver<Job>, returns: &Sender<Returned>) {
         // The poller drops its sender when it exits: that ends the loop.
         for Job { token, conn, request } in jobs.iter() {
-            shared.counters.worker_busy();
+            handoff.counters.worker_busy();
             let mut held = Held {
                 token,
                 conn: Some(conn),
-                shared,
+                handoff,
                 returns,
             };
-            let served = self.serve(shared, token, held.conn(), request);
+            let served = self.serve(handoff, token, held.conn(), request);
             held.hand_back(served);
         }
     }
 
     /// Answers `first`, then every complete request buffered behind it on `conn`, in order.
-    fn serve(&mut self, shared: &Shared, token: Token, conn: &mut Connection, first: Request) -> io::Result<()> {
+    fn serve(&mut self, handoff: &Handoff, token: Token, conn: &mut Connection, first: Request) -> io::Result<()> {
         self.scratch.clear();
         let mut first = Some(first);
         while conn.output.is_none() && conn.closing.is_none() {
@@ -132,7 +106,7 @@ impl<H: Handler> Worker<H> {
             };
             // Counted before a byte of it is written: a client holding this response
             // must never read a count (`/_status`) that leaves it out.
-            shared.counters.requests(1);
+            handoff.counters.requests(1);
             conn.continue_sent = false;
             match payload {
                 Payload::None => {}
@@ -149,7 +123,7 @@ impl<H: Handler> Worker<H> {
         }
         if !self.scratch.is_empty() {
             // A pending write from the loop above keeps its place in front of these bytes.
-            if conn.write_response(&self.scratch, Payload::None)? == Flush::Blocked {
+            if conn.write_response(&self.scratch, Payload::None)? == Sent::Blocked {
                 debug!(
                     "{} #{}: socket full, handing the rest to the poller",
                     conn.peer, token.0
@@ -168,7 +142,7 @@ struct Held<'a> {
     token: Token,
     /// Always `Some` until handed back.
     conn: Option<Connection>,
-    shared: &'a Shared,
+    handoff: &'a Handoff,
     returns: &'a Sender<Returned>,
 }
 
@@ -206,7 +180,7 @@ impl Held<'_> {
     }
 
     fn send(&self, handback: Handback, urgent: bool) {
-        self.shared.counters.worker_free();
+        self.handoff.counters.worker_free();
         if self
             .returns
             .send(Returned {
@@ -219,7 +193,7 @@ impl Held<'_> {
             return;
         }
         if urgent {
-            self.shared.wake_poller();
+            self.handoff.wake_poller();
         }
     }
 }

@@ -1,0 +1,152 @@
+//! Everything the poller and the workers exchange: the jobs that go out, the
+//! connections that come back, and the wake-up that brings the poller to them.
+//!
+//! A connection moves by value, over a channel each way, so no lock ever guards it.
+//! The poller sleeps in `poll()`; a worker that hands a connection back must wake it only
+//! when it may be asleep, and the poller must never go to sleep with a connection
+//! returned that it has not seen. The two halves of that agreement are
+//! [`Handoff::poller_sleeps`] and [`Handoff::wake_poller`], side by side below.
+
+use std::io;
+use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crossbeam_channel::{Receiver, Sender};
+use log::error;
+use mio::{Token, Waker};
+
+use crate::connection::Connection;
+use crate::service::CloseReason;
+use crate::shutdown::ShutdownReport;
+use crate::stats::Counters;
+use crate::Request;
+
+/// What the poller shares with the workers and the server handle.
+#[derive(Debug)]
+pub(crate) struct Handoff {
+    waker: Waker,
+    /// The poller is in, or about to enter, `poll()` and may need a wake-up.
+    poller_asleep: AtomicBool,
+    /// Set by the server handle; read by the poller, which then stops accepting, and by
+    /// the workers, which then make each response the last on its connection.
+    pub(crate) shutting_down: Arc<AtomicBool>,
+    pub(crate) counters: Counters,
+    /// What the end of the grace period cut off, written once by the poller as it exits.
+    left: Mutex<ShutdownReport>,
+}
+
+impl Handoff {
+    pub(crate) fn new(waker: Waker, shutting_down: Arc<AtomicBool>, counters: Counters) -> Handoff {
+        Handoff {
+            waker,
+            poller_asleep: AtomicBool::new(false),
+            shutting_down,
+            counters,
+            left: Mutex::new(ShutdownReport::default()),
+        }
+    }
+
+    /// The poller is about to sleep in `poll()`: from here on, a hand-back wakes it.
+    ///
+    /// After this the poller looks at the return channel once more before it sleeps
+    /// (and polls without sleeping if anything is there).
+    pub(crate) fn poller_sleeps(&self) {
+        self.poller_asleep.store(true, Ordering::SeqCst);
+        // Pairs with the fence in `wake_poller`: either the poller sees the returned
+        // connection before it sleeps, or the worker sees it asleep and wakes it.
+        fence(Ordering::SeqCst);
+    }
+
+    /// The poller is back from `poll()`.
+    pub(crate) fn poller_woke(&self) {
+        self.poller_asleep.store(false, Ordering::SeqCst);
+    }
+
+    /// Wakes the poller after handing it a connection, unless it is awake anyway.
+    ///
+    /// Only the first hand-back while the poller sleeps pays for the wake-up; the
+    /// poller drains every returned connection each time it wakes.
+    pub(crate) fn wake_poller(&self) {
+        // Pairs with the fence in `poller_sleeps`.
+        fence(Ordering::SeqCst);
+        if self.poller_asleep.swap(false, Ordering::SeqCst) {
+            if let Err(e) = self.waker.wake() {
+                error!("waking the poller failed: {e}");
+            }
+        }
+    }
+
+    /// Asks the poller to stop, whether it sleeps or not.
+    pub(crate) fn begin_shutdown(&self) -> io::Result<()> {
+        self.shutting_down.store(true, Ordering::Release);
+        self.waker.wake()
+    }
+
+    /// The poller's last word: what it had to cut off.
+    pub(crate) fn set_left(&self, left: ShutdownReport) {
+        *self.left.lock().unwrap_or_else(PoisonError::into_inner) = left;
+    }
+
+    /// What the poller had to cut off, once it has exited.
+    pub(crate) fn left(&self) -> ShutdownReport {
+        *self.left.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A connection and the request the poller read from it, on its way to a worker.
+/// Whatever the connection still buffers comes after that request.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) token: Token,
+    pub(crate) conn: Connection,
+    pub(crate) request: Request,
+}
+
+/// A connection on its way back to the poller.
+#[derive(Debug)]
+pub(crate) struct Returned {
+    pub(crate) token: Token,
+    pub(crate) handback: Handback,
+}
+
+/// What a worker hands back.
+#[derive(Debug)]
+pub(crate) enum Handback {
+    /// The connection lives on. From what it carries the poller sees whether it is
+    /// idle, mid-request, waiting to write, or closing after its last response.
+    Live(Connection),
+    /// Writing to the socket failed, or the worker unwound: the poller frees the slot.
+    Dead(Connection, CloseReason),
+}
+
+/// The poller's ends of the two channels.
+#[derive(Debug)]
+pub(crate) struct PollerEnds {
+    pub(crate) jobs: Sender<Job>,
+    pub(crate) returns: Receiver<Returned>,
+}
+
+/// The workers' ends of the two channels.
+#[derive(Clone, Debug)]
+pub(crate) struct WorkerEnds {
+    pub(crate) jobs: Receiver<Job>,
+    pub(crate) returns: Sender<Returned>,
+}
+
+/// The two channels between the poller and the workers. The poller dropping its ends is
+/// what ends the workers; a worker sending on a channel whose poller is gone drops (and
+/// so closes) the connection.
+pub(crate) fn channels() -> (PollerEnds, WorkerEnds) {
+    let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
+    let (returns_tx, returns_rx) = crossbeam_channel::unbounded();
+    (
+        PollerEnds {
+            jobs: jobs_tx,
+            returns: returns_rx,
+        },
+        WorkerEnds {
+            jobs: jobs_rx,
+            returns: returns_tx,
+        },
+    )
+}
