@@ -20,7 +20,9 @@ use log::{debug, warn};
 use crate::access::{self, AccessLog};
 use crate::config::{self, Config};
 use crate::connection::{send_file, CloseReason, ReadBuf};
-use crate::h1::parse::{self, Parsed};
+use crate::h1::error::ParseError;
+use crate::h1::head;
+use crate::h1::request::{self, Next};
 use crate::h1::response::{self, Payload};
 use crate::handler::Handler;
 use crate::server::ServerThread;
@@ -149,17 +151,18 @@ impl<H: Handler> ConnThread<H> {
         let mut access = AccessLog::default();
         loop {
             let (buffered, progress) = self.input.bytes_and_progress();
-            let complete = match parse::check(buffered, progress, self.service.limits()) {
-                Ok(Parsed::Complete { .. }) | Err(_) => true,
-                Ok(Parsed::Partial { expects_continue }) => {
+            let parsed = match request::next(buffered, progress, self.service.limits()) {
+                Ok(Next::Complete { request, len }) => Some(Ok((request, len))),
+                Err(e) => Some(Err(e)),
+                Ok(Next::Partial { expects_continue }) => {
                     if eof {
                         return Ok(CloseReason::PeerClosed);
                     }
                     if self.input.len() >= self.max_request_bytes {
-                        // Refused like the poller refuses it; answer_next sees the error.
-                        let e = parse::ParseError::BodyTooLarge;
+                        // Refused like the poller refuses it.
+                        let e = ParseError::BodyTooLarge;
                         self.out.clear();
-                        let method = parse::method_for_refusal(self.input.bytes());
+                        let method = head::method_for_refusal(self.input.bytes());
                         response::encode_error(&mut self.out, &method, e.status(), e.reason());
                         self.refusal(&mut access, written, peer, e.status().as_u16());
                         let sent = write_all(stream, &self.out, Payload::None, &mut written);
@@ -171,10 +174,10 @@ impl<H: Handler> ConnThread<H> {
                         continue_sent = true;
                         write_all(stream, response::CONTINUE, Payload::None, &mut written)?;
                     }
-                    false
+                    None
                 }
             };
-            if complete {
+            if let Some(parsed) = parsed {
                 self.out.clear();
                 self.counters.worker_busy();
                 let ex = Exchange {
@@ -187,14 +190,20 @@ impl<H: Handler> ConnThread<H> {
                     access: &mut access,
                     queued: written,
                 };
-                let answer = self.service.answer_next(ex, &mut self.out);
+                let answer = match parsed {
+                    Ok((request, len)) => {
+                        ex.input.consume(len);
+                        self.service.answer(ex, request, &mut self.out)
+                    }
+                    Err(e) => self.service.refuse(ex, e, &mut self.out),
+                };
                 let sent = match answer {
                     Answer::Answered(payload) => {
                         self.counters.requests(1);
                         write_all(stream, &self.out, payload, &mut written)
                     }
                     Answer::Rejected => write_all(stream, &self.out, Payload::None, &mut written),
-                    Answer::Incomplete => unreachable!("check said a request or an error is buffered"),
+                    Answer::Incomplete => unreachable!("a request or an error was in hand"),
                 };
                 self.counters.worker_free();
                 access.written(written);
@@ -242,7 +251,7 @@ impl<H: Handler> ConnThread<H> {
                 Waited::TimedOut => {
                     self.counters.timed_out();
                     self.out.clear();
-                    let method = parse::method_for_refusal(self.input.bytes());
+                    let method = head::method_for_refusal(self.input.bytes());
                     response::encode_error(&mut self.out, &method, ::http::StatusCode::REQUEST_TIMEOUT, "");
                     self.refusal(&mut access, written, peer, 408);
                     let sent = write_all(stream, &self.out, Payload::None, &mut written);

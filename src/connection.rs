@@ -15,21 +15,16 @@ use mio::net::TcpStream;
 
 use crate::access::AccessLog;
 use crate::body::FileRegion;
-use crate::h1::parse::Progress;
+use crate::h1::persistence::Why;
+use crate::h1::request::Progress;
 use crate::h1::response::Payload;
 use crate::service::Exchange;
 
 /// Why a connection ends, for the debug log and for the `Connection: close` decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CloseReason {
-    /// The request said `Connection: close` (or was HTTP/1.0 without keep-alive).
-    ClientAsked,
-    /// The handler's response said `Connection: close`.
-    HandlerAsked,
-    /// `max_keep_alive_requests` were served on it.
-    MaxRequests,
-    /// The keep-alive timeout is zero: every response is the last.
-    KeepAliveOff,
+    /// The last response said `Connection: close`, for this reason.
+    LastResponse(Why),
     /// The request was refused with this status.
     BadRequest(u16),
     /// The handler panicked, or a panic escaped while its response was being sent.
@@ -169,7 +164,7 @@ impl Connection {
     /// The fast path writes straight from the caller's buffer and allocates
     /// nothing; only bytes left over are copied into [`Outgoing`].
     pub(crate) fn write_response(&mut self, head: &[u8], payload: Payload) -> io::Result<Flush> {
-        self.queued += head.len() as u64 + payload_len(&payload);
+        self.queued += head.len() as u64 + payload.len();
         let result = self.write_or_keep(head, payload);
         self.tell_access_log();
         result
@@ -229,15 +224,6 @@ impl Connection {
             let text = crate::access::refusal_line(self.peer, status);
             self.access.push_whole(text, Instant::now(), self.queued, response);
         }
-    }
-}
-
-/// How many bytes a payload writes.
-pub(crate) fn payload_len(payload: &Payload) -> u64 {
-    match payload {
-        Payload::None => 0,
-        Payload::Bytes(bytes) => bytes.len() as u64,
-        Payload::File(region) => region.len(),
     }
 }
 
@@ -482,7 +468,7 @@ impl ReadBuf {
     }
 
     /// The buffered bytes and how far the codec got with the request at their front, for
-    /// `parse::check` and `parse::parse_next` to go on from there.
+    /// `request::next` to go on from there.
     pub(crate) fn bytes_and_progress(&mut self) -> (&[u8], &mut Progress) {
         (&self.data[self.start..self.end], &mut self.progress)
     }

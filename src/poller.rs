@@ -31,7 +31,9 @@ use slab::Slab;
 use crate::config::{self, Config};
 use crate::connection::{CloseReason, Connection, Flush, ReadBuf};
 use crate::deadline::Deadlines;
-use crate::h1::parse::{self, Limits, Next};
+use crate::h1::error::{Limits, ParseError};
+use crate::h1::head;
+use crate::h1::request::{self, Next};
 use crate::h1::response;
 use crate::server::ShutdownReport;
 use crate::stats::Counters;
@@ -434,7 +436,7 @@ impl Poller {
                 }
             }
             let (buffered, progress) = conn.input.bytes_and_progress();
-            match parse::parse_next(buffered, progress, &self.limits) {
+            match request::next(buffered, progress, &self.limits) {
                 Ok(Next::Complete { request, len }) => {
                     conn.input.consume(len);
                     if conn.input.is_empty() {
@@ -488,7 +490,7 @@ impl Poller {
                         continue;
                     }
                     if conn.input.len() >= self.max_request_bytes {
-                        self.refuse(&mut conn, parse::ParseError::BodyTooLarge);
+                        self.refuse(&mut conn, ParseError::BodyTooLarge);
                         continue;
                     }
                     if expects_continue && !conn.continue_sent {
@@ -510,14 +512,14 @@ impl Poller {
     }
 
     /// Queues the error response for `e`; the connection closes after it.
-    fn refuse(&mut self, conn: &mut Connection, e: parse::ParseError) {
+    fn refuse(&mut self, conn: &mut Connection, e: ParseError) {
         self.refuse_with(conn, e.status(), e.reason());
     }
 
     /// Queues an error response the server writes itself; the connection closes after it.
     fn refuse_with(&mut self, conn: &mut Connection, status: ::http::StatusCode, detail: &str) {
         let mut out = Vec::with_capacity(256);
-        let method = parse::method_for_refusal(conn.input.bytes());
+        let method = head::method_for_refusal(conn.input.bytes());
         response::encode_error(&mut out, &method, status, detail);
         conn.closing = Some(if status == ::http::StatusCode::REQUEST_TIMEOUT {
             CloseReason::RequestTimeout

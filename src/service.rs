@@ -20,9 +20,11 @@ use log::{debug, error};
 
 use crate::access::{self, AccessLog};
 use crate::config::Config;
-use crate::connection::{payload_len, CloseReason, ReadBuf};
-use crate::h1::parse::{self, Limits};
-use crate::h1::response::{self, Payload, Persistence};
+use crate::connection::{CloseReason, ReadBuf};
+use crate::h1::error::{Limits, ParseError};
+use crate::h1::persistence::{self, Facts, Persistence};
+use crate::h1::response::{self, Payload};
+use crate::h1::{head, request};
 use crate::handler::Handler;
 
 /// The per-connection facts a response depends on, lent by the connection model.
@@ -87,7 +89,7 @@ impl<H: Handler> Service<H> {
             shutting_down,
             limits: config.limits(),
             keep_alive: !config.keep_alive_timeout.is_zero(),
-            keep_alive_secs: response::keep_alive_secs(config.keep_alive_timeout),
+            keep_alive_secs: persistence::keep_alive_secs(config.keep_alive_timeout),
             max_requests: config.max_keep_alive_requests,
         }
     }
@@ -99,27 +101,32 @@ impl<H: Handler> Service<H> {
     /// Answers the first complete request in `ex.input`, appending the response
     /// head (and nothing else) to `out`.
     pub(crate) fn answer_next(&self, ex: Exchange<'_>, out: &mut Vec<u8>) -> Answer {
-        let (request, used) = match parse::parse(ex.input.bytes(), &self.limits) {
-            Ok(Some(parsed)) => parsed,
-            Ok(None) => return Answer::Incomplete,
-            Err(e) => {
-                debug!("{} #{}: rejected: {} ({})", ex.peer, ex.id, e.reason(), e.status());
-                let method = parse::method_for_refusal(ex.input.bytes());
-                let at = out.len();
-                response::encode_error(out, &method, e.status(), e.reason());
-                if AccessLog::enabled() {
-                    let text = access::refusal_line(ex.peer, e.status().as_u16());
-                    ex.access
-                        .push_whole(text, Instant::now(), ex.queued + at as u64, &out[at..]);
-                }
-                // Whatever else the client sent is never processed as a request.
-                ex.input.consume(ex.input.len());
-                *ex.closing = Some(CloseReason::BadRequest(e.status().as_u16()));
-                return Answer::Rejected;
-            }
+        let (buffered, progress) = ex.input.bytes_and_progress();
+        let (request, used) = match request::next(buffered, progress, &self.limits) {
+            Ok(request::Next::Complete { request, len }) => (request, len),
+            Ok(request::Next::Partial { .. }) => return Answer::Incomplete,
+            Err(e) => return self.refuse(ex, e, out),
         };
         ex.input.consume(used);
         self.answer(ex, request, out)
+    }
+
+    /// Refuses the request at the front of `ex.input` for `e`, appending the error response
+    /// to `out`; the connection closes after it.
+    pub(crate) fn refuse(&self, ex: Exchange<'_>, e: ParseError, out: &mut Vec<u8>) -> Answer {
+        debug!("{} #{}: rejected: {} ({})", ex.peer, ex.id, e.reason(), e.status());
+        let method = head::method_for_refusal(ex.input.bytes());
+        let at = out.len();
+        response::encode_error(out, &method, e.status(), e.reason());
+        if AccessLog::enabled() {
+            let text = access::refusal_line(ex.peer, e.status().as_u16());
+            ex.access
+                .push_whole(text, Instant::now(), ex.queued + at as u64, &out[at..]);
+        }
+        // Whatever else the client sent is never processed as a request.
+        ex.input.consume(ex.input.len());
+        *ex.closing = Some(CloseReason::BadRequest(e.status().as_u16()));
+        Answer::Rejected
     }
 
     /// Answers `request`, already taken from `ex.input`, appending the response head
@@ -154,7 +161,7 @@ impl<H: Handler> Service<H> {
         }
 
         let version = request.version();
-        let client_keeps_alive = parse::wants_keep_alive(version, request.headers());
+        let client_keeps_alive = persistence::wants_keep_alive(version, request.headers());
         let method = request.method().clone();
         let route = Route::of(&request);
         // The line is logged once the response's last byte is written (see `access`).
@@ -192,13 +199,13 @@ impl<H: Handler> Service<H> {
                 return Own::failure(&method, version, CloseReason::InvalidResponse).write(ex, out, access);
             }
         };
-        if let Persistence::Close(reason) = persistence {
-            *ex.closing = Some(reason);
+        if let Persistence::Close(why) = persistence {
+            *ex.closing = Some(CloseReason::LastResponse(why));
         }
         if let Some((started, uri)) = access {
             let body_at = ex.queued + out.len() as u64;
             let text = access::request_line(ex.peer, &method, &uri, version, status);
-            ex.access.push(text, started, body_at, body_at + payload_len(&payload));
+            ex.access.push(text, started, body_at, body_at + payload.len());
         }
         Answer::Answered(payload)
     }
@@ -212,30 +219,17 @@ impl<H: Handler> Service<H> {
         last_buffered: bool,
         response_headers: &HeaderMap,
     ) -> Persistence {
-        let reason = if !client_keeps_alive {
-            CloseReason::ClientAsked
-        } else if parse::header_has_token(response_headers, ::http::header::CONNECTION, "close") {
-            CloseReason::HandlerAsked
-        } else if served >= self.max_requests {
-            CloseReason::MaxRequests
-        } else if !self.keep_alive {
-            // A zero keep-alive timeout: say so now rather than answer as persistent
-            // and close the moment the connection is idle.
-            CloseReason::KeepAliveOff
-        } else if self.shutting_down.load(Ordering::Acquire) {
-            CloseReason::Shutdown
-        } else if last_buffered {
-            // The client half-closed after its last request: answer it, then close.
-            CloseReason::PeerClosed
-        } else if version == Version::HTTP_10 {
-            return Persistence::KeepAlive10 {
-                timeout_secs: self.keep_alive_secs,
-                max: self.max_requests - served,
-            };
-        } else {
-            return Persistence::KeepAlive;
-        };
-        Persistence::Close(reason)
+        persistence::decide(&Facts {
+            served,
+            version,
+            client_keeps_alive,
+            response_headers,
+            max_requests: self.max_requests,
+            keep_alive: self.keep_alive,
+            keep_alive_secs: self.keep_alive_secs,
+            shutting_down: self.shutting_down.load(Ordering::Acquire),
+            last_buffered,
+        })
     }
 }
 
