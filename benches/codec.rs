@@ -1,17 +1,19 @@
 //! The codec on byte slices: what nioserve spends per request before and after the
-//! handler. `check` is what the poller pays on every read until a request is whole
-//! (and the blocking model's completeness test); `parse` is what it pays once,
-//! building the request a worker then runs; `encode` is a worker's response head.
+//! handler. `next` is the one entry point both connection models call after every read:
+//! `partial` is what it costs on a read that leaves the request one byte short (framing
+//! only, no allocation), `next` what it costs once the request is whole, building the request
+//! a worker then runs; `encode` is a worker's response head.
 //! `dribble` is a chunked body of 1-byte chunks arriving 16 bytes per read, parsed after each
-//! read as the poller does: its time per byte must not grow with the body.
+//! read as both models do: its time per byte must not grow with the body.
 //!
 //! `cargo bench --bench codec` (`cargo bench --bench codec -- dribble` for that group alone)
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use nioserve::internals::{self, CodecLimits, Resumed};
-use nioserve::Response;
+use http::Method;
+use nioserve::internals::{self, Limits, Next, Persistence, Progress};
+use nioserve::{Request, Response};
 
 /// What wrk sends.
 const WRK_GET: &[u8] = b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
@@ -41,31 +43,49 @@ fn chunked_post(chunks: usize, chunk_len: usize) -> Vec<u8> {
     request
 }
 
+/// The request at the front of `buf` seen for the first time, if it has all arrived.
+fn next(buf: &[u8], limits: &Limits) -> Option<Request> {
+    match internals::next(buf, &mut Progress::default(), limits) {
+        Ok(Next::Complete { request, .. }) => Some(request),
+        _ => None,
+    }
+}
+
+/// Whether the request at the front of `buf` is whole yet (it is not, one byte short).
+fn partial(buf: &[u8], limits: &Limits) -> bool {
+    matches!(
+        internals::next(buf, &mut Progress::default(), limits),
+        Ok(Next::Partial { .. })
+    )
+}
+
 fn parse(c: &mut Criterion) {
+    let limits = internals::default_limits();
     let mut group = c.benchmark_group("parse");
     for (name, request) in [("wrk_get", WRK_GET), ("browser_get", BROWSER_GET)] {
         group.throughput(Throughput::Bytes(request.len() as u64));
-        group.bench_function(format!("check/{name}"), |b| {
-            b.iter(|| internals::check(black_box(request)))
+        let short = &request[..request.len() - 1];
+        group.bench_function(format!("partial/{name}"), |b| {
+            b.iter(|| partial(black_box(short), &limits))
         });
-        group.bench_function(format!("parse/{name}"), |b| {
-            b.iter(|| internals::parse(black_box(request)))
-        });
+        group.bench_function(format!("next/{name}"), |b| b.iter(|| next(black_box(request), &limits)));
     }
     group.finish();
 }
 
 fn chunked(c: &mut Criterion) {
+    let limits = internals::default_limits();
     let mut group = c.benchmark_group("chunked");
     for (chunks, chunk_len) in [(16, 4096), (1024, 64)] {
         let request = chunked_post(chunks, chunk_len);
         group.throughput(Throughput::Bytes((chunks * chunk_len) as u64));
         let name = format!("{chunks}x{chunk_len}");
-        group.bench_function(format!("check/{name}"), |b| {
-            b.iter(|| internals::check(black_box(&request)))
+        let short = &request[..request.len() - 1];
+        group.bench_function(format!("partial/{name}"), |b| {
+            b.iter(|| partial(black_box(short), &limits))
         });
         group.bench_function(format!("decode/{name}"), |b| {
-            b.iter(|| internals::parse(black_box(&request)))
+            b.iter(|| next(black_box(&request), &limits))
         });
     }
     group.finish();
@@ -83,6 +103,7 @@ fn one_byte_chunks(wire_bytes: usize) -> Vec<u8> {
 /// the poller did before it kept it; quadratic, so only the two smaller sizes).
 fn dribble(c: &mut Criterion) {
     const READ: usize = 16;
+    let limits = internals::default_limits();
     let mut group = c.benchmark_group("dribble");
     group.sample_size(10);
     for (name, wire_bytes) in [("1KiB", 1 << 10), ("64KiB", 64 << 10), ("1MiB", 1 << 20)] {
@@ -90,11 +111,12 @@ fn dribble(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(request.len() as u64));
         group.bench_function(format!("resumed/{name}"), |b| {
             b.iter(|| {
-                let mut codec = Resumed::new(CodecLimits::default());
+                let mut progress = Progress::default();
                 let mut end = 0;
                 loop {
                     end = (end + READ).min(request.len());
-                    if let Some(request) = codec.next_request(black_box(&request[..end])) {
+                    let buf = black_box(&request[..end]);
+                    if let Ok(Next::Complete { request, .. }) = internals::next(buf, &mut progress, &limits) {
                         break request;
                     }
                     assert!(end < request.len(), "the whole request is not a request");
@@ -109,7 +131,7 @@ fn dribble(c: &mut Criterion) {
                 let mut end = 0;
                 loop {
                     end = (end + READ).min(request.len());
-                    if let Some(request) = internals::parse(black_box(&request[..end])) {
+                    if let Some(request) = next(black_box(&request[..end]), &limits) {
                         break request;
                     }
                     assert!(end < request.len(), "the whole request is not a request");
@@ -129,7 +151,8 @@ fn encode(c: &mut Criterion) {
             response
                 .headers_mut()
                 .insert("content-type", http::HeaderValue::from_static("text/plain"));
-            internals::encode(&mut out, black_box(response));
+            // An invalid response (one the server would answer with `500`) leaves `out` as it was.
+            let _ = internals::encode(&mut out, &Method::GET, black_box(response), Persistence::KeepAlive);
             black_box(out.len())
         })
     });

@@ -19,7 +19,7 @@ use log::debug;
 
 use crate::access::AccessLog;
 use crate::config::{self, Config};
-use crate::h1::parse::{self, Parsed};
+use crate::h1::request::{self, Next};
 use crate::h1::response::{self, Payload};
 use crate::handler::Handler;
 use crate::read_buf::ReadBuf;
@@ -166,9 +166,10 @@ impl<H: Handler> ConnThread<H> {
         let mut request_started = None;
         loop {
             let (buffered, progress) = self.input.bytes_and_progress();
-            let complete = match parse::check(buffered, progress, self.service.limits()) {
-                Ok(Parsed::Complete { .. }) | Err(_) => true,
-                Ok(Parsed::Partial { expects_continue }) => {
+            let parsed = match request::next(buffered, progress, self.service.limits()) {
+                Ok(Next::Complete { request, len }) => Some(Ok((request, len))),
+                Err(e) => Some(Err(e)),
+                Ok(Next::Partial { expects_continue }) => {
                     if conn.eof {
                         return Ok(CloseReason::PeerClosed);
                     }
@@ -185,22 +186,31 @@ impl<H: Handler> ConnThread<H> {
                         }
                         Partial::Refuse(e) => return self.refuse(stream, peer, &mut conn, e.status(), e.reason()),
                     }
-                    false
+                    None
                 }
             };
-            if complete {
+            if let Some(parsed) = parsed {
                 self.out.clear();
                 self.counters.worker_busy();
-                let answer = self
-                    .service
-                    .answer_next(conn.exchange(&mut self.input, peer, self.id), &mut self.out);
-                let sent = match answer {
-                    Answer::Answered(payload) => {
-                        self.counters.requests(1);
-                        write_all(stream, &self.out, payload, &mut conn.written)
+                let sent = match parsed {
+                    Ok((request, len)) => {
+                        self.input.consume(len);
+                        let ex = conn.exchange(&mut self.input, peer, self.id);
+                        match self.service.answer(ex, request, &mut self.out) {
+                            Answer::Answered(payload) => {
+                                self.counters.requests(1);
+                                write_all(stream, &self.out, payload, &mut conn.written)
+                            }
+                            Answer::Rejected => write_all(stream, &self.out, Payload::None, &mut conn.written),
+                            Answer::Incomplete => unreachable!("a whole request was in hand"),
+                        }
                     }
-                    Answer::Rejected => write_all(stream, &self.out, Payload::None, &mut conn.written),
-                    Answer::Incomplete => unreachable!("check said a request or an error is buffered"),
+                    Err(e) => {
+                        debug!("{peer} #{}: rejected: {} ({})", self.id, e.reason(), e.status());
+                        let ex = conn.exchange(&mut self.input, peer, self.id);
+                        service::refuse(ex, &mut self.out, e.status(), e.reason());
+                        write_all(stream, &self.out, Payload::None, &mut conn.written)
+                    }
                 };
                 self.counters.worker_free();
                 conn.access.written(conn.written);

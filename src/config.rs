@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::h1::parse::Limits;
+use crate::h1::error::Limits;
 
 /// How long a lingering connection may keep sending before it is dropped.
 ///

@@ -16,7 +16,7 @@ use crate::access::AccessLog;
 use crate::body::FileRegion;
 use crate::h1::response::Payload;
 use crate::read_buf::{ReadBuf, Room};
-use crate::service::{payload_len, CloseReason, Exchange};
+use crate::service::{CloseReason, Exchange};
 use crate::transport::{send_region, write_bytes, Sent};
 
 /// A client connection and what travels with it between the poller and a worker.
@@ -126,7 +126,7 @@ impl Connection {
     /// The fast path writes straight from the caller's buffer and allocates
     /// nothing; only bytes left over are copied into [`Outgoing`].
     pub(crate) fn write_response(&mut self, head: &[u8], payload: Payload) -> io::Result<Sent> {
-        self.queued += head.len() as u64 + payload_len(&payload);
+        self.queued += head.len() as u64 + payload.len();
         let result = self.write_or_keep(head, payload);
         self.tell_access_log();
         result

@@ -4,7 +4,7 @@
 
 use std::io::{self, Read};
 
-use crate::h1::parse::Progress;
+use crate::h1::request::Progress;
 
 /// A read buffer that is initialised once and reused, so reading never zeroes memory.
 ///
@@ -38,7 +38,7 @@ impl ReadBuf {
     }
 
     /// The buffered bytes and how far the codec got with the request at their front, for
-    /// `parse::check` and `parse::parse_next` to go on from there.
+    /// `request::next` to go on from there.
     pub(crate) fn bytes_and_progress(&mut self) -> (&[u8], &mut Progress) {
         (&self.data[self.start..self.end], &mut self.progress)
     }

@@ -20,22 +20,18 @@ use log::{debug, error};
 
 use crate::access::{self, AccessLog};
 use crate::config::Config;
-use crate::h1::parse::{self, Limits, ParseError};
-use crate::h1::response::{self, Payload, Persistence};
+use crate::h1::error::{Limits, ParseError};
+use crate::h1::persistence::{self, Facts, Persistence, Why};
+use crate::h1::response::{self, Payload};
+use crate::h1::{head, request};
 use crate::handler::Handler;
 use crate::read_buf::ReadBuf;
 
 /// Why a connection ends, for the debug log and for the `Connection: close` decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CloseReason {
-    /// The request said `Connection: close` (or was HTTP/1.0 without keep-alive).
-    ClientAsked,
-    /// The handler's response said `Connection: close`.
-    HandlerAsked,
-    /// `max_keep_alive_requests` were served on it.
-    MaxRequests,
-    /// The keep-alive timeout is zero: every response is the last.
-    KeepAliveOff,
+    /// The last response said `Connection: close`, for this reason.
+    LastResponse(Why),
     /// The request was refused with this status.
     BadRequest(u16),
     /// The handler panicked, or a panic escaped while its response was being sent.
@@ -118,7 +114,7 @@ impl<H: Handler> Service<H> {
             shutting_down,
             limits: config.limits(),
             keep_alive: !config.keep_alive_timeout.is_zero(),
-            keep_alive_secs: response::keep_alive_secs(config.keep_alive_timeout),
+            keep_alive_secs: persistence::keep_alive_secs(config.keep_alive_timeout),
             max_requests: config.max_keep_alive_requests,
         }
     }
@@ -130,9 +126,10 @@ impl<H: Handler> Service<H> {
     /// Answers the first complete request in `ex.input`, appending the response
     /// head (and nothing else) to `out`.
     pub(crate) fn answer_next(&self, ex: Exchange<'_>, out: &mut Vec<u8>) -> Answer {
-        let (request, used) = match parse::parse(ex.input.bytes(), &self.limits) {
-            Ok(Some(parsed)) => parsed,
-            Ok(None) => return Answer::Incomplete,
+        let (buffered, progress) = ex.input.bytes_and_progress();
+        let (request, used) = match request::next(buffered, progress, &self.limits) {
+            Ok(request::Next::Complete { request, len }) => (request, len),
+            Ok(request::Next::Partial { .. }) => return Answer::Incomplete,
             Err(e) => {
                 debug!("{} #{}: rejected: {} ({})", ex.peer, ex.id, e.reason(), e.status());
                 refuse(ex, out, e.status(), e.reason());
@@ -175,7 +172,7 @@ impl<H: Handler> Service<H> {
         }
 
         let version = request.version();
-        let client_keeps_alive = parse::wants_keep_alive(version, request.headers());
+        let client_keeps_alive = persistence::wants_keep_alive(version, request.headers());
         let method = request.method().clone();
         let route = Route::of(&request);
         // The line is logged once the response's last byte is written (see `access`).
@@ -213,13 +210,13 @@ impl<H: Handler> Service<H> {
                 return Own::failure(&method, version, CloseReason::InvalidResponse).write(ex, out, access);
             }
         };
-        if let Persistence::Close(reason) = persistence {
-            *ex.closing = Some(reason);
+        if let Persistence::Close(why) = persistence {
+            *ex.closing = Some(CloseReason::LastResponse(why));
         }
         if let Some((started, uri)) = access {
             let body_at = ex.queued + out.len() as u64;
             let text = access::request_line(ex.peer, &method, &uri, version, status);
-            ex.access.push(text, started, body_at, body_at + payload_len(&payload));
+            ex.access.push(text, started, body_at, body_at + payload.len());
         }
         Answer::Answered(payload)
     }
@@ -233,30 +230,17 @@ impl<H: Handler> Service<H> {
         last_buffered: bool,
         response_headers: &HeaderMap,
     ) -> Persistence {
-        let reason = if !client_keeps_alive {
-            CloseReason::ClientAsked
-        } else if parse::header_has_token(response_headers, ::http::header::CONNECTION, "close") {
-            CloseReason::HandlerAsked
-        } else if served >= self.max_requests {
-            CloseReason::MaxRequests
-        } else if !self.keep_alive {
-            // A zero keep-alive timeout: say so now rather than answer as persistent
-            // and close the moment the connection is idle.
-            CloseReason::KeepAliveOff
-        } else if self.shutting_down.load(Ordering::Acquire) {
-            CloseReason::Shutdown
-        } else if last_buffered {
-            // The client half-closed after its last request: answer it, then close.
-            CloseReason::PeerClosed
-        } else if version == Version::HTTP_10 {
-            return Persistence::KeepAlive10 {
-                timeout_secs: self.keep_alive_secs,
-                max: self.max_requests - served,
-            };
-        } else {
-            return Persistence::KeepAlive;
-        };
-        Persistence::Close(reason)
+        persistence::decide(&Facts {
+            served,
+            version,
+            client_keeps_alive,
+            response_headers,
+            max_requests: self.max_requests,
+            keep_alive: self.keep_alive,
+            keep_alive_secs: self.keep_alive_secs,
+            shutting_down: self.shutting_down.load(Ordering::Acquire),
+            last_buffered,
+        })
     }
 }
 
@@ -268,7 +252,7 @@ impl<H: Handler> Service<H> {
 /// The one refusal of both models, whether the codec refused the bytes, the request was
 /// too large to buffer, or it did not arrive within the request timeout (408).
 pub(crate) fn refuse(ex: Exchange<'_>, out: &mut Vec<u8>, status: StatusCode, detail: &str) {
-    let method = parse::method_for_refusal(ex.input.bytes());
+    let method = head::method_for_refusal(ex.input.bytes());
     let at = out.len();
     response::encode_error(out, &method, status, detail);
     if AccessLog::enabled() {
@@ -315,15 +299,6 @@ pub(crate) fn partial(
         Partial::SendContinue
     } else {
         Partial::Wait
-    }
-}
-
-/// How many bytes a payload writes.
-pub(crate) fn payload_len(payload: &Payload) -> u64 {
-    match payload {
-        Payload::None => 0,
-        Payload::Bytes(bytes) => bytes.len() as u64,
-        Payload::File(region) => region.len(),
     }
 }
 

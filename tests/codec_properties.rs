@@ -1,19 +1,20 @@
-//! Properties of the request codec, on generated inputs: the poller's `check` and a worker's
-//! `parse` agree on every buffer, and a valid request is framed exactly, however its bytes
+//! Properties of the request codec, on generated inputs: its one entry point, fed a buffer
+//! read by read as a connection feeds it, says what it says of the same bytes at once, and a
+//! valid request is framed exactly, however its bytes
 //! are split across reads and whatever follows it.
 //!
 //! The inline tests in `src/h1/` are tables of chosen inputs; these generate them. Each
 //! property runs a bounded number of cases so that the file takes seconds; the fuzz target in
 //! `fuzz/` runs the agreement property for as long as one likes (`docs/fuzzing.md`).
 //!
-//! Everything goes through `nioserve::internals::outcome`, which runs both `check` and `parse`
-//! on a buffer and asserts nothing: the comparisons are here.
+//! Everything goes through `nioserve::internals`, which re-exports the codec's own items
+//! (`next`, `Progress`, `Limits`) and asserts nothing: the comparisons are here.
 
 use std::fmt;
 use std::ops::Range;
 
 use http::Version;
-use nioserve::internals::{self, CodecLimits, Outcome, Resumed, Verdict};
+use nioserve::internals::{self, Limits, Next, Progress};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -76,7 +77,7 @@ impl fmt::Debug for Raw {
     }
 }
 
-/// A generated valid request: its bytes, and what `parse` must make of them.
+/// A generated valid request: its bytes, and what the codec must make of them.
 #[derive(Clone)]
 struct Valid {
     bytes: Vec<u8>,
@@ -474,66 +475,103 @@ fn mutated(size: Size) -> impl Strategy<Value = Raw> {
 }
 
 /// Limits small enough for generated inputs to cross (413, 414, 431).
-fn small_limits() -> impl Strategy<Value = CodecLimits> {
-    (32usize..1024, 1usize..96, 0usize..1024).prop_map(|(max_header_bytes, max_uri_bytes, max_body_bytes)| {
-        CodecLimits {
-            max_header_bytes,
-            max_uri_bytes,
-            max_body_bytes,
-        }
+fn small_limits() -> impl Strategy<Value = Limits> {
+    (32usize..1024, 1usize..96, 0usize..1024).prop_map(|(max_header_bytes, max_uri_bytes, max_body_bytes)| Limits {
+        max_header_bytes,
+        max_uri_bytes,
+        max_body_bytes,
     })
 }
 
-/// Runs both halves of the codec on `buf` and checks that they agree: the same verdict (the
-/// same length, or the same refusal), a request exactly when complete, and `100 Continue`
-/// only while partial.
-fn agreed(buf: &[u8], limits: CodecLimits) -> Result<Outcome, TestCaseError> {
-    let outcome = internals::outcome_with(buf, limits);
-    prop_assert_eq!(
-        outcome.checked,
-        outcome.parsed,
-        "check (left) and parse_next (right) disagree on {:?}",
-        Shown(buf)
-    );
-    prop_assert_eq!(
-        outcome.request.is_some(),
-        matches!(outcome.parsed, Verdict::Complete { .. }),
-        "a request without Complete, or the reverse, on {:?}",
-        Shown(buf)
-    );
-    if let Verdict::Complete { len } = outcome.checked {
+/// What the codec said about a buffer, the request aside: comparable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Not a whole request yet.
+    Partial,
+    /// A whole request occupies `buf[..len]`; a pipelined next one starts at `buf[len..]`.
+    Complete { len: usize },
+    /// Refused: the status of the error response and its reason, which tells the refusals
+    /// that share a status apart.
+    Rejected { status: u16, reason: &'static str },
+}
+
+/// What `internals::next` said about a buffer.
+#[derive(Debug)]
+struct Outcome {
+    verdict: Verdict,
+    /// The client waits for `100 Continue`.
+    expects_continue: bool,
+    /// The request it built, body decoded, when it said `Complete`.
+    request: Option<nioserve::Request>,
+}
+
+/// The server's default limits.
+fn defaults() -> Limits {
+    internals::default_limits()
+}
+
+/// Runs the codec's one entry point on `buf`, going on from where `progress` says the last
+/// call on the same (shorter) buffer stopped.
+fn next(buf: &[u8], progress: &mut Progress, limits: Limits) -> Outcome {
+    let (verdict, expects_continue, request) = match internals::next(buf, progress, &limits) {
+        Ok(Next::Partial { expects_continue }) => (Verdict::Partial, expects_continue, None),
+        Ok(Next::Complete { request, len }) => (Verdict::Complete { len }, false, Some(request)),
+        Err(error) => {
+            let status = error.status().as_u16();
+            (
+                Verdict::Rejected {
+                    status,
+                    reason: error.reason(),
+                },
+                false,
+                None,
+            )
+        }
+    };
+    Outcome {
+        verdict,
+        expects_continue,
+        request,
+    }
+}
+
+/// Runs the codec on `buf` seen at once and checks what it says: a length within the buffer,
+/// `100 Continue` only while partial; and that fed the same bytes in two reads (split in the
+/// middle, the progress kept between them, as a connection feeds it) it says the same: the
+/// same verdict, the same `100 Continue` answer, the same request.
+fn agreed(buf: &[u8], limits: Limits) -> Result<Outcome, TestCaseError> {
+    let outcome = next(buf, &mut Progress::default(), limits);
+    if let Verdict::Complete { len } = outcome.verdict {
         prop_assert!(0 < len && len <= buf.len(), "length {len} out of {:?}", Shown(buf));
     }
-    prop_assert_eq!(
-        outcome.expects_continue,
-        outcome.continue_parsed,
-        "check (left) and parse_next (right) disagree on 100 Continue for {:?}",
-        Shown(buf)
-    );
     prop_assert!(
-        !outcome.expects_continue || outcome.checked == Verdict::Partial,
+        !outcome.expects_continue || outcome.verdict == Verdict::Partial,
         "100 Continue expected of {:?}, which is {:?}",
         Shown(buf),
-        outcome.checked
+        outcome.verdict
     );
+    let mut progress = Progress::default();
+    if next(&buf[..buf.len() / 2], &mut progress, limits).verdict == Verdict::Partial {
+        same(&next(buf, &mut progress, limits), &outcome, buf)?;
+    }
     Ok(outcome)
 }
 
 /// Runs the codec on `buf` as a connection does, going on from where the last call on the same
 /// (shorter) buffer stopped, and checks it says what a fresh look at `buf` says: the same
-/// verdicts, the same `100 Continue` answers, the same request.
-fn resumed(resumed: &mut Resumed, buf: &[u8], limits: CodecLimits) -> Result<Outcome, TestCaseError> {
+/// verdict, the same `100 Continue` answer, the same request.
+fn resumed(progress: &mut Progress, buf: &[u8], limits: Limits) -> Result<Outcome, TestCaseError> {
     let fresh = agreed(buf, limits)?;
-    let got = resumed.outcome(buf);
+    same(&next(buf, progress, limits), &fresh, buf)?;
+    Ok(fresh)
+}
+
+/// Checks that the codec fed `buf` read by read (`got`) said what it says of `buf` at once.
+fn same(got: &Outcome, fresh: &Outcome, buf: &[u8]) -> Result<(), TestCaseError> {
     prop_assert_eq!(
-        (got.checked, got.parsed, got.expects_continue, got.continue_parsed),
-        (
-            fresh.checked,
-            fresh.parsed,
-            fresh.expects_continue,
-            fresh.continue_parsed
-        ),
-        "resumed (left) and fresh (right) disagree on {:?}",
+        (got.verdict, got.expects_continue),
+        (fresh.verdict, fresh.expects_continue),
+        "read by read (left) and at once (right) disagree on {:?}",
         Shown(buf)
     );
     if let (Some(got), Some(want)) = (&got.request, &fresh.request) {
@@ -543,10 +581,10 @@ fn resumed(resumed: &mut Resumed, buf: &[u8], limits: CodecLimits) -> Result<Out
         prop_assert_eq!(got.headers(), want.headers(), "fields of {:?}", Shown(buf));
         prop_assert_eq!(Shown(got.body()), Shown(want.body()), "body of {:?}", Shown(buf));
     }
-    Ok(fresh)
+    Ok(())
 }
 
-/// What `parse` built is the request that was generated.
+/// What the codec built is the request that was generated.
 fn built(outcome: &Outcome, valid: &Valid, context: &str) -> Result<(), TestCaseError> {
     let Some(request) = &outcome.request else {
         return Err(TestCaseError::fail(format!("{context}: no request from {valid:?}")));
@@ -609,9 +647,9 @@ fn trim_ows(value: &[u8]) -> &[u8] {
 }
 
 /// Inputs that once broke a property (from fuzzing or a shrunk proptest case), with the
-/// limits they need. Each must keep `check` and `parse` in agreement.
+/// limits they need. Each must be judged the same read by read as at once.
 #[rustfmt::skip]
-const REGRESSIONS: &[(&str, &[u8], CodecLimits)] = &[];
+const REGRESSIONS: &[(&str, &[u8], Limits)] = &[];
 
 #[test]
 fn regressions_agree() {
@@ -633,11 +671,11 @@ fn regressions_agree() {
 /// whole before lengths were measured within the head limit.
 #[test]
 fn refusal_does_not_depend_on_reads() {
-    let defaults = CodecLimits::default();
+    let defaults = defaults();
     let (head, uri) = (defaults.max_header_bytes, defaults.max_uri_bytes);
     // Limits where only bytes past the head limit could make the method or the target too
     // long: the head limit decides (431), at every split.
-    let narrow = CodecLimits {
+    let narrow = Limits {
         max_header_bytes: 24,
         max_uri_bytes: 100,
         ..defaults
@@ -679,7 +717,7 @@ fn refusal_does_not_depend_on_reads() {
     ];
     let mut failures = Vec::new();
     for (input, limits, status) in inputs {
-        let whole = internals::outcome_with(&input, limits).checked;
+        let whole = next(&input, &mut Progress::default(), limits).verdict;
         if !matches!(whole, Verdict::Rejected { status: got, .. } if got == status) {
             failures.push(format!(
                 "{:?}… gives {whole:?}, not {status}",
@@ -687,7 +725,7 @@ fn refusal_does_not_depend_on_reads() {
             ));
         }
         for split in 0..input.len() {
-            let part = internals::outcome_with(&input[..split], limits).checked;
+            let part = next(&input[..split], &mut Progress::default(), limits).verdict;
             if part != Verdict::Partial && part != whole {
                 failures.push(format!(
                     "{split} of the {} bytes of {:?}… give {part:?}, all of them {whole:?}",
@@ -704,10 +742,10 @@ fn refusal_does_not_depend_on_reads() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1024))]
 
-    /// Any bytes at all: neither half panics, and they agree.
+    /// Any bytes at all: the codec does not panic, and read in two it says what it says at once.
     #[test]
     fn arbitrary_bytes_agree(buf in vec(any::<u8>(), 0..2048).prop_map(Raw)) {
-        agreed(&buf.0, CodecLimits::default())?;
+        agreed(&buf.0, defaults())?;
     }
 }
 
@@ -718,7 +756,7 @@ proptest! {
     /// body rules that random bytes do not; small limits put every limit within reach.
     #[test]
     fn mutated_requests_agree(Raw(buf) in mutated(LARGE), limits in small_limits()) {
-        agreed(&buf, CodecLimits::default())?;
+        agreed(&buf, defaults())?;
         agreed(&buf, limits)?;
     }
 }
@@ -730,8 +768,8 @@ proptest! {
     /// generated, body decoded.
     #[test]
     fn valid_requests_parse(valid in valid(LARGE)) {
-        let outcome = agreed(&valid.bytes, CodecLimits::default())?;
-        prop_assert_eq!(outcome.checked, Verdict::Complete { len: valid.bytes.len() }, "{:?}", valid);
+        let outcome = agreed(&valid.bytes, defaults())?;
+        prop_assert_eq!(outcome.verdict, Verdict::Complete { len: valid.bytes.len() }, "{:?}", valid);
         built(&outcome, &valid, "whole")?;
     }
 
@@ -740,9 +778,9 @@ proptest! {
     #[test]
     fn what_follows_does_not_move_the_end(valid in valid(LARGE), Raw(tail) in tail()) {
         let buf = [&valid.bytes[..], &tail].concat();
-        let outcome = agreed(&buf, CodecLimits::default())?;
+        let outcome = agreed(&buf, defaults())?;
         prop_assert_eq!(
-            outcome.checked,
+            outcome.verdict,
             Verdict::Complete { len: valid.bytes.len() },
             "{:?} followed by {:?}",
             valid,
@@ -761,14 +799,14 @@ proptest! {
     ) {
         let head = b"POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
         let by_length = [format!("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n", data.len()).as_bytes(), &data].concat();
-        let by_length = agreed(&by_length, CodecLimits::default())?;
+        let by_length = agreed(&by_length, defaults())?;
         let want = by_length.request.as_ref().map(|request| request.body().clone());
         prop_assert_eq!(want.as_deref(), Some(&data[..]));
         for chunking in [one, other] {
             let encoded = chunking.encode(&data);
             let buf = [&head[..], &encoded].concat();
-            let outcome = agreed(&buf, CodecLimits::default())?;
-            prop_assert_eq!(outcome.checked, Verdict::Complete { len: buf.len() }, "{:?}", Shown(&buf));
+            let outcome = agreed(&buf, defaults())?;
+            prop_assert_eq!(outcome.verdict, Verdict::Complete { len: buf.len() }, "{:?}", Shown(&buf));
             let got = outcome.request.as_ref().map(|request| request.body().clone());
             prop_assert_eq!(got.as_deref().map(Shown), want.as_deref().map(Shown), "{:?}", Shown(&buf));
         }
@@ -787,13 +825,13 @@ proptest! {
     /// its bytes were split into reads (see `refusal_does_not_depend_on_reads`).
     #[test]
     fn decisions_are_final(Raw(buf) in mutated(SMALL), limits in small_limits()) {
-        for limits in [CodecLimits::default(), limits] {
+        for limits in [defaults(), limits] {
             let whole = agreed(&buf, limits)?;
             // The same bytes arriving one per read, the codec resuming each time.
-            let mut one_by_one = Resumed::new(limits);
+            let mut one_by_one = Progress::default();
             for split in 0..buf.len() {
                 let part = resumed(&mut one_by_one, &buf[..split], limits)?;
-                let consistent = match (part.checked, whole.checked) {
+                let consistent = match (part.verdict, whole.verdict) {
                     (Verdict::Partial, _) => true,
                     (part, whole) => part == whole,
                 };
@@ -802,8 +840,8 @@ proptest! {
                     "{} bytes of {:?} give {:?}, all of it {:?}, with {:?}",
                     split,
                     Shown(&buf),
-                    part.checked,
-                    whole.checked,
+                    part.verdict,
+                    whole.verdict,
                     limits
                 );
             }
@@ -815,13 +853,13 @@ proptest! {
     /// whole is complete: nothing is decided before the last byte.
     #[test]
     fn every_prefix_of_a_request_is_partial(valid in valid(SMALL)) {
-        let mut one_by_one = Resumed::new(CodecLimits::default());
+        let mut one_by_one = Progress::default();
         for split in 0..valid.bytes.len() {
-            let outcome = resumed(&mut one_by_one, &valid.bytes[..split], CodecLimits::default())?;
-            prop_assert_eq!(outcome.checked, Verdict::Partial, "{} bytes of {:?}", split, valid);
+            let outcome = resumed(&mut one_by_one, &valid.bytes[..split], defaults())?;
+            prop_assert_eq!(outcome.verdict, Verdict::Partial, "{} bytes of {:?}", split, valid);
         }
-        let outcome = resumed(&mut one_by_one, &valid.bytes, CodecLimits::default())?;
-        prop_assert_eq!(outcome.checked, Verdict::Complete { len: valid.bytes.len() }, "{:?}", valid);
+        let outcome = resumed(&mut one_by_one, &valid.bytes, defaults())?;
+        prop_assert_eq!(outcome.verdict, Verdict::Complete { len: valid.bytes.len() }, "{:?}", valid);
         built(&outcome, &valid, "whole")?;
     }
 
@@ -830,14 +868,14 @@ proptest! {
     #[test]
     fn pipelined_requests_complete_one_at_a_time(first in valid(SMALL), second in valid(SMALL)) {
         let both = [&first.bytes[..], &second.bytes].concat();
-        let mut one_by_one = Resumed::new(CodecLimits::default());
+        let mut one_by_one = Progress::default();
         for split in 0..=both.len() {
-            let outcome = resumed(&mut one_by_one, &both[..split], CodecLimits::default())?;
+            let outcome = resumed(&mut one_by_one, &both[..split], defaults())?;
             if split < first.bytes.len() {
-                prop_assert_eq!(outcome.checked, Verdict::Partial, "{} bytes of {:?} then {:?}", split, first, second);
+                prop_assert_eq!(outcome.verdict, Verdict::Partial, "{} bytes of {:?} then {:?}", split, first, second);
             } else {
                 prop_assert_eq!(
-                    outcome.checked,
+                    outcome.verdict,
                     Verdict::Complete { len: first.bytes.len() },
                     "{} bytes of {:?} then {:?}",
                     split,
@@ -849,8 +887,8 @@ proptest! {
                 }
             }
         }
-        let outcome = agreed(&both[first.bytes.len()..], CodecLimits::default())?;
-        prop_assert_eq!(outcome.checked, Verdict::Complete { len: second.bytes.len() }, "{:?} after {:?}", second, first);
+        let outcome = agreed(&both[first.bytes.len()..], defaults())?;
+        prop_assert_eq!(outcome.verdict, Verdict::Complete { len: second.bytes.len() }, "{:?} after {:?}", second, first);
         built(&outcome, &second, "second of two")?;
     }
 }
@@ -869,8 +907,8 @@ proptest! {
         reads in vec(1usize..64, 1..32),
         limits in small_limits(),
     ) {
-        for limits in [CodecLimits::default(), limits] {
-            let mut codec = Resumed::new(limits);
+        for limits in [defaults(), limits] {
+            let mut codec = Progress::default();
             let mut end = 0;
             for read in reads.iter().cycle() {
                 end = (end + read).min(buf.len());
@@ -881,7 +919,7 @@ proptest! {
             }
             // Two reads, the first ending anywhere.
             for split in 0..buf.len() {
-                let mut codec = Resumed::new(limits);
+                let mut codec = Progress::default();
                 resumed(&mut codec, &buf[..split], limits)?;
                 resumed(&mut codec, &buf, limits)?;
             }

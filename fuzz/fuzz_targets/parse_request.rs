@@ -3,86 +3,112 @@
 //!
 //! Asserts what `tests/codec_properties.rs` checks on generated inputs:
 //!
-//! - neither `check` (the blocking model's) nor `parse_next` (the poller's) panics, and they
-//!   agree: the same length, or both partial (with the same `100 Continue` answer), or the
-//!   same refusal (status and reason);
+//! - the codec's one entry point (`next`, which both connection models call after every
+//!   read) does not panic; a length it gives is within the buffer, and it expects a
+//!   `100 Continue` only of a request that is partial;
 //! - a complete request is framed from its own bytes alone: `buf[..len]` on its own is the
 //!   same request, and `buf[..len - 1]` is still partial;
 //! - a decision is final: a prefix of the input is partial, or decided as the whole is
 //!   (complete at the same length, or refused);
 //! - resuming is the same as starting over: fed the input in pieces, going on from where the
 //!   last piece stopped as a connection does, the codec says what it says of each piece's
-//!   bytes seen at once.
+//!   bytes seen at once (the same verdict, `100 Continue` answer and request).
 //!
 //! `cargo fuzz run parse_request` from the repository root; see docs/fuzzing.md.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nioserve::internals::{self, CodecLimits, Outcome, Resumed, Verdict};
+use nioserve::internals::{self, Limits, Next, Progress};
 
-/// The limits of the inline tests in `src/http/parse.rs`.
-const SMALL: CodecLimits = CodecLimits {
+/// The limits of the inline tests in `src/h1/request.rs`.
+const SMALL: Limits = Limits {
     max_header_bytes: 128,
     max_uri_bytes: 32,
     max_body_bytes: 16,
 };
 
+/// What the codec said about a buffer, the request aside: comparable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Partial,
+    Complete { len: usize },
+    Rejected { status: u16, reason: &'static str },
+}
+
+/// What `internals::next` said about a buffer.
+struct Outcome {
+    verdict: Verdict,
+    expects_continue: bool,
+    request: Option<nioserve::Request>,
+}
+
 fuzz_target!(|data: &[u8]| {
-    for limits in [CodecLimits::default(), SMALL] {
-        let whole = agreed(data, limits);
-        if let Verdict::Complete { len } = whole.checked {
-            let alone = agreed(&data[..len], limits);
-            assert_eq!(alone.checked, whole.checked, "the request alone is framed differently");
+    for limits in [internals::default_limits(), SMALL] {
+        let whole = judged(data, limits);
+        if let Verdict::Complete { len } = whole.verdict {
+            let alone = judged(&data[..len], limits);
+            assert_eq!(alone.verdict, whole.verdict, "the request alone is framed differently");
             same_request(&alone, &whole);
-            let short = agreed(&data[..len - 1], limits);
-            assert_eq!(short.checked, Verdict::Partial, "decided one byte before the end");
+            let short = judged(&data[..len - 1], limits);
+            assert_eq!(short.verdict, Verdict::Partial, "decided one byte before the end");
         }
         // Every prefix would make this quadratic; a few cut points catch the same bugs over
         // many runs.
-        let mut resumed = Resumed::new(limits);
+        let mut progress = Progress::default();
         for split in [data.len() / 3, data.len() / 2, data.len().saturating_sub(1)] {
-            let part = agreed(&data[..split], limits);
-            same_outcome(&resumed.outcome(&data[..split]), &part);
-            let consistent = match (part.checked, whole.checked) {
+            let part = judged(&data[..split], limits);
+            same_outcome(&next(&data[..split], &mut progress, limits), &part);
+            let consistent = match (part.verdict, whole.verdict) {
                 (Verdict::Partial, _) | (Verdict::Rejected { .. }, Verdict::Rejected { .. }) => true,
                 (part, whole) => part == whole,
             };
             assert!(
                 consistent,
                 "{split} bytes give {:?}, all {} give {:?}",
-                part.checked,
+                part.verdict,
                 data.len(),
-                whole.checked
+                whole.verdict
             );
         }
-        same_outcome(&resumed.outcome(data), &whole);
+        same_outcome(&next(data, &mut progress, limits), &whole);
     }
 });
 
-/// Runs `check` and `parse_next` and asserts that they agree.
-fn agreed(buf: &[u8], limits: CodecLimits) -> Outcome {
-    let outcome = internals::outcome_with(buf, limits);
-    assert_eq!(
-        outcome.checked, outcome.parsed,
-        "check (left) and parse_next (right) disagree"
-    );
-    assert_eq!(
-        outcome.expects_continue, outcome.continue_parsed,
-        "check (left) and parse_next (right) disagree on 100 Continue"
-    );
-    assert_eq!(
-        outcome.request.is_some(),
-        matches!(outcome.parsed, Verdict::Complete { .. }),
-        "a request without Complete, or Complete without a request"
-    );
-    if let Verdict::Complete { len } = outcome.checked {
+/// Runs the codec's one entry point on `buf`, going on from `progress`.
+fn next(buf: &[u8], progress: &mut Progress, limits: Limits) -> Outcome {
+    let (verdict, expects_continue, request) = match internals::next(buf, progress, &limits) {
+        Ok(Next::Partial { expects_continue }) => (Verdict::Partial, expects_continue, None),
+        Ok(Next::Complete { request, len }) => (Verdict::Complete { len }, false, Some(request)),
+        Err(error) => {
+            let status = error.status().as_u16();
+            (
+                Verdict::Rejected {
+                    status,
+                    reason: error.reason(),
+                },
+                false,
+                None,
+            )
+        }
+    };
+    Outcome {
+        verdict,
+        expects_continue,
+        request,
+    }
+}
+
+/// Runs the codec on `buf` seen for the first time and asserts what holds of any answer.
+fn judged(buf: &[u8], limits: Limits) -> Outcome {
+    let outcome = next(buf, &mut Progress::default(), limits);
+    if let Verdict::Complete { len } = outcome.verdict {
         assert!(0 < len && len <= buf.len(), "length {len} of {} bytes", buf.len());
     }
     assert!(
-        !outcome.expects_continue || outcome.checked == Verdict::Partial,
+        !outcome.expects_continue || outcome.verdict == Verdict::Partial,
         "100 Continue expected of a request that is {:?}",
-        outcome.checked
+        outcome.verdict
     );
     outcome
 }
@@ -90,8 +116,8 @@ fn agreed(buf: &[u8], limits: CodecLimits) -> Outcome {
 /// Asserts that the resumed codec said what a fresh look said.
 fn same_outcome(resumed: &Outcome, fresh: &Outcome) {
     assert_eq!(
-        (resumed.checked, resumed.parsed, resumed.expects_continue, resumed.continue_parsed),
-        (fresh.checked, fresh.parsed, fresh.expects_continue, fresh.continue_parsed),
+        (resumed.verdict, resumed.expects_continue),
+        (fresh.verdict, fresh.expects_continue),
         "resumed (left) and fresh (right) disagree"
     );
     if fresh.request.is_some() {

@@ -4,12 +4,11 @@
 use std::fmt;
 
 use ::http::header::{self, HeaderName};
-use std::time::Duration;
-
 use ::http::{HeaderMap, Method, StatusCode};
 
+use super::date;
+use super::persistence::Persistence;
 use crate::body::Body;
-use crate::h1::date;
 
 /// The `Server` header nioserve sends unless the handler set one.
 const SERVER: &[u8] = concat!("Server: nioserve/", env!("CARGO_PKG_VERSION"), "\r\n").as_bytes();
@@ -17,30 +16,36 @@ const SERVER: &[u8] = concat!("Server: nioserve/", env!("CARGO_PKG_VERSION"), "\
 /// The interim response to `Expect: 100-continue` (RFC 9110 §10.1.1).
 pub(crate) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// What the `Connection` header of a response says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Persistence {
-    /// HTTP/1.1 persists by default: no header needed.
-    KeepAlive,
-    /// An HTTP/1.0 client asked for keep-alive: say yes, and for how long
-    /// (`Keep-Alive: timeout=T, max=M`).
-    KeepAlive10 { timeout_secs: u64, max: u32 },
-    /// This is the last response on the connection, for this reason.
-    Close(crate::service::CloseReason),
-}
-
 /// Which part of the body goes on the wire after the head.
 #[derive(Debug)]
-pub(crate) enum Payload {
+pub enum Payload {
+    /// Nothing: the response is its head (an empty body, `HEAD`, `204`, `304`).
     None,
+    /// These bytes.
     Bytes(bytes::Bytes),
+    /// This part of a file.
     File(crate::body::FileRegion),
+}
+
+impl Payload {
+    /// How many bytes it writes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Payload::None => 0,
+            Payload::Bytes(bytes) => bytes.len() as u64,
+            Payload::File(region) => region.len(),
+        }
+    }
+    /// Whether it writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Why a handler's response cannot go on the wire as it is; the server answers `500`
 /// instead (see [`Handler`](crate::Handler) for the rules).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Invalid {
+pub enum Invalid {
     /// A `1xx` status as the final response (RFC 9110 §15.2): the client would wait for
     /// another response on a connection it then reads as HTTP again. `101 Switching
     /// Protocols` included: nioserve hands no connection over to another protocol.
@@ -55,7 +60,12 @@ pub(crate) enum Invalid {
     ContentIn204(u64),
     /// A `304` whose `Content-Length` is not the length of the body it carries: it
     /// would tell the client a wrong length for the representation (RFC 9110 §8.6).
-    LengthContradicts { declared: u64, body: u64 },
+    LengthContradicts {
+        /// The length the handler's `Content-Length` states.
+        declared: u64,
+        /// The length of the body it carries.
+        body: u64,
+    },
 }
 
 impl fmt::Display for Invalid {
@@ -81,7 +91,7 @@ impl fmt::Display for Invalid {
 /// body (RFC 9112 §6.3). A `Content-Length` set by the handler is kept only where no
 /// body is sent and the handler knows the length better (`HEAD`, `304`); anywhere
 /// else the body decides, and a `204` never has one.
-pub(crate) fn encode(
+pub fn encode(
     out: &mut Vec<u8>,
     method: &Method,
     response: crate::Response,
@@ -209,7 +219,7 @@ fn content_length(value: &[u8], so_far: Option<u64>) -> Result<u64, Invalid> {
 ///
 /// The response to a `HEAD` is the same head without the body (RFC 9110 §9.3.2): its
 /// `Content-Length` says what a `GET` would have got. `method` is what the refused request
-/// said, as far as it could be told ([`method_for_refusal`](super::parse::method_for_refusal)).
+/// said, as far as it could be told ([`method_for_refusal`](super::head::method_for_refusal)).
 pub(crate) fn encode_error(out: &mut Vec<u8>, method: &Method, status: StatusCode, detail: &str) {
     let reason = reason_phrase(status);
     let reason = if reason.is_empty() { "Error" } else { reason };
@@ -255,13 +265,6 @@ fn reason_phrase(status: StatusCode) -> &'static str {
     }
 }
 
-/// The `timeout` of a `Keep-Alive` header for a keep-alive timeout: in whole seconds,
-/// rounded up, so that a timeout under a second is not announced as 0 (which would tell the
-/// client the connection cannot be reused at all).
-pub(crate) fn keep_alive_secs(timeout: Duration) -> u64 {
-    timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0)
-}
-
 /// Headers the server writes itself, from the body and the connection's state.
 fn is_framing_header(name: &HeaderName) -> bool {
     name == header::CONTENT_LENGTH
@@ -273,6 +276,7 @@ fn is_framing_header(name: &HeaderName) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::h1::persistence::Why;
     use crate::Response;
 
     fn encoded(method: Method, response: Response, persistence: Persistence) -> (String, Payload) {
@@ -330,7 +334,7 @@ mod tests {
                 status: 200,
                 body: "abc",
                 handler_length: Some("99"),
-                persistence: Persistence::Close(crate::service::CloseReason::ClientAsked),
+                persistence: Persistence::Close(Why::ClientAsked),
                 expect_lines: &["Content-Length: 3", "Connection: close"],
                 expect_payload: 3,
             },
@@ -498,19 +502,6 @@ mod tests {
             assert_eq!(content_length(bad, None), Err(Invalid::Length), "{bad:?}");
         }
         assert_eq!(content_length(b"41", Some(42)), Err(Invalid::Length));
-    }
-
-    #[test]
-    fn keep_alive_timeout_is_rounded_up() {
-        #[rustfmt::skip]
-        let table = [
-            (Duration::from_millis(300), 1), (Duration::from_millis(1000), 1),
-            (Duration::from_millis(1001), 2), (Duration::from_millis(1500), 2),
-            (Duration::from_secs(5), 5), (Duration::from_nanos(1), 1), (Duration::ZERO, 0),
-        ];
-        for (timeout, secs) in table {
-            assert_eq!(keep_alive_secs(timeout), secs, "{timeout:?}");
-        }
     }
 
     /// Every status the server answers on its own: to `HEAD`, the head a `GET` gets, and

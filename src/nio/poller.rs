@@ -29,7 +29,8 @@ use super::handoff::{Handback, Handoff, Job, PollerEnds, Returned};
 use super::slots::{Readiness, Slots, Timeouts, Wait};
 use crate::config::{self, Config};
 use crate::connection::Connection;
-use crate::h1::parse::{self, Limits, Next};
+use crate::h1::error::Limits;
+use crate::h1::request::{self, Next};
 use crate::h1::response::{self, Payload};
 use crate::read_buf::ReadBuf;
 use crate::service::{self, CloseReason, Partial};
@@ -320,7 +321,7 @@ impl Poller {
                 }
             }
             let (buffered, progress) = conn.input.bytes_and_progress();
-            let expects_continue = match parse::parse_next(buffered, progress, &self.limits) {
+            let expects_continue = match request::next(buffered, progress, &self.limits) {
                 Ok(Next::Complete { request, len }) => {
                     conn.input.consume(len);
                     if conn.input.is_empty() {

@@ -1,16 +1,19 @@
-//! Request body framing: where a body ends, and what it decodes to (RFC 9112 §6, §7.1).
+//! Message length: every rule that says where a request ends (RFC 9112 §6, §7.1).
 //!
-//! The head decides the [`Framing`]: a `Content-Length`, or the chunked transfer coding. As in
-//! the head parser, the input is a slice that may stop anywhere, and `Ok(None)` means the body
-//! has not all arrived. A [`Walker`] is the poller's question, asked after every read: it
-//! walks the chunk-size lines and skips the data without copying it, and it keeps its place,
-//! so each read costs only the bytes it brought. [`decode`] is the worker's: the same walk
-//! from the start, once, copying the data out. One walker serves both, so they agree on every
-//! input.
+//! The head's fields decide the [`Framing`] ([`decide`]): a `Content-Length`, the chunked
+//! transfer coding, or neither (no body); fields that contradict each other are refused.
+//! Then the body: as in the head parser, the input is a slice that may stop anywhere, and
+//! `Ok(None)` means the body has not all arrived. A [`Walker`] is the question asked after
+//! every read while the body arrives: it walks the chunk-size lines and skips the data without
+//! copying it, and it keeps its place, so each read costs only the bytes it brought.
+//! [`decode`] runs once the request is whole: the same walk from the start, once, copying the
+//! data out. One walker serves both, so they agree on every input.
 
+use ::http::Version;
 use bytes::{Bytes, BytesMut};
 
-use super::parse::{Limits, ParseError};
+use super::error::{Limits, ParseError};
+use super::fields::{is_field_char, is_tchar, list_elements, values};
 
 /// How the body of a request is delimited (RFC 9112 §6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +23,83 @@ pub(crate) enum Framing {
     Length(usize),
     /// The chunked transfer coding (§7.1).
     Chunked,
+}
+
+/// RFC 9112 §6.3: how the length of the request body is determined.
+pub(crate) fn decide(
+    version: Version,
+    fields: &[httparse::Header<'_>],
+    limits: &Limits,
+) -> Result<Framing, ParseError> {
+    let has = |name: &str| fields.iter().any(|field| field.name.eq_ignore_ascii_case(name));
+    if has("transfer-encoding") {
+        // §6.1: an HTTP/1.0 message with Transfer-Encoding must be treated as faulty framing;
+        // a 1.0 client cannot have meant chunked.
+        if version == Version::HTTP_10 {
+            return Err(ParseError::TransferEncodingInHttp10);
+        }
+        // §6.1 lets a server reject this. Where two parties pick different headers to frame
+        // the same bytes, a second request can hide in the first one's body (smuggling).
+        if has("content-length") {
+            return Err(ParseError::ContentLengthWithTransferEncoding);
+        }
+        check_transfer_codings(values(fields, "transfer-encoding"))?;
+        return Ok(Framing::Chunked);
+    }
+    match content_length(values(fields, "content-length"))? {
+        // §6.3: a request with neither header has no body.
+        None => Ok(Framing::Length(0)),
+        // Refused on the head alone, before the client sends a body we would only discard.
+        Some(len) if len > limits.max_body_bytes => Err(ParseError::BodyTooLarge),
+        Some(len) => Ok(Framing::Length(len)),
+    }
+}
+
+/// The only transfer coding we undo is `chunked`. RFC 9112 §6.3: a request whose final coding
+/// is not `chunked` has no knowable length, and the server MUST answer 400 — whatever the
+/// codings are. §7: `chunked` is applied once. §6.1: any other coding before a final `chunked`
+/// is one we do not understand (501): we would hand its encoded bytes to the handler as if
+/// they were the content.
+fn check_transfer_codings<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<(), ParseError> {
+    let (mut codings, mut chunked_not_last, mut last_is_chunked) = (0, false, false);
+    // RFC 9110 §5.6.1: empty list elements are ignored.
+    for coding in list_elements(values).filter(|coding| !coding.is_empty()) {
+        chunked_not_last |= last_is_chunked;
+        last_is_chunked = coding.eq_ignore_ascii_case(b"chunked");
+        codings += 1;
+    }
+    if codings == 0 || chunked_not_last || !last_is_chunked {
+        Err(ParseError::ChunkedNotFinal)
+    } else if codings > 1 {
+        Err(ParseError::UnknownTransferCoding)
+    } else {
+        Ok(())
+    }
+}
+
+/// RFC 9110 §8.6: `Content-Length = 1*DIGIT`. RFC 9112 §6.3: several identical values (on
+/// repeated lines or in a comma list) may be taken as one; anything else is a framing error.
+fn content_length<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<Option<usize>, ParseError> {
+    let mut length = None;
+    for element in list_elements(values) {
+        let value = parse_decimal(element).ok_or(ParseError::BadContentLength)?;
+        if length.is_some_and(|length| length != value) {
+            return Err(ParseError::BadContentLength);
+        }
+        length = Some(value);
+    }
+    Ok(length)
+}
+
+/// `1*DIGIT` as a number; `None` for anything else (a sign, a space, hex) or on overflow.
+fn parse_decimal(digits: &[u8]) -> Option<usize> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0usize, |value, &b| {
+        let digit = b.is_ascii_digit().then(|| usize::from(b - b'0'))?;
+        value.checked_mul(10)?.checked_add(digit)
+    })
 }
 
 /// Where a body ends, found as its bytes arrive: the walk stops where the bytes do and goes on
@@ -357,18 +437,6 @@ impl TrailerSection {
         Ok(Line::Open)
     }
 }
-
-/// `tchar` (RFC 9110 §5.6.2): the characters of a token.
-pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// HTAB, SP, visible ASCII and obs-text: what a field value or a quoted string may hold
-/// (RFC 9110 §5.5).
-fn is_field_char(b: u8) -> bool {
-    b == b'\t' || b == b' ' || b.is_ascii_graphic() || b >= 0x80
-}
-
 fn hex_digit(b: u8) -> Option<u64> {
     char::from(b).to_digit(16).map(u64::from)
 }
