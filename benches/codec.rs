@@ -11,7 +11,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use http::Method;
+use http::{Method, Version};
 use nioserve::internals::{self, Limits, Next, Persistence, Progress};
 use nioserve::{Request, Response};
 
@@ -152,7 +152,13 @@ fn encode(c: &mut Criterion) {
                 .headers_mut()
                 .insert("content-type", http::HeaderValue::from_static("text/plain"));
             // An invalid response (one the server would answer with `500`) leaves `out` as it was.
-            let _ = internals::encode(&mut out, &Method::GET, black_box(response), Persistence::KeepAlive);
+            let _ = internals::encode(
+                &mut out,
+                &Method::GET,
+                Version::HTTP_11,
+                black_box(response),
+                Persistence::KeepAlive,
+            );
             black_box(out.len())
         })
     });

@@ -80,6 +80,16 @@ impl AccessLog {
 
     /// The socket has taken the connection's first `written` bytes: logs every
     /// response now written whole.
+    /// The response pushed last, a streamed one whose end was not known, ends at
+    /// `end`. Bytes the connection has already written are looked at again.
+    pub(crate) fn ends_at(&mut self, end: u64) {
+        if let Some(last) = self.pending.back_mut() {
+            last.end = end;
+        }
+        let written = self.written;
+        self.written(written);
+    }
+
     pub(crate) fn written(&mut self, written: u64) {
         self.written = written;
         while self.pending.front().is_some_and(|p| p.end <= written) {

@@ -26,6 +26,7 @@ use crate::read_buf::ReadBuf;
 use crate::service::{self, Answer, CloseReason, Exchange, Partial, Service};
 use crate::shutdown::ServerThread;
 use crate::stats::Counters;
+use crate::stream::{self, Pulled};
 use crate::transport::{self, AcceptErrors, Drained, Sent};
 
 /// How often a thread blocked in `accept()` or `read()` looks up to see whether
@@ -199,7 +200,7 @@ impl<H: Handler> ConnThread<H> {
                         match self.service.answer(ex, request, &mut self.out) {
                             Answer::Answered(payload) => {
                                 self.counters.requests(1);
-                                write_all(stream, &self.out, payload, &mut conn.written)
+                                self.write_response(stream, payload, &mut conn)
                             }
                             Answer::Rejected => write_all(stream, &self.out, Payload::None, &mut conn.written),
                             Answer::Incomplete => unreachable!("a whole request was in hand"),
@@ -262,6 +263,42 @@ impl<H: Handler> ConnThread<H> {
                 }
             }
         }
+    }
+
+    /// Writes the response whose head is in `self.out`, and its payload. A streamed body
+    /// is written as its producer sends it: the thread waits for it, as it waits for
+    /// everything else in this model. Shutdown cuts a stream off when its producer is
+    /// quiet, as it does an idle connection.
+    fn write_response(&mut self, stream: &TcpStream, payload: Payload, conn: &mut Conn) -> io::Result<()> {
+        let Payload::Stream { body, chunked } = payload else {
+            return write_all(stream, &self.out, payload, &mut conn.written);
+        };
+        write_all(stream, &self.out, Payload::None, &mut conn.written)?;
+        self.counters.stream_began();
+        let streamed = loop {
+            let (chunks, last) = match body.pull_blocking(WAKE_EVERY) {
+                Pulled::Chunks(chunks) => (chunks, false),
+                Pulled::Finished => (Vec::new(), true),
+                Pulled::Pending if self.shutting_down.load(Ordering::Acquire) => {
+                    break Err(io::Error::other("shutdown cut the stream off"));
+                }
+                Pulled::Pending => continue,
+                Pulled::Aborted => {
+                    conn.closing = Some(CloseReason::StreamAborted);
+                    break Err(io::Error::other("the producer abandoned the response body"));
+                }
+            };
+            let sent = stream::framed(chunks, chunked, last)
+                .iter()
+                .try_for_each(|bytes| write_all(stream, bytes, Payload::None, &mut conn.written));
+            if sent.is_err() || last {
+                conn.access.ends_at(conn.written);
+                break sent;
+            }
+            conn.access.written(conn.written);
+        };
+        self.counters.stream_ended();
+        streamed
     }
 
     /// Sends the server's own error response for the request being read, and closes.
@@ -329,6 +366,7 @@ fn write_all(mut stream: &TcpStream, head: &[u8], payload: Payload, written: &mu
             Payload::None => Sent::All,
             Payload::Bytes(body) => transport::write_bytes(|bytes| stream.write(bytes), &body, written)?.1,
             Payload::File(mut region) => transport::send_region(&mut stream, &mut region, written)?,
+            Payload::Stream { .. } => unreachable!("a streamed body is written as it comes"),
         };
     }
     match sent {

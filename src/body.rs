@@ -1,8 +1,11 @@
-//! The response body: nothing, bytes in memory, or a region of a file to stream.
+//! The response body: nothing, bytes in memory, a region of a file to stream, or a
+//! stream fed from another thread.
 //!
-//! Every variant has a length known before the first byte is written, so every
-//! response nioserve sends is framed by `Content-Length` (RFC 9112 §6.2) and a
-//! client can tell where it ends without the connection being closed.
+//! A body whose length is known before the first byte is written (every kind but a
+//! chunked stream) is framed by `Content-Length` (RFC 9112 §6.2); a stream of unknown
+//! length goes out with the chunked transfer coding (§7.1). Either way the client can
+//! tell where the body ends without the connection being closed, and one that ends
+//! early (its producer gave up) is never mistaken for a whole one.
 
 use std::fmt;
 use std::fs::File;
@@ -11,11 +14,17 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub use crate::stream::BodyStream;
+use crate::stream::{self, BodySender};
+
 /// The body of a [`Response`](crate::Response).
 ///
 /// A handler builds one from anything that turns into bytes (`&'static str`,
-/// `String`, `Vec<u8>`, [`Bytes`]) or from a file region, which the server
-/// streams from disk (with `sendfile` on Linux) instead of reading it into memory.
+/// `String`, `Vec<u8>`, [`Bytes`]), from a file region, which the server
+/// streams from disk (with `sendfile` on Linux) instead of reading it into memory, or
+/// as a [channel](Body::channel) whose bytes another thread sends while the response
+/// is open (server-sent events, long-poll, a generated download). No thread waits for
+/// such a body: the poller writes what is sent when the socket takes it.
 ///
 /// # Examples
 ///
@@ -23,12 +32,12 @@ use bytes::Bytes;
 /// use nioserve::{Body, Response};
 ///
 /// let hello: Response = Response::new("Hello, World!".into());
-/// assert_eq!(hello.body().len(), 13);
+/// assert_eq!(hello.body().len(), Some(13));
 ///
 /// let empty = Response::new(Body::empty());
 /// assert!(empty.body().is_empty());
 /// ```
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub enum Body {
     /// No body: `Content-Length: 0`.
     #[default]
@@ -37,6 +46,8 @@ pub enum Body {
     Bytes(Bytes),
     /// A region of an open file, streamed from disk when the response is written.
     File(FileRegion),
+    /// Bytes sent from any thread through a [`BodySender`]: see [`Body::channel`].
+    Stream(BodyStream),
 }
 
 impl Body {
@@ -45,37 +56,107 @@ impl Body {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(nioserve::Body::empty().len(), 0);
+    /// assert_eq!(nioserve::Body::empty().len(), Some(0));
     /// ```
     pub const fn empty() -> Body {
         Body::Empty
     }
 
-    /// The number of bytes the body will write: the value of `Content-Length`.
+    /// The number of bytes the body will write, if it is known before the first one is
+    /// written: the value of `Content-Length`. `None` only for a stream from
+    /// [`Body::channel`], which goes out chunked.
     ///
     /// # Examples
     ///
     /// ```
-    /// let body = nioserve::Body::from("four");
-    /// assert_eq!(body.len(), 4);
+    /// use nioserve::Body;
+    ///
+    /// assert_eq!(Body::from("four").len(), Some(4));
+    /// assert_eq!(Body::channel_sized(10, 1024).1.len(), Some(10));
+    /// assert_eq!(Body::channel(1024).1.len(), None);
     /// ```
-    pub fn len(&self) -> u64 {
+    pub fn len(&self) -> Option<u64> {
         match self {
-            Body::Empty => 0,
-            Body::Bytes(bytes) => bytes.len() as u64,
-            Body::File(region) => region.len(),
+            Body::Empty => Some(0),
+            Body::Bytes(bytes) => Some(bytes.len() as u64),
+            Body::File(region) => Some(region.len()),
+            Body::Stream(stream) => stream.len(),
         }
     }
 
-    /// Whether the body writes no bytes at all.
+    /// Whether the body is known to write no bytes at all.
     ///
     /// # Examples
     ///
     /// ```
     /// assert!(nioserve::Body::from("").is_empty());
+    /// assert!(!nioserve::Body::channel(1024).1.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len() == Some(0)
+    }
+
+    /// A body fed from any thread: returns the [`BodySender`] that sends its bytes and
+    /// the body to put in the response. The length is not known in advance, so it goes
+    /// out with the chunked transfer coding (to an HTTP/1.0 client, which has no chunked
+    /// coding, it goes out as it is and the connection closes after it).
+    ///
+    /// The sender's queue holds at most `capacity` bytes (a single larger chunk is let
+    /// into an empty queue): a producer faster than its client waits in
+    /// [`send`](BodySender::send), and memory per open stream is that plus a few hundred
+    /// bytes. The handler returns at once; its worker writes the head and goes on to other
+    /// requests, and the poller writes what is sent as the socket takes it. The body ends
+    /// with [`BodySender::finish`]; a sender dropped before that aborts the response.
+    ///
+    /// # Examples
+    ///
+    /// Server-sent events, one a second from a thread of their own:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nioserve::{Body, Request, Response};
+    ///
+    /// fn events(_req: Request) -> Response {
+    ///     let (sender, body) = Body::channel(16 * 1024);
+    ///     std::thread::spawn(move || {
+    ///         let mut n = 0;
+    ///         while sender.send(format!("data: {n}\n\n")).is_ok() {
+    ///             n += 1;
+    ///             std::thread::sleep(Duration::from_secs(1));
+    ///         }
+    ///     });
+    ///     http::Response::builder()
+    ///         .header("content-type", "text/event-stream")
+    ///         .header("cache-control", "no-cache")
+    ///         .body(body)
+    ///         .unwrap()
+    /// }
+    /// # let _ = events;
+    /// ```
+    pub fn channel(capacity: usize) -> (BodySender, Body) {
+        let (sender, stream) = stream::channel(capacity, None);
+        (sender, Body::Stream(stream))
+    }
+
+    /// A body fed from any thread, as [`Body::channel`], whose length is declared in
+    /// advance: it goes out with `Content-Length: len`. Sending more than `len` bytes is
+    /// refused ([`SendError::Overflow`](crate::SendError::Overflow)); finishing with fewer
+    /// aborts the response.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (sender, body) = nioserve::Body::channel_sized(11, 64 * 1024);
+    /// std::thread::spawn(move || {
+    ///     sender.send("hello ")?;
+    ///     sender.send("world")?;
+    ///     sender.finish()
+    /// });
+    /// let response = nioserve::Response::new(body);
+    /// ```
+    pub fn channel_sized(len: u64, capacity: usize) -> (BodySender, Body) {
+        let (sender, stream) = stream::channel(capacity, Some(len));
+        (sender, Body::Stream(stream))
     }
 }
 
@@ -85,6 +166,7 @@ impl fmt::Debug for Body {
             Body::Empty => f.write_str("Body::Empty"),
             Body::Bytes(bytes) => f.debug_tuple("Body::Bytes").field(&bytes.len()).finish(),
             Body::File(region) => f.debug_tuple("Body::File").field(region).finish(),
+            Body::Stream(stream) => f.debug_tuple("Body::Stream").field(stream).finish(),
         }
     }
 }
@@ -140,7 +222,7 @@ impl From<FileRegion> for Body {
 ///
 /// let region = FileRegion::whole(std::fs::File::open("Cargo.toml")?)?;
 /// let response = Response::new(Body::File(region));
-/// assert!(response.body().len() > 0);
+/// assert!(response.body().len() > Some(0));
 /// # Ok(())
 /// # }
 /// ```

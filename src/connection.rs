@@ -2,8 +2,9 @@
 //!
 //! A `Connection` is owned by exactly one thread at a time: the poller while it
 //! waits, a worker while a request runs. It moves between them by value, so no
-//! lock ever guards it. Which state it is in is the poller's [`Slot`](crate::poller)
-//! variant, not a field here; the fields are only what must travel with it.
+//! lock ever guards it. Which state it is in is its slot's (see
+//! [`Wait`](crate::nio::slots::Wait)), not a field here; the fields are only what must
+//! travel with it.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
@@ -17,6 +18,7 @@ use crate::body::FileRegion;
 use crate::h1::response::Payload;
 use crate::read_buf::{ReadBuf, Room};
 use crate::service::{CloseReason, Exchange};
+use crate::stream::{self, BodyStream, Pulled};
 use crate::transport::{send_region, write_bytes, Sent};
 
 /// A client connection and what travels with it between the poller and a worker.
@@ -51,6 +53,30 @@ pub(crate) struct Connection {
     written: u64,
     /// Responses not yet written whole, for the access log (empty when it is off).
     pub(crate) access: AccessLog,
+    /// The body of the response being written, while its producer is still at it.
+    pub(crate) streaming: Option<Streaming>,
+}
+
+/// A response body still being produced ([`Body::channel`](crate::Body::channel)), and how
+/// its chunks go on the wire.
+#[derive(Debug)]
+pub(crate) struct Streaming {
+    body: BodyStream,
+    /// Framed with the chunked transfer coding (the length was not known in advance, and
+    /// the client speaks HTTP/1.1); otherwise the bytes go as they are.
+    chunked: bool,
+}
+
+/// What [`Connection::pump`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Pump {
+    /// Bytes were queued as output (the body's end among them, perhaps): write them.
+    Queued,
+    /// Nothing new: the producer is still at work.
+    Waiting,
+    /// The producer gave up: the response must not look complete, so the connection
+    /// closes without the body's end.
+    Aborted,
 }
 
 impl Connection {
@@ -69,7 +95,42 @@ impl Connection {
             queued: 0,
             written: 0,
             access: AccessLog::default(),
+            streaming: None,
         }
+    }
+
+    /// The response whose head was just written goes on with `body`, produced elsewhere:
+    /// its bytes are written as [`pump`](Connection::pump) finds them.
+    pub(crate) fn stream(&mut self, body: BodyStream, chunked: bool) {
+        self.streaming = Some(Streaming { body, chunked });
+    }
+
+    /// Takes what the producer of the streamed body sent, framed, into the pending output;
+    /// when the body has ended, its end too, and the stream is done.
+    pub(crate) fn pump(&mut self) -> Pump {
+        let Some(streaming) = &self.streaming else {
+            return Pump::Waiting;
+        };
+        let (queued, ended) = match streaming.body.pull() {
+            Pulled::Pending => return Pump::Waiting,
+            Pulled::Aborted => {
+                self.streaming = None;
+                return Pump::Aborted;
+            }
+            Pulled::Chunks(chunks) => (stream::framed(chunks, streaming.chunked, false), false),
+            Pulled::Finished => (stream::framed(Vec::new(), streaming.chunked, true), true),
+        };
+        let out = self.output.get_or_insert_with(Box::default);
+        for bytes in queued {
+            self.queued += bytes.len() as u64;
+            out.push(bytes, Payload::None);
+        }
+        if ended {
+            self.streaming = None;
+            // The response's last byte is known now: the access log can place it.
+            self.access.ends_at(self.queued);
+        }
+        Pump::Queued
     }
 
     /// Lends what the request/response exchange needs to see of this connection.
@@ -126,7 +187,11 @@ impl Connection {
     /// The fast path writes straight from the caller's buffer and allocates
     /// nothing; only bytes left over are copied into [`Outgoing`].
     pub(crate) fn write_response(&mut self, head: &[u8], payload: Payload) -> io::Result<Sent> {
-        self.queued += head.len() as u64 + payload.len();
+        debug_assert!(
+            !matches!(payload, Payload::Stream { .. }),
+            "a stream is pumped, not written whole"
+        );
+        self.queued += head.len() as u64 + payload.len().unwrap_or(0);
         let result = self.write_or_keep(head, payload);
         self.tell_access_log();
         result
@@ -206,6 +271,7 @@ impl Outgoing {
             Payload::Bytes(bytes) => self.chunks.push_back(Chunk::Bytes(bytes)),
             Payload::File(region) if region.is_empty() => {}
             Payload::File(region) => self.chunks.push_back(Chunk::File(region)),
+            Payload::Stream { .. } => unreachable!("a streamed body is pumped, not queued whole"),
         }
     }
 
@@ -298,6 +364,7 @@ fn write_now(
                 Err(e) => return Err(e),
             }
         },
+        Payload::Stream { .. } => unreachable!("a streamed body is pumped, not written whole"),
         Payload::None | Payload::File(_) => {
             let more = matches!(payload, Payload::File(_));
             let (written, sent) = write_bytes(|rest| write_head(stream, rest, more), head, written_total)?;

@@ -56,7 +56,7 @@ use crate::{Request, Response};
 /// let closure = |_req: Request| Response::new("hi".into());
 /// let _ = closure.call(Request::new(Default::default()));
 /// let response = Greeter("hello").call(Request::new(Default::default()));
-/// assert_eq!(response.body().len(), "hello, /".len() as u64);
+/// assert_eq!(response.body().len(), Some("hello, /".len() as u64));
 /// ```
 pub trait Handler: Send + Sync + 'static {
     /// Answers `request`.

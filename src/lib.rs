@@ -57,6 +57,7 @@ mod shutdown;
 mod static_files;
 mod stats;
 mod status;
+mod stream;
 mod transport;
 
 pub use crate::body::{Body, FileRegion};
@@ -67,6 +68,7 @@ pub use crate::shutdown::ShutdownReport;
 pub use crate::static_files::StaticFiles;
 pub use crate::stats::{Counters, Stats};
 pub use crate::status::Status;
+pub use crate::stream::{BodySender, SendError};
 
 /// A request as a handler receives it: head and complete body.
 pub type Request = ::http::Request<bytes::Bytes>;

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ::http::{HeaderMap, Method, StatusCode, Uri, Version};
+use ::http::{Method, StatusCode, Uri, Version};
 use log::{debug, error};
 
 use crate::access::{self, AccessLog};
@@ -50,6 +50,9 @@ pub(crate) enum CloseReason {
     RequestTimeout,
     /// The client took no response bytes within the send timeout.
     SendTimeout,
+    /// The producer of a streamed body dropped its sender before finishing: the body
+    /// ends without its end, so the client cannot take it for whole.
+    StreamAborted,
 }
 
 /// The per-connection facts a response depends on, lent by the connection model.
@@ -192,15 +195,20 @@ impl<H: Handler> Service<H> {
         };
         // Decided after the handler ran: shutdown may have begun meanwhile.
         let last_buffered = ex.eof && ex.input.is_empty();
-        let persistence = self.persistence(
-            *ex.served,
+        let persistence = persistence::decide(&Facts {
+            served: *ex.served,
             version,
             client_keeps_alive,
+            response_headers: response.headers(),
+            max_requests: self.max_requests,
+            keep_alive: self.keep_alive,
+            keep_alive_secs: self.keep_alive_secs,
+            shutting_down: self.shutting_down.load(Ordering::Acquire),
             last_buffered,
-            response.headers(),
-        );
+            body_len_known: response.body().len().is_some(),
+        });
         let status = response.status().as_u16();
-        let payload = match response::encode(out, &method, response, persistence) {
+        let payload = match response::encode(out, &method, version, response, persistence) {
             Ok(payload) => payload,
             Err(invalid) => {
                 error!(
@@ -216,31 +224,11 @@ impl<H: Handler> Service<H> {
         if let Some((started, uri)) = access {
             let body_at = ex.queued + out.len() as u64;
             let text = access::request_line(ex.peer, &method, &uri, version, status);
-            ex.access.push(text, started, body_at, body_at + payload.len());
+            // A streamed body's end is known once its producer finishes (`AccessLog::ends_at`).
+            let end = payload.len().map_or(u64::MAX, |len| body_at + len);
+            ex.access.push(text, started, body_at, end);
         }
         Answer::Answered(payload)
-    }
-
-    /// Whether the connection stays open after this response (RFC 9112 §9.3).
-    fn persistence(
-        &self,
-        served: u32,
-        version: Version,
-        client_keeps_alive: bool,
-        last_buffered: bool,
-        response_headers: &HeaderMap,
-    ) -> Persistence {
-        persistence::decide(&Facts {
-            served,
-            version,
-            client_keeps_alive,
-            response_headers,
-            max_requests: self.max_requests,
-            keep_alive: self.keep_alive,
-            keep_alive_secs: self.keep_alive_secs,
-            shutting_down: self.shutting_down.load(Ordering::Acquire),
-            last_buffered,
-        })
     }
 }
 

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 /// A thread of a running server; it ends with the error that stopped it, if any.
 pub(crate) type ServerThread = JoinHandle<io::Result<()>>;
 
-/// What a [`ServerHandle::shutdown`] had to cut off: the connections still open when
+/// What a [`ServerHandle::shutdown`](crate::ServerHandle::shutdown) had to cut off: the connections still open when
 /// the grace period ended, by the state they were in. They were closed.
 ///
 /// In the blocking model every request in flight is waited for, so nothing is cut off.
@@ -46,6 +46,10 @@ pub struct ShutdownReport {
     /// Connections in their lingering close: the last response had been written and
     /// the server was only reading what the client still sent. Nothing was lost.
     pub lingering: usize,
+    /// Connections whose response body was still being produced (a stream from
+    /// [`Body::channel`](crate::Body::channel)) and had all it had sent written; their
+    /// senders now see [`SendError::Closed`](crate::SendError::Closed).
+    pub streaming: usize,
 }
 
 impl ShutdownReport {
@@ -58,7 +62,7 @@ impl ShutdownReport {
     /// assert_eq!(nioserve::ShutdownReport::default().cut_off(), 0);
     /// ```
     pub fn cut_off(&self) -> usize {
-        self.reading + self.writing + self.on_worker
+        self.reading + self.writing + self.on_worker + self.streaming
     }
 }
 
@@ -75,6 +79,7 @@ impl fmt::Display for ShutdownReport {
         let parts = [
             (self.on_worker, "on a worker"),
             (self.writing, "writing a response"),
+            (self.streaming, "streaming a response"),
             (self.reading, "reading a request"),
             (self.lingering, "lingering after their last response"),
         ];

@@ -34,6 +34,10 @@ pub struct Stats {
     pub connections_idle: usize,
     /// Connections handed to the worker pool (running or queued for a worker).
     pub connections_busy: usize,
+    /// Connections whose response body is still being produced (a stream from
+    /// [`Body::channel`](crate::Body::channel)), all it sent so far written. In the NIO
+    /// model they are held by the poller alone, like idle ones.
+    pub connections_streaming: usize,
     /// Worker threads running a request now.
     pub workers_busy: usize,
     /// Worker threads in the pool.
@@ -65,11 +69,12 @@ impl Stats {
         let _ = write!(
             json,
             "{{\"connections_open\":{},\"connections_idle\":{},\"connections_busy\":{},\
-             \"workers_busy\":{},\"workers\":{},\"requests\":{},\"accepted\":{},\
+             \"connections_streaming\":{},\"workers_busy\":{},\"workers\":{},\"requests\":{},\"accepted\":{},\
              \"closed\":{},\"timed_out\":{},\"uptime_secs\":{:.1}}}",
             self.connections_open,
             self.connections_idle,
             self.connections_busy,
+            self.connections_streaming,
             self.workers_busy,
             self.workers,
             self.requests,
@@ -110,6 +115,7 @@ struct Inner {
     connections_open: AtomicUsize,
     connections_idle: AtomicUsize,
     connections_busy: AtomicUsize,
+    connections_streaming: AtomicUsize,
     workers_busy: AtomicUsize,
     requests: AtomicU64,
     accepted: AtomicU64,
@@ -125,6 +131,7 @@ impl Counters {
             connections_open: AtomicUsize::new(0),
             connections_idle: AtomicUsize::new(0),
             connections_busy: AtomicUsize::new(0),
+            connections_streaming: AtomicUsize::new(0),
             workers_busy: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
@@ -150,6 +157,7 @@ impl Counters {
             connections_open: c.connections_open.load(Relaxed),
             connections_idle: c.connections_idle.load(Relaxed),
             connections_busy: c.connections_busy.load(Relaxed),
+            connections_streaming: c.connections_streaming.load(Relaxed),
             workers_busy: c.workers_busy.load(Relaxed),
             workers: c.workers,
             requests: c.requests.load(Relaxed),
@@ -161,10 +169,11 @@ impl Counters {
     }
 
     /// The poller's gauges, published once per turn of its loop.
-    pub(crate) fn set_connections(&self, open: usize, idle: usize, busy: usize) {
+    pub(crate) fn set_connections(&self, open: usize, idle: usize, busy: usize, streaming: usize) {
         self.0.connections_open.store(open, Relaxed);
         self.0.connections_idle.store(idle, Relaxed);
         self.0.connections_busy.store(busy, Relaxed);
+        self.0.connections_streaming.store(streaming, Relaxed);
     }
 
     /// The thread-per-connection model counts its gauges one change at a time.
@@ -183,6 +192,14 @@ impl Counters {
 
     pub(crate) fn idle_ended(&self) {
         self.0.connections_idle.fetch_sub(1, Relaxed);
+    }
+
+    pub(crate) fn stream_began(&self) {
+        self.0.connections_streaming.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn stream_ended(&self) {
+        self.0.connections_streaming.fetch_sub(1, Relaxed);
     }
 
     pub(crate) fn accepted(&self) {

@@ -41,6 +41,9 @@ pub enum Why {
     /// The client half-closed (EOF) after its last request: it is answered, then the
     /// connection closes.
     ClientHalfClosed,
+    /// A body of unknown length to an HTTP/1.0 client, which has no chunked coding: the
+    /// close is what ends the body (RFC 9112 §6.3, rule 8).
+    UnframedBody,
 }
 
 /// What [`decide`] goes by: the facts of one exchange, and the server's settings.
@@ -65,6 +68,9 @@ pub(crate) struct Facts<'a> {
     pub(crate) shutting_down: bool,
     /// The client half-closed and this request was the last one buffered.
     pub(crate) last_buffered: bool,
+    /// The response body's length is known before it is sent: false only for a stream
+    /// from [`Body::channel`](crate::Body::channel).
+    pub(crate) body_len_known: bool,
 }
 
 /// Whether the connection stays open after this response (RFC 9112 §9.3), and so what the
@@ -86,6 +92,8 @@ pub(crate) fn decide(facts: &Facts<'_>) -> Persistence {
     } else if facts.last_buffered {
         // The client half-closed after its last request: answer it, then close.
         Why::ClientHalfClosed
+    } else if !facts.body_len_known && facts.version == Version::HTTP_10 {
+        Why::UnframedBody
     } else if facts.version == Version::HTTP_10 {
         return Persistence::KeepAlive10 {
             timeout_secs: facts.keep_alive_secs,
@@ -174,6 +182,7 @@ mod tests {
             keep_alive_secs: 5,
             shutting_down: false,
             last_buffered: false,
+            body_len_known: true,
         }
     }
 
@@ -204,6 +213,9 @@ mod tests {
         fn half_closed(f: &mut Facts<'_>) {
             f.last_buffered = true;
         }
+        fn streamed(f: &mut Facts<'_>) {
+            f.body_len_known = false;
+        }
         const CLOSE: Lines = &[("connection", "keep-alive, Close")];
         // name, response headers, what differs from `facts`, and the decision
         type Row = (&'static str, Lines, &'static [fn(&mut Facts<'_>)], Persistence);
@@ -223,12 +235,15 @@ mod tests {
             ("shutting down", &[], &[shutdown], Close(Shutdown)),
             ("HTTP/1.0 while shutting down", &[], &[http_10, shutdown], Close(Shutdown)),
             ("half-closed after the last request", &[], &[half_closed], Close(ClientHalfClosed)),
+            ("HTTP/1.0, a body of unknown length", &[], &[http_10, streamed], Close(UnframedBody)),
+            ("HTTP/1.1, a body of unknown length (chunked)", &[], &[streamed], KeepAlive),
             // Precedence: the first reason in the order of `Why` wins.
             ("client over everything", CLOSE, &[client_close, at_max, off, shutdown, half_closed], Close(ClientAsked)),
             ("handler over the server", CLOSE, &[at_max, off, shutdown, half_closed], Close(HandlerAsked)),
             ("max requests over the rest", &[], &[at_max, off, shutdown, half_closed], Close(MaxRequests)),
             ("keep-alive off over shutdown", &[], &[off, shutdown, half_closed], Close(KeepAliveOff)),
             ("shutdown over half-close", &[], &[shutdown, half_closed], Close(Shutdown)),
+            ("half-close over an unframed body", &[], &[http_10, streamed, half_closed], Close(ClientHalfClosed)),
         ];
         for &(name, lines, changes, want) in table {
             let headers = header_map(lines);

@@ -4,11 +4,12 @@
 use std::fmt;
 
 use ::http::header::{self, HeaderName};
-use ::http::{HeaderMap, Method, StatusCode};
+use ::http::{HeaderMap, Method, StatusCode, Version};
 
 use super::date;
 use super::persistence::Persistence;
 use crate::body::Body;
+use crate::stream::BodyStream;
 
 /// The `Server` header nioserve sends unless the handler set one.
 const SERVER: &[u8] = concat!("Server: nioserve/", env!("CARGO_PKG_VERSION"), "\r\n").as_bytes();
@@ -25,20 +26,32 @@ pub enum Payload {
     Bytes(bytes::Bytes),
     /// This part of a file.
     File(crate::body::FileRegion),
+    /// A body its producer is still sending: written as it comes, framed as chunks of the
+    /// chunked transfer coding when `chunked`, as they are otherwise (its length was
+    /// declared, or the connection's close ends it).
+    Stream {
+        /// Where the bytes come from.
+        body: BodyStream,
+        /// Whether each piece goes out as a chunk.
+        chunked: bool,
+    },
 }
 
 impl Payload {
-    /// How many bytes it writes.
-    pub fn len(&self) -> u64 {
+    /// How many bytes it writes, if that is known: not for a stream, whose framing and
+    /// pace are the producer's.
+    pub fn len(&self) -> Option<u64> {
         match self {
-            Payload::None => 0,
-            Payload::Bytes(bytes) => bytes.len() as u64,
-            Payload::File(region) => region.len(),
+            Payload::None => Some(0),
+            Payload::Bytes(bytes) => Some(bytes.len() as u64),
+            Payload::File(region) => Some(region.len()),
+            Payload::Stream { .. } => None,
         }
     }
-    /// Whether it writes nothing.
+
+    /// Whether it is known to write nothing.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len() == Some(0)
     }
 }
 
@@ -56,8 +69,9 @@ pub enum Invalid {
     /// A `Content-Length` that is not a decimal number, or several that differ
     /// (RFC 9110 §8.6).
     Length,
-    /// Content with `204 No Content` (RFC 9110 §15.3.5): it could never be sent.
-    ContentIn204(u64),
+    /// Content with `204 No Content` (RFC 9110 §15.3.5): it could never be sent. The
+    /// length, if the body knows it.
+    ContentIn204(Option<u64>),
     /// A `304` whose `Content-Length` is not the length of the body it carries: it
     /// would tell the client a wrong length for the representation (RFC 9110 §8.6).
     LengthContradicts {
@@ -74,7 +88,8 @@ impl fmt::Display for Invalid {
             Invalid::Interim(status) => write!(f, "{status} is an interim status, not a final response"),
             Invalid::Unclassed(status) => write!(f, "{status} is not an HTTP status (100-599)"),
             Invalid::Length => f.write_str("Content-Length is not one decimal number"),
-            Invalid::ContentIn204(len) => write!(f, "204 No Content with {len} bytes of content"),
+            Invalid::ContentIn204(Some(len)) => write!(f, "204 No Content with {len} bytes of content"),
+            Invalid::ContentIn204(None) => f.write_str("204 No Content with a streamed body"),
             Invalid::LengthContradicts { declared, body } => {
                 write!(f, "304 says Content-Length {declared} but carries {body} bytes")
             }
@@ -90,10 +105,14 @@ impl fmt::Display for Invalid {
 /// `GET` would get (RFC 9110 §8.6). A `HEAD` response, a `304` and a `204` carry no
 /// body (RFC 9112 §6.3). A `Content-Length` set by the handler is kept only where no
 /// body is sent and the handler knows the length better (`HEAD`, `304`); anywhere
-/// else the body decides, and a `204` never has one.
+/// else the body decides, and a `204` never has one. A streamed body of unknown length
+/// goes out with `Transfer-Encoding: chunked` to an HTTP/1.1 client (RFC 9112 §7.1), and
+/// with no framing to an HTTP/1.0 one: `persistence` then closes the connection after it
+/// ([`Why::UnframedBody`](super::persistence::Why::UnframedBody)).
 pub fn encode(
     out: &mut Vec<u8>,
     method: &Method,
+    version: Version,
     response: crate::Response,
     persistence: Persistence,
 ) -> Result<Payload, Invalid> {
@@ -124,25 +143,29 @@ pub fn encode(
     } else if not_modified {
         // A 304 may only repeat the length the GET would have had: the handler's, which
         // must agree with the body it was built from, if it kept one.
-        match declared {
-            Some(declared) if !body.is_empty() && declared != body.len() => {
+        match (declared, body.len()) {
+            (Some(declared), Some(len)) if len > 0 && declared != len => {
                 out.truncate(start);
-                return Err(Invalid::LengthContradicts {
-                    declared,
-                    body: body.len(),
-                });
+                return Err(Invalid::LengthContradicts { declared, body: len });
             }
-            declared => declared,
+            (declared, _) => declared,
         }
     } else if head_only && body.is_empty() {
         declared.or(Some(0))
+    } else if head_only {
+        // A HEAD: the length a GET would get, if the body or the handler knows it.
+        body.len().or(declared)
     } else {
-        Some(body.len())
+        body.len()
     };
+    // A body of unknown length: chunked where the client reads it (RFC 9112 §7.1).
+    let chunked = !head_only && length.is_none() && version != Version::HTTP_10;
     if let Some(length) = length {
         out.extend_from_slice(b"Content-Length: ");
         out.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
         out.extend_from_slice(b"\r\n");
+    } else if chunked {
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
     }
 
     match persistence {
@@ -165,6 +188,7 @@ pub fn encode(
         Body::Empty => Payload::None,
         Body::Bytes(bytes) => Payload::Bytes(bytes),
         Body::File(region) => Payload::File(region),
+        Body::Stream(body) => Payload::Stream { body, chunked },
     })
 }
 
@@ -281,7 +305,7 @@ mod tests {
 
     fn encoded(method: Method, response: Response, persistence: Persistence) -> (String, Payload) {
         let mut out = Vec::new();
-        let payload = encode(&mut out, &method, response, persistence).expect("a valid response");
+        let payload = encode(&mut out, &method, Version::HTTP_11, response, persistence).expect("a valid response");
         (String::from_utf8(out).expect("ascii head"), payload)
     }
 
@@ -425,9 +449,66 @@ mod tests {
                 Payload::None => 0,
                 Payload::Bytes(b) => b.len(),
                 Payload::File(f) => f.len() as usize,
+                Payload::Stream { .. } => unreachable!("no stream among these cases"),
             };
             assert_eq!(sent, case.expect_payload, "{head:?}");
         }
+    }
+
+    /// A streamed body: chunked when its length is unknown and the client reads chunked,
+    /// unframed to HTTP/1.0 (the close ends it), `Content-Length` when declared, and no
+    /// body at all where none is sent.
+    #[test]
+    fn frames_a_streamed_body() {
+        fn encoded(method: Method, version: Version, status: u16, sized: Option<u64>) -> (String, Option<bool>) {
+            let (_sender, body) = match sized {
+                Some(len) => Body::channel_sized(len, 1024),
+                None => Body::channel(1024),
+            };
+            let mut response = crate::Response::new(body);
+            *response.status_mut() = StatusCode::from_u16(status).unwrap();
+            let mut out = Vec::new();
+            let payload = encode(&mut out, &method, version, response, Persistence::KeepAlive).expect("valid");
+            let chunked = match payload {
+                Payload::Stream { chunked, .. } => Some(chunked),
+                Payload::None => None,
+                other => panic!("{other:?}"),
+            };
+            (String::from_utf8(out).unwrap(), chunked)
+        }
+        let (head, chunked) = encoded(Method::GET, Version::HTTP_11, 200, None);
+        assert!(head.contains("\r\nTransfer-Encoding: chunked\r\n") && !head.contains("Content-Length"));
+        assert_eq!(chunked, Some(true));
+        let (head, chunked) = encoded(Method::GET, Version::HTTP_10, 200, None);
+        assert!(
+            !head.contains("Transfer-Encoding") && !head.contains("Content-Length"),
+            "{head}"
+        );
+        assert_eq!(chunked, Some(false));
+        let (head, chunked) = encoded(Method::GET, Version::HTTP_11, 200, Some(42));
+        assert!(head.contains("\r\nContent-Length: 42\r\n") && !head.contains("Transfer-Encoding"));
+        assert_eq!(chunked, Some(false));
+        let (head, chunked) = encoded(Method::HEAD, Version::HTTP_11, 200, Some(42));
+        assert!(head.contains("\r\nContent-Length: 42\r\n"), "{head}");
+        assert_eq!(chunked, None, "a HEAD response sends no body");
+        let (head, chunked) = encoded(Method::HEAD, Version::HTTP_11, 200, None);
+        assert!(
+            !head.contains("Transfer-Encoding") && !head.contains("Content-Length"),
+            "{head}"
+        );
+        assert_eq!(chunked, None);
+
+        let (_sender, body) = Body::channel(1024);
+        let mut no_content = crate::Response::new(body);
+        *no_content.status_mut() = StatusCode::NO_CONTENT;
+        let invalid = encode(
+            &mut Vec::new(),
+            &Method::GET,
+            Version::HTTP_11,
+            no_content,
+            Persistence::KeepAlive,
+        );
+        assert!(matches!(invalid, Err(Invalid::ContentIn204(None))));
     }
 
     #[test]
@@ -455,7 +536,7 @@ mod tests {
             (200, "abc", &["3", "4"], Invalid::Length),
             (200, "abc", &["3, 4"], Invalid::Length),
             (200, "abc", &["three"], Invalid::Length),
-            (204, "abc", &[], Invalid::ContentIn204(3)),
+            (204, "abc", &[], Invalid::ContentIn204(Some(3))),
             (304, "abc", &["4"], Invalid::LengthContradicts { declared: 4, body: 3 }),
         ];
         for (status, body, lengths, expected) in cases {
@@ -465,7 +546,13 @@ mod tests {
             }
             let response = builder.body(body.into()).expect("a response http accepts");
             let mut out = b"earlier".to_vec();
-            let result = encode(&mut out, &Method::GET, response, Persistence::KeepAlive);
+            let result = encode(
+                &mut out,
+                &Method::GET,
+                Version::HTTP_11,
+                response,
+                Persistence::KeepAlive,
+            );
             assert_eq!(result.err(), Some(expected), "{status} {lengths:?}");
             assert_eq!(out, b"earlier", "{status} {lengths:?}: nothing written");
         }

@@ -1,7 +1,9 @@
 //! Everything the poller and the workers exchange: the jobs that go out, the
 //! connections that come back, and the wake-up that brings the poller to them.
 //!
-//! A connection moves by value, over a channel each way, so no lock ever guards it.
+//! A connection moves by value, over a channel each way, so no lock ever guards it. A
+//! third channel carries no connection, only a token: a response body's producer
+//! ([`BodySender`](crate::BodySender)) saying it sent something for the poller to write.
 //! The poller sleeps in `poll()`; a worker that hands a connection back must wake it only
 //! when it may be asleep, and the poller must never go to sleep with a connection
 //! returned that it has not seen. The two halves of that agreement are
@@ -9,7 +11,7 @@
 
 use std::io;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use crossbeam_channel::{Receiver, Sender};
 use log::error;
@@ -19,6 +21,7 @@ use crate::connection::Connection;
 use crate::service::CloseReason;
 use crate::shutdown::ShutdownReport;
 use crate::stats::Counters;
+use crate::stream::Wake;
 use crate::Request;
 
 /// What the poller shares with the workers and the server handle.
@@ -33,17 +36,35 @@ pub(crate) struct Handoff {
     pub(crate) counters: Counters,
     /// What the end of the grace period cut off, written once by the poller as it exits.
     left: Mutex<ShutdownReport>,
+    /// Where producers of streamed bodies say which connection has bytes to write.
+    ready: Sender<Token>,
 }
 
 impl Handoff {
-    pub(crate) fn new(waker: Waker, shutting_down: Arc<AtomicBool>, counters: Counters) -> Handoff {
+    fn new(waker: Waker, shutting_down: Arc<AtomicBool>, counters: Counters, ready: Sender<Token>) -> Handoff {
         Handoff {
             waker,
             poller_asleep: AtomicBool::new(false),
             shutting_down,
             counters,
             left: Mutex::new(ShutdownReport::default()),
+            ready,
         }
+    }
+
+    /// What a streamed body's producer calls (once per burst of chunks) to have the
+    /// poller write the connection at `token`. It holds the hand-off weakly: a sender
+    /// kept after the server stopped keeps nothing of it alive.
+    pub(crate) fn stream_waker(self: &Arc<Handoff>, token: Token) -> Wake {
+        let handoff = Arc::downgrade(self);
+        Arc::new(move || {
+            if let Some(handoff) = Weak::upgrade(&handoff) {
+                // Fails only once the poller is gone; then nothing is left to write to.
+                if handoff.ready.send(token).is_ok() {
+                    handoff.wake_poller();
+                }
+            }
+        })
     }
 
     /// The poller is about to sleep in `poll()`: from here on, a hand-back wakes it.
@@ -119,11 +140,21 @@ pub(crate) enum Handback {
     Dead(Connection, CloseReason),
 }
 
-/// The poller's ends of the two channels.
+/// The poller's ends of the channels.
 #[derive(Debug)]
 pub(crate) struct PollerEnds {
     pub(crate) jobs: Sender<Job>,
     pub(crate) returns: Receiver<Returned>,
+    /// Connections whose streamed body has something new to write.
+    pub(crate) ready: Receiver<Token>,
+}
+
+impl PollerEnds {
+    /// Whether anything waits for the poller: a connection handed back, or a stream
+    /// with bytes to write.
+    pub(crate) fn pending(&self) -> bool {
+        !self.returns.is_empty() || !self.ready.is_empty()
+    }
 }
 
 /// The workers' ends of the two channels.
@@ -133,16 +164,23 @@ pub(crate) struct WorkerEnds {
     pub(crate) returns: Sender<Returned>,
 }
 
-/// The two channels between the poller and the workers. The poller dropping its ends is
-/// what ends the workers; a worker sending on a channel whose poller is gone drops (and
-/// so closes) the connection.
-pub(crate) fn channels() -> (PollerEnds, WorkerEnds) {
+/// The hand-off between the poller and the workers: the shared half, and each side's
+/// ends of the channels. The poller dropping its ends is what ends the workers; a worker
+/// sending on a channel whose poller is gone drops (and so closes) the connection.
+pub(crate) fn handoff(
+    waker: Waker,
+    shutting_down: Arc<AtomicBool>,
+    counters: Counters,
+) -> (Arc<Handoff>, PollerEnds, WorkerEnds) {
     let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
     let (returns_tx, returns_rx) = crossbeam_channel::unbounded();
+    let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
     (
+        Arc::new(Handoff::new(waker, shutting_down, counters, ready_tx)),
         PollerEnds {
             jobs: jobs_tx,
             returns: returns_rx,
+            ready: ready_rx,
         },
         WorkerEnds {
             jobs: jobs_rx,

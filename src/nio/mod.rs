@@ -12,7 +12,7 @@
 
 mod handoff;
 mod poller;
-mod slots;
+pub(crate) mod slots;
 mod worker;
 
 use std::io;
@@ -44,12 +44,8 @@ pub(crate) fn spawn<H: Handler>(
     let mut listener = mio::net::TcpListener::from_std(listener);
     let poll = Poll::new()?;
     poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-    let handoff = Arc::new(Handoff::new(
-        Waker::new(poll.registry(), WAKER)?,
-        Arc::clone(shutting_down),
-        counters.clone(),
-    ));
-    let (poller_ends, worker_ends) = handoff::channels();
+    let waker = Waker::new(poll.registry(), WAKER)?;
+    let (handoff, poller_ends, worker_ends) = handoff::handoff(waker, Arc::clone(shutting_down), counters.clone());
 
     // If anything below fails, dropping the channel ends stops the threads already started.
     let mut threads = worker::spawn_pool(config.workers, &service, &handoff, worker_ends)?;

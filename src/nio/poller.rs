@@ -28,7 +28,7 @@ use mio::{Events, Interest, Poll, Token};
 use super::handoff::{Handback, Handoff, Job, PollerEnds, Returned};
 use super::slots::{Readiness, Slots, Timeouts, Wait};
 use crate::config::{self, Config};
-use crate::connection::Connection;
+use crate::connection::{Connection, Pump};
 use crate::h1::error::Limits;
 use crate::h1::request::{self, Next};
 use crate::h1::response::{self, Payload};
@@ -140,6 +140,7 @@ impl Poller {
         loop {
             let now = Instant::now();
             self.take_returns(now);
+            self.take_ready(now);
             if self.grace_ends.is_none() && self.handoff.shutting_down.load(Ordering::Acquire) {
                 self.begin_shutdown(now);
             }
@@ -162,7 +163,7 @@ impl Poller {
             self.publish_counts();
 
             self.handoff.poller_sleeps();
-            let timeout = if !self.ends.returns.is_empty() {
+            let timeout = if self.ends.pending() {
                 Some(Duration::ZERO)
             } else if self.slots.readable_on_workers() > 0 && now < *self.spin_until.get_or_insert(now + SPIN_FOR) {
                 // A connection with more to read is about to come back from a worker
@@ -208,9 +209,12 @@ impl Poller {
 
     /// Publishes the connection gauges (`Stats`).
     fn publish_counts(&self) {
-        self.handoff
-            .counters
-            .set_connections(self.slots.len(), self.slots.idle(), self.slots.on_workers());
+        self.handoff.counters.set_connections(
+            self.slots.len(),
+            self.slots.idle(),
+            self.slots.on_workers(),
+            self.slots.streaming(),
+        );
     }
 
     /// Closes whatever is left when the grace period is over, and says what that was.
@@ -219,7 +223,7 @@ impl Poller {
             self.handoff.counters.closed();
         }
         let left = self.slots.drain();
-        self.handoff.counters.set_connections(0, 0, 0);
+        self.handoff.counters.set_connections(0, 0, 0, 0);
         debug!("shutdown: {left}");
         self.handoff.set_left(left);
     }
@@ -305,6 +309,24 @@ impl Poller {
                 Ok(Sent::All) => {}
                 Ok(Sent::Blocked) => return self.park(token, Wait::Writing, conn, now),
                 Err(e) => return self.close_after_error(token, conn, &e),
+            }
+            if conn.streaming.is_some() {
+                if conn.hung_up && conn.readable {
+                    // The client closed (or reset) while its response streams: read to
+                    // tell a FIN from bytes it sent ahead (kept for after the stream).
+                    if let Err(e) = conn.read_available(self.max_request_bytes) {
+                        return self.close_after_error(token, conn, &e);
+                    }
+                    if conn.eof {
+                        // Dropping the connection tells the producer (`SendError::Closed`).
+                        return self.close(token, conn, CloseReason::PeerClosed);
+                    }
+                }
+                match conn.pump() {
+                    Pump::Queued => continue,
+                    Pump::Waiting => return self.park(token, Wait::Streaming, conn, now),
+                    Pump::Aborted => return self.close(token, conn, CloseReason::StreamAborted),
+                }
             }
             if let Some(reason) = conn.closing {
                 return self.linger(token, conn, reason, now);
@@ -445,6 +467,17 @@ impl Poller {
         }
     }
 
+    /// Writes what the producers of streamed bodies sent since the last look.
+    fn take_ready(&mut self, now: Instant) {
+        while let Ok(token) = self.ends.ready.try_recv() {
+            // A connection that is not waiting for its producer (on a worker, writing, or
+            // gone and its slot reused) is written anyway when its turn comes.
+            if let Some(conn) = self.slots.take_if(token, Wait::Streaming) {
+                self.drive(token, conn, Turn::Event, now);
+            }
+        }
+    }
+
     /// Puts a connection into a waiting state; a waiting connection with nothing
     /// buffered holds no read buffer (an idle one, or a new one that has not sent its
     /// first byte yet).
@@ -540,6 +573,7 @@ impl Poller {
                     let reason = conn.closing.unwrap_or(CloseReason::PeerClosed);
                     self.close(token, conn, reason);
                 }
+                Wait::Streaming => unreachable!("a streaming connection has no deadline"),
             }
         }
     }

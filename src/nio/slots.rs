@@ -44,10 +44,19 @@ pub(crate) enum Wait {
     /// The last response is out and our side is shut; what the client still sends is
     /// read and dropped until it closes: the linger timeout.
     Lingering = 3,
+    /// A response body's producer has sent nothing more yet, and all it sent is
+    /// written: no timeout (an event stream may be quiet for as long as it likes). Its
+    /// producer wakes the poller when it sends; a stalled client makes it `Writing`.
+    Streaming = 4,
 }
 
 impl Wait {
-    const ALL: [Wait; 4] = [Wait::Idle, Wait::Reading, Wait::Writing, Wait::Lingering];
+    /// The states with a timeout, each with its deadline queue.
+    const TIMED: [Wait; 4] = [Wait::Idle, Wait::Reading, Wait::Writing, Wait::Lingering];
+
+    fn is_timed(self) -> bool {
+        self != Wait::Streaming
+    }
 
     /// Whether this state's timeout counts from when the state began, however often the
     /// poller takes the connection out and parks it again in the same state: a request's
@@ -102,6 +111,8 @@ pub(crate) struct Slots<C> {
     last_timer: u64,
     /// Slots in `Waiting { wait: Idle }`.
     idle: usize,
+    /// Slots in `Waiting { wait: Streaming }`.
+    streaming: usize,
     /// Slots in `OnWorker`.
     on_workers: usize,
     /// Slots in `OnWorker` whose readiness says readable.
@@ -120,6 +131,7 @@ impl<C> Slots<C> {
             ],
             last_timer: 0,
             idle: 0,
+            streaming: 0,
             on_workers: 0,
             readable_on_workers: 0,
         }
@@ -137,6 +149,11 @@ impl<C> Slots<C> {
     /// Connections waiting for their next request.
     pub(crate) fn idle(&self) -> usize {
         self.idle
+    }
+
+    /// Connections waiting for their response body's producer.
+    pub(crate) fn streaming(&self) -> usize {
+        self.streaming
     }
 
     /// Connections on a worker.
@@ -170,6 +187,7 @@ impl<C> Slots<C> {
         };
         let timer = match running {
             Some((was, timer)) if was == wait => timer,
+            _ if !wait.is_timed() => 0,
             _ => {
                 self.last_timer += 1;
                 self.deadlines[wait as usize].push(now, token, self.last_timer);
@@ -177,10 +195,14 @@ impl<C> Slots<C> {
             }
         };
         *slot = Slot::Waiting { wait, conn, timer };
-        if wait == Wait::Idle {
-            self.idle += 1;
+        match wait {
+            Wait::Idle => self.idle += 1,
+            Wait::Streaming => self.streaming += 1,
+            _ => {}
         }
-        self.sweep(wait);
+        if wait.is_timed() {
+            self.sweep(wait);
+        }
     }
 
     /// Takes a waiting connection out for the poller to work on: the slot is `Taken`
@@ -195,10 +217,21 @@ impl<C> Slots<C> {
         let Slot::Waiting { conn, .. } = std::mem::replace(slot, Slot::Taken { running }) else {
             unreachable!("checked above");
         };
-        if wait == Wait::Idle {
-            self.idle -= 1;
+        match wait {
+            Wait::Idle => self.idle -= 1,
+            Wait::Streaming => self.streaming -= 1,
+            _ => {}
         }
         Some((wait, conn))
+    }
+
+    /// Takes the connection at `token` out as [`take`](Slots::take) does, if it is waiting
+    /// for `wait`; leaves it alone otherwise.
+    pub(crate) fn take_if(&mut self, token: Token, wait: Wait) -> Option<C> {
+        match self.slab.get(token.0) {
+            Some(Slot::Waiting { wait: w, .. }) if *w == wait => self.take(token).map(|(_, conn)| conn),
+            _ => None,
+        }
     }
 
     /// A taken connection goes to a worker.
@@ -260,7 +293,7 @@ impl<C> Slots<C> {
     /// The next connection whose deadline has passed by `now`, taken out as by
     /// [`take`](Slots::take). Stale entries are skipped.
     pub(crate) fn expired(&mut self, now: Instant) -> Option<(Token, Wait, C)> {
-        for wait in Wait::ALL {
+        for wait in Wait::TIMED {
             while let Some((token, timer)) = self.deadlines[wait as usize].pop_expired(now) {
                 if self.is_live(token, wait, timer) {
                     let (wait, conn) = self.take(token).expect("a live deadline's slot is waiting");
@@ -302,11 +335,15 @@ impl<C> Slots<C> {
                 Slot::Waiting {
                     wait: Wait::Lingering, ..
                 } => left.lingering += 1,
+                Slot::Waiting {
+                    wait: Wait::Streaming, ..
+                } => left.streaming += 1,
                 Slot::OnWorker(_) => left.on_worker += 1,
                 Slot::Waiting { wait: Wait::Idle, .. } | Slot::Taken { .. } => {}
             }
         }
         self.idle = 0;
+        self.streaming = 0;
         self.on_workers = 0;
         self.readable_on_workers = 0;
         left

@@ -73,7 +73,7 @@ struct Worker<H> {
 }
 
 impl<H: Handler> Worker<H> {
-    fn run(&mut self, handoff: &Handoff, jobs: &Receiver<Job>, returns: &Sender<Returned>) {
+    fn run(&mut self, handoff: &Arc<Handoff>, jobs: &Receiver<Job>, returns: &Sender<Returned>) {
         // The poller drops its sender when it exits: that ends the loop.
         for Job { token, conn, request } in jobs.iter() {
             handoff.counters.worker_busy();
@@ -89,10 +89,10 @@ impl<H: Handler> Worker<H> {
     }
 
     /// Answers `first`, then every complete request buffered behind it on `conn`, in order.
-    fn serve(&mut self, handoff: &Handoff, token: Token, conn: &mut Connection, first: Request) -> io::Result<()> {
+    fn serve(&mut self, handoff: &Arc<Handoff>, token: Token, conn: &mut Connection, first: Request) -> io::Result<()> {
         self.scratch.clear();
         let mut first = Some(first);
-        while conn.output.is_none() && conn.closing.is_none() {
+        while conn.output.is_none() && conn.closing.is_none() && conn.streaming.is_none() {
             let answer = match first.take() {
                 Some(request) => self.service.answer(conn.exchange(token.0), request, &mut self.scratch),
                 // Nothing pipelined behind it, the usual case: no parse needed to know.
@@ -111,6 +111,14 @@ impl<H: Handler> Worker<H> {
             match payload {
                 Payload::None => {}
                 Payload::Bytes(body) if body.len() <= COPY_BODY_BYTES => self.scratch.extend_from_slice(&body),
+                Payload::Stream { body, chunked } => {
+                    // The head goes now; the body as its producer sends it, written by the
+                    // poller, which this wakes when it does.
+                    conn.write_response(&self.scratch, Payload::None)?;
+                    self.scratch.clear();
+                    body.wake_with(handoff.stream_waker(token));
+                    conn.stream(body, chunked);
+                }
                 payload => {
                     conn.write_response(&self.scratch, payload)?;
                     self.scratch.clear();
@@ -137,7 +145,7 @@ impl<H: Handler> Worker<H> {
 
 /// A connection on a worker. It goes back to the poller through [`Held::hand_back`];
 /// if the worker unwinds first, dropping it hands the connection back to be closed, so
-/// the poller frees the slot instead of keeping it `Busy` for good.
+/// the poller frees the slot instead of keeping it on a worker for good.
 struct Held<'a> {
     token: Token,
     /// Always `Some` until handed back.
@@ -162,7 +170,11 @@ impl Held<'_> {
             // anything else needs the poller now.
             Ok(()) => (
                 false,
-                conn.output.is_some() || conn.closing.is_some() || conn.eof || !conn.input.is_empty(),
+                conn.output.is_some()
+                    || conn.closing.is_some()
+                    || conn.streaming.is_some()
+                    || conn.eof
+                    || !conn.input.is_empty(),
             ),
             Err(e) => {
                 debug!("{} #{}: write failed: {e}", conn.peer, token.0);

@@ -126,7 +126,7 @@ use response::{content_type, error_response, redirect_to_directory, serve_file, 
 /// let response = files.call(Request::new(Default::default())); // GET /
 /// assert_eq!(response.status(), 200);
 /// assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8");
-/// assert_eq!(response.body().len(), 14);
+/// assert_eq!(response.body().len(), Some(14));
 /// # std::fs::remove_dir_all(&root)?;
 /// # Ok(())
 /// # }

@@ -117,10 +117,12 @@ pub(super) fn error_response(status: StatusCode) -> Response {
 pub(super) fn without_body(mut response: Response) -> Response {
     // A 304 already says the length of the file, not of its (empty) body.
     if !response.headers().contains_key(header::CONTENT_LENGTH) {
-        let length = response.body().len();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        // Static file bodies are bytes or file regions: their length is known.
+        if let Some(length) = response.body().len() {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        }
     }
     *response.body_mut() = Body::Empty;
     response

@@ -242,3 +242,64 @@ impl Client {
         }
     }
 }
+
+impl Client {
+    /// Reads a response head only, leaving its body (chunked, streamed) to be read.
+    pub fn read_head(&mut self) -> Reply {
+        let head_len = loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            self.fill().expect("response head");
+        };
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut parsed = httparse::Response::new(&mut headers);
+        parsed.parse(&self.buf[..head_len]).expect("valid response head");
+        let reply = Reply {
+            status: parsed.code.expect("status code"),
+            headers: parsed
+                .headers
+                .iter()
+                .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+                .collect(),
+            body: Vec::new(),
+        };
+        self.buf.drain(..head_len);
+        reply
+    }
+
+    /// Reads one chunk of a chunked body: its data, or `None` for the last chunk (whose
+    /// empty trailer section is read too). Panics on anything that is not a chunk.
+    pub fn read_chunk(&mut self) -> Option<Vec<u8>> {
+        let line_end = loop {
+            if let Some(i) = find(&self.buf, b"\r\n") {
+                break i;
+            }
+            self.fill().expect("chunk-size line");
+        };
+        let line = std::str::from_utf8(&self.buf[..line_end]).expect("ascii chunk-size line");
+        let size = usize::from_str_radix(line, 16).unwrap_or_else(|_| panic!("chunk-size line {line:?}"));
+        self.buf.drain(..line_end + 2);
+        while self.buf.len() < size + 2 {
+            self.fill().expect("chunk data");
+        }
+        assert_eq!(&self.buf[size..size + 2], b"\r\n", "chunk data ends with CRLF");
+        let data = self.buf[..size].to_vec();
+        self.buf.drain(..size + 2);
+        (size > 0).then_some(data)
+    }
+
+    /// Reads until the server closes the connection; returns all it sent after what
+    /// was read already.
+    pub fn read_to_close(&mut self) -> Vec<u8> {
+        loop {
+            match self.fill() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("reading to the close: {e}"),
+            }
+        }
+        std::mem::take(&mut self.buf)
+    }
+}
