@@ -3,7 +3,7 @@
 //! A fixed pool of threads; each accepts a connection and owns it for its whole
 //! life, including the idle waits between keep-alive requests, blocked in `read()`
 //! with the keep-alive timeout as its deadline. Same codec, same handler, same
-//! limits and same responses as the NIO model ([`Service`] decides all of that) —
+//! limits and same responses as the NIO model ([`Responder`] decides all of that) —
 //! only the ownership of the connection differs. With N threads, N idle keep-alive
 //! clients are enough to leave client N+1 waiting in the listen backlog: that is
 //! what this model exists to show.
@@ -23,7 +23,7 @@ use crate::h1::request::{self, Next};
 use crate::h1::response::{self, Payload};
 use crate::handler::Handler;
 use crate::read_buf::ReadBuf;
-use crate::service::{self, Answer, CloseReason, Exchange, Partial, Service};
+use crate::service::{self, Answer, CloseReason, ConnParts, Partial, Responder};
 use crate::shutdown::ServerThread;
 use crate::stats::Counters;
 use crate::stream::{self, Pulled};
@@ -37,7 +37,7 @@ const WAKE_EVERY: Duration = Duration::from_millis(100);
 /// connection at a time from `listener`.
 pub(crate) fn spawn<H: Handler>(
     listener: TcpListener,
-    service: Service<H>,
+    responder: Responder<H>,
     config: &Config,
     counters: &Counters,
     shutting_down: &Arc<AtomicBool>,
@@ -51,7 +51,7 @@ pub(crate) fn spawn<H: Handler>(
             let mut thread = ConnThread {
                 id: k,
                 listener: Arc::clone(&listener),
-                service: service.clone(),
+                responder: responder.clone(),
                 counters: counters.clone(),
                 shutting_down: Arc::clone(shutting_down),
                 keep_alive_timeout: config.keep_alive_timeout,
@@ -75,7 +75,7 @@ pub(crate) fn spawn<H: Handler>(
 struct ConnThread<H> {
     id: usize,
     listener: Arc<TcpListener>,
-    service: Service<H>,
+    responder: Responder<H>,
     counters: Counters,
     shutting_down: Arc<AtomicBool>,
     keep_alive_timeout: Duration,
@@ -105,9 +105,9 @@ struct Conn {
 }
 
 impl Conn {
-    /// Lends the service what it sees of the connection, with its read buffer.
-    fn exchange<'a>(&'a mut self, input: &'a mut ReadBuf, peer: SocketAddr, id: usize) -> Exchange<'a> {
-        Exchange {
+    /// Lends the responder what it sees of the connection, with its read buffer.
+    fn parts<'a>(&'a mut self, input: &'a mut ReadBuf, peer: SocketAddr, id: usize) -> ConnParts<'a> {
+        ConnParts {
             peer,
             id,
             input,
@@ -167,7 +167,7 @@ impl<H: Handler> ConnThread<H> {
         let mut request_started = None;
         loop {
             let (buffered, progress) = self.input.bytes_and_progress();
-            let parsed = match request::next(buffered, progress, self.service.limits()) {
+            let parsed = match request::next(buffered, progress, self.responder.limits()) {
                 Ok(Next::Complete { request, len }) => Some(Ok((request, len))),
                 Err(e) => Some(Err(e)),
                 Ok(Next::Partial { expects_continue }) => {
@@ -196,8 +196,8 @@ impl<H: Handler> ConnThread<H> {
                 let sent = match parsed {
                     Ok((request, len)) => {
                         self.input.consume(len);
-                        let ex = conn.exchange(&mut self.input, peer, self.id);
-                        match self.service.answer(ex, request, &mut self.out) {
+                        let ex = conn.parts(&mut self.input, peer, self.id);
+                        match self.responder.answer(ex, request, &mut self.out) {
                             Answer::Answered(payload) => {
                                 self.counters.requests(1);
                                 self.write_response(stream, payload, &mut conn)
@@ -208,7 +208,7 @@ impl<H: Handler> ConnThread<H> {
                     }
                     Err(e) => {
                         debug!("{peer} #{}: rejected: {} ({})", self.id, e.reason(), e.status());
-                        let ex = conn.exchange(&mut self.input, peer, self.id);
+                        let ex = conn.parts(&mut self.input, peer, self.id);
                         service::refuse(ex, &mut self.out, e.status(), e.reason());
                         write_all(stream, &self.out, Payload::None, &mut conn.written)
                     }
@@ -312,7 +312,7 @@ impl<H: Handler> ConnThread<H> {
     ) -> io::Result<CloseReason> {
         self.out.clear();
         service::refuse(
-            conn.exchange(&mut self.input, peer, self.id),
+            conn.parts(&mut self.input, peer, self.id),
             &mut self.out,
             status,
             detail,

@@ -17,7 +17,7 @@ use crate::access::AccessLog;
 use crate::body::FileRegion;
 use crate::h1::response::Payload;
 use crate::read_buf::{ReadBuf, Room};
-use crate::service::{CloseReason, Exchange};
+use crate::service::{CloseReason, ConnParts};
 use crate::stream::{self, BodyStream, Pulled};
 use crate::transport::{send_region, write_bytes, Sent};
 
@@ -134,8 +134,8 @@ impl Connection {
     }
 
     /// Lends what the request/response exchange needs to see of this connection.
-    pub(crate) fn exchange(&mut self, id: usize) -> Exchange<'_> {
-        Exchange {
+    pub(crate) fn parts(&mut self, id: usize) -> ConnParts<'_> {
+        ConnParts {
             peer: self.peer,
             id,
             input: &mut self.input,

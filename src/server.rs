@@ -13,7 +13,7 @@ use log::error;
 use crate::config::{Config, Model};
 use crate::handler::Handler;
 use crate::nio::{self, Handoff};
-use crate::service::Service;
+use crate::service::Responder;
 use crate::shutdown::{ServerThread, ShutdownReport};
 use crate::stats::{Counters, Stats};
 use crate::{blocking, transport};
@@ -395,15 +395,15 @@ impl Server {
             counters,
         } = self;
         let shutting_down = Arc::new(AtomicBool::new(false));
-        let service = Service::new(handler, &config, Arc::clone(&shutting_down));
+        let responder = Responder::new(handler, &config, Arc::clone(&shutting_down));
         let (handoff, threads) = match config.model {
             Model::Nio => {
-                let (handoff, threads) = nio::spawn(listener, service, &config, &counters, &shutting_down)?;
+                let (handoff, threads) = nio::spawn(listener, responder, &config, &counters, &shutting_down)?;
                 (Some(handoff), threads)
             }
             Model::Blocking => (
                 None,
-                blocking::spawn(listener, service, &config, &counters, &shutting_down)?,
+                blocking::spawn(listener, responder, &config, &counters, &shutting_down)?,
             ),
         };
         Ok(ServerHandle {

@@ -57,7 +57,7 @@ pub(crate) enum CloseReason {
 
 /// The per-connection facts a response depends on, lent by the connection model.
 #[derive(Debug)]
-pub(crate) struct Exchange<'a> {
+pub(crate) struct ConnParts<'a> {
     pub(crate) peer: SocketAddr,
     /// The connection's slab token (NIO) or thread number (blocking), for the logs.
     pub(crate) id: usize,
@@ -73,7 +73,7 @@ pub(crate) struct Exchange<'a> {
     pub(crate) queued: u64,
 }
 
-/// What [`Service::answer_next`] did.
+/// What [`Responder::answer_next`] did.
 #[derive(Debug)]
 pub(crate) enum Answer {
     /// No complete request is buffered.
@@ -87,7 +87,7 @@ pub(crate) enum Answer {
 
 /// The handler and the rules around it, shared by every worker of a server.
 #[derive(Debug)]
-pub(crate) struct Service<H> {
+pub(crate) struct Responder<H> {
     handler: Arc<H>,
     shutting_down: Arc<AtomicBool>,
     limits: Limits,
@@ -97,9 +97,9 @@ pub(crate) struct Service<H> {
     max_requests: u32,
 }
 
-impl<H> Clone for Service<H> {
-    fn clone(&self) -> Service<H> {
-        Service {
+impl<H> Clone for Responder<H> {
+    fn clone(&self) -> Responder<H> {
+        Responder {
             handler: Arc::clone(&self.handler),
             shutting_down: Arc::clone(&self.shutting_down),
             limits: self.limits,
@@ -110,9 +110,9 @@ impl<H> Clone for Service<H> {
     }
 }
 
-impl<H: Handler> Service<H> {
-    pub(crate) fn new(handler: H, config: &Config, shutting_down: Arc<AtomicBool>) -> Service<H> {
-        Service {
+impl<H: Handler> Responder<H> {
+    pub(crate) fn new(handler: H, config: &Config, shutting_down: Arc<AtomicBool>) -> Responder<H> {
+        Responder {
             handler: Arc::new(handler),
             shutting_down,
             limits: config.limits(),
@@ -128,7 +128,7 @@ impl<H: Handler> Service<H> {
 
     /// Answers the first complete request in `ex.input`, appending the response
     /// head (and nothing else) to `out`.
-    pub(crate) fn answer_next(&self, ex: Exchange<'_>, out: &mut Vec<u8>) -> Answer {
+    pub(crate) fn answer_next(&self, ex: ConnParts<'_>, out: &mut Vec<u8>) -> Answer {
         let (buffered, progress) = ex.input.bytes_and_progress();
         let (request, used) = match request::next(buffered, progress, &self.limits) {
             Ok(request::Next::Complete { request, len }) => (request, len),
@@ -145,7 +145,7 @@ impl<H: Handler> Service<H> {
 
     /// Answers `request`, already taken from `ex.input`, appending the response head
     /// (and nothing else) to `out`.
-    pub(crate) fn answer(&self, ex: Exchange<'_>, request: crate::Request, out: &mut Vec<u8>) -> Answer {
+    pub(crate) fn answer(&self, ex: ConnParts<'_>, request: crate::Request, out: &mut Vec<u8>) -> Answer {
         *ex.served += 1;
         debug!(
             "{} #{}: {} {} {:?} (request {} on this connection)",
@@ -239,7 +239,7 @@ impl<H: Handler> Service<H> {
 ///
 /// The one refusal of both models, whether the codec refused the bytes, the request was
 /// too large to buffer, or it did not arrive within the request timeout (408).
-pub(crate) fn refuse(ex: Exchange<'_>, out: &mut Vec<u8>, status: StatusCode, detail: &str) {
+pub(crate) fn refuse(ex: ConnParts<'_>, out: &mut Vec<u8>, status: StatusCode, detail: &str) {
     let method = head::method_for_refusal(ex.input.bytes());
     let at = out.len();
     response::encode_error(out, &method, status, detail);
@@ -314,7 +314,7 @@ impl<'m> Own<'m> {
 
     /// Encodes it into `out`, marks the connection closing, and queues its access-log
     /// line when `logged` holds the request's start and target.
-    fn write(self, ex: Exchange<'_>, out: &mut Vec<u8>, logged: Option<(Instant, Uri)>) -> Answer {
+    fn write(self, ex: ConnParts<'_>, out: &mut Vec<u8>, logged: Option<(Instant, Uri)>) -> Answer {
         let at = out.len();
         response::encode_error(out, self.method, self.status, self.detail);
         *ex.closing = Some(self.reason);

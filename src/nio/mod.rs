@@ -27,7 +27,7 @@ pub(crate) use self::handoff::Handoff;
 use self::poller::{Poller, LISTENER, WAKER};
 use crate::config::Config;
 use crate::handler::Handler;
-use crate::service::Service;
+use crate::service::Responder;
 use crate::shutdown::ServerThread;
 use crate::stats::Counters;
 
@@ -35,7 +35,7 @@ use crate::stats::Counters;
 /// (the poller first: its exit is what ends the workers).
 pub(crate) fn spawn<H: Handler>(
     listener: TcpListener,
-    service: Service<H>,
+    responder: Responder<H>,
     config: &Config,
     counters: &Counters,
     shutting_down: &Arc<AtomicBool>,
@@ -48,7 +48,7 @@ pub(crate) fn spawn<H: Handler>(
     let (handoff, poller_ends, worker_ends) = handoff::handoff(waker, Arc::clone(shutting_down), counters.clone());
 
     // If anything below fails, dropping the channel ends stops the threads already started.
-    let mut threads = worker::spawn_pool(config.workers, &service, &handoff, worker_ends)?;
+    let mut threads = worker::spawn_pool(config.workers, &responder, &handoff, worker_ends)?;
     let poller = Poller::new(poll, listener, config, Arc::clone(&handoff), poller_ends);
     threads.insert(
         0,

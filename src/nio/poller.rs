@@ -428,7 +428,7 @@ impl Poller {
     /// Queues an error response the server writes itself; the connection closes after it.
     fn refuse(&mut self, token: Token, conn: &mut Connection, status: ::http::StatusCode, detail: &str) {
         let mut out = Vec::with_capacity(256);
-        service::refuse(conn.exchange(token.0), &mut out, status, detail);
+        service::refuse(conn.parts(token.0), &mut out, status, detail);
         if let Err(err) = conn.write_response(&out, Payload::None) {
             debug!("{}: error response not sent: {err}", conn.peer);
             conn.eof = true;

@@ -22,7 +22,7 @@ use crate::connection::Connection;
 use crate::h1::response::Payload;
 use crate::handler::Handler;
 use crate::service::CloseReason;
-use crate::service::{self, Answer, Service};
+use crate::service::{self, Answer, Responder};
 use crate::shutdown::ServerThread;
 use crate::transport::Sent;
 use crate::Request;
@@ -33,20 +33,20 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// Starts `workers` threads named `nioserve-worker-K`, serving `jobs`.
 ///
 /// The pool keeps its size whatever a handler does. A handler's panic is a `500`
-/// (`Service::answer`); a panic that escapes a request anyway (a `Drop` in a response,
+/// (`Responder::answer`); a panic that escapes a request anyway (a `Drop` in a response,
 /// a logger) closes the connection the worker held ([`Held`]) and the worker starts
 /// over on the same thread, so `workers` threads keep serving and every one stays
 /// joinable at shutdown.
 pub(crate) fn spawn_pool<H: Handler>(
     workers: usize,
-    service: &Service<H>,
+    responder: &Responder<H>,
     handoff: &Arc<Handoff>,
     ends: WorkerEnds,
 ) -> io::Result<Vec<ServerThread>> {
     (1..=workers)
         .map(|k| {
             let mut worker = Worker {
-                service: service.clone(),
+                responder: responder.clone(),
                 scratch: Vec::with_capacity(4096),
             };
             let handoff = Arc::clone(handoff);
@@ -67,7 +67,7 @@ pub(crate) fn spawn_pool<H: Handler>(
 }
 
 struct Worker<H> {
-    service: Service<H>,
+    responder: Responder<H>,
     /// Response heads (and small bodies) are encoded here; reused, never shrunk.
     scratch: Vec<u8>,
 }
@@ -94,10 +94,10 @@ impl<H: Handler> Worker<H> {
         let mut first = Some(first);
         while conn.output.is_none() && conn.closing.is_none() && conn.streaming.is_none() {
             let answer = match first.take() {
-                Some(request) => self.service.answer(conn.exchange(token.0), request, &mut self.scratch),
+                Some(request) => self.responder.answer(conn.parts(token.0), request, &mut self.scratch),
                 // Nothing pipelined behind it, the usual case: no parse needed to know.
                 None if conn.input.is_empty() => break,
-                None => self.service.answer_next(conn.exchange(token.0), &mut self.scratch),
+                None => self.responder.answer_next(conn.parts(token.0), &mut self.scratch),
             };
             let payload = match answer {
                 Answer::Incomplete => break,
