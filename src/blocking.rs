@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use log::debug;
 
 use crate::access::AccessLog;
+use crate::body::{BodyReader, Piece};
 use crate::config::{self, Config};
 use crate::h1::request::{self, Next};
 use crate::h1::response::{self, Payload};
@@ -270,8 +271,13 @@ impl<H: Handler> ConnThread<H> {
     /// everything else in this model. Shutdown cuts a stream off when its producer is
     /// quiet, as it does an idle connection.
     fn write_response(&mut self, stream: &TcpStream, payload: Payload, conn: &mut Conn) -> io::Result<()> {
-        let Payload::Stream { body, chunked } = payload else {
-            return write_all(stream, &self.out, payload, &mut conn.written);
+        let (body, chunked) = match payload {
+            Payload::Stream { body, chunked } => (body, chunked),
+            Payload::Reader { mut body, chunked } => {
+                write_all(stream, &self.out, Payload::None, &mut conn.written)?;
+                return write_reader(stream, &mut body, chunked, conn);
+            }
+            payload => return write_all(stream, &self.out, payload, &mut conn.written),
         };
         write_all(stream, &self.out, Payload::None, &mut conn.written)?;
         self.counters.stream_began();
@@ -357,6 +363,29 @@ impl<H: Handler> ConnThread<H> {
     }
 }
 
+/// Writes a body read from a `Read`, piece by piece as the reader gives it. An error
+/// (from the reader, or one that ends short of the declared length) aborts the response.
+fn write_reader(stream: &TcpStream, body: &mut BodyReader, chunked: bool, conn: &mut Conn) -> io::Result<()> {
+    loop {
+        let (pieces, last) = match body.read_piece(64 * 1024) {
+            Ok(Piece::Bytes(bytes)) => (stream::framed(vec![bytes], chunked, false), false),
+            Ok(Piece::End) => (stream::framed(Vec::new(), chunked, true), true),
+            Err(e) => {
+                conn.closing = Some(CloseReason::StreamAborted);
+                return Err(e);
+            }
+        };
+        for piece in pieces {
+            write_all(stream, &piece, Payload::None, &mut conn.written)?;
+        }
+        conn.access.written(conn.written);
+        if last {
+            conn.access.ends_at(conn.written);
+            return Ok(());
+        }
+    }
+}
+
 /// Writes a response head and its payload, blocking until all of it is sent; every
 /// byte the socket takes is added to `written`, also when a write fails half way.
 fn write_all(mut stream: &TcpStream, head: &[u8], payload: Payload, written: &mut u64) -> io::Result<()> {
@@ -366,7 +395,9 @@ fn write_all(mut stream: &TcpStream, head: &[u8], payload: Payload, written: &mu
             Payload::None => Sent::All,
             Payload::Bytes(body) => transport::write_bytes(|bytes| stream.write(bytes), &body, written)?.1,
             Payload::File(mut region) => transport::send_region(&mut stream, &mut region, written)?,
-            Payload::Stream { .. } => unreachable!("a streamed body is written as it comes"),
+            Payload::Stream { .. } | Payload::Reader { .. } => {
+                unreachable!("a body produced while it is written is written as it comes")
+            }
         };
     }
     match sent {

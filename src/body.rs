@@ -9,13 +9,12 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-pub use crate::stream::BodyStream;
-use crate::stream::{self, BodySender};
+use crate::stream::{self, BodySender, BodyStream};
 
 /// The body of a [`Response`](crate::Response).
 ///
@@ -48,6 +47,8 @@ pub enum Body {
     File(FileRegion),
     /// Bytes sent from any thread through a [`BodySender`]: see [`Body::channel`].
     Stream(BodyStream),
+    /// Bytes read from a [`Read`] as the client takes them: see [`Body::reader`].
+    Reader(BodyReader),
 }
 
 impl Body {
@@ -81,6 +82,7 @@ impl Body {
             Body::Bytes(bytes) => Some(bytes.len() as u64),
             Body::File(region) => Some(region.len()),
             Body::Stream(stream) => stream.len(),
+            Body::Reader(reader) => reader.len,
         }
     }
 
@@ -158,6 +160,62 @@ impl Body {
         let (sender, stream) = stream::channel(capacity, Some(len));
         (sender, Body::Stream(stream))
     }
+
+    /// A body read from `reader` as the client takes it: a generated report, a
+    /// decompressed file, anything that is a [`Read`]. With `len`, it goes out with
+    /// `Content-Length` (a reader that ends sooner aborts the response; bytes past `len`
+    /// are not read); without, chunked (to an HTTP/1.0 client: unframed, and the
+    /// connection closes after it).
+    ///
+    /// A worker reads it in bursts while the client's socket takes them and hands the
+    /// connection back to the poller as soon as the socket is full, so a slow client
+    /// holds no worker and the server holds about one burst (64 KiB) of the body at a
+    /// time, however large it is. `reader` may block (a file, a pipe): it is only read on
+    /// a worker. An error from it aborts the response: the connection closes without
+    /// the body's end.
+    ///
+    /// # Examples
+    ///
+    /// A CSV of a million rows, never whole in memory:
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use nioserve::{Body, Response};
+    ///
+    /// let rows = (0..1_000_000).map(|n| format!("{n},{}\n", n * n));
+    /// let csv = std::io::Cursor::new(String::from("n,square\n"))
+    ///     .chain(RowReader { rows: Box::new(rows), pending: Vec::new() });
+    /// let response = Response::new(Body::reader(csv, None));
+    /// assert_eq!(response.body().len(), None);
+    ///
+    /// /// Turns an iterator of lines into a `Read`.
+    /// struct RowReader {
+    ///     rows: Box<dyn Iterator<Item = String> + Send>,
+    ///     pending: Vec<u8>,
+    /// }
+    ///
+    /// impl Read for RowReader {
+    ///     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+    ///         while self.pending.is_empty() {
+    ///             match self.rows.next() {
+    ///                 Some(row) => self.pending = row.into_bytes(),
+    ///                 None => return Ok(0),
+    ///             }
+    ///         }
+    ///         let n = buf.len().min(self.pending.len());
+    ///         buf[..n].copy_from_slice(&self.pending[..n]);
+    ///         self.pending.drain(..n);
+    ///         Ok(n)
+    ///     }
+    /// }
+    /// ```
+    pub fn reader(reader: impl Read + Send + 'static, len: Option<u64>) -> Body {
+        Body::Reader(BodyReader {
+            reader: Box::new(reader),
+            len,
+            left: len,
+        })
+    }
 }
 
 impl fmt::Debug for Body {
@@ -167,6 +225,7 @@ impl fmt::Debug for Body {
             Body::Bytes(bytes) => f.debug_tuple("Body::Bytes").field(&bytes.len()).finish(),
             Body::File(region) => f.debug_tuple("Body::File").field(region).finish(),
             Body::Stream(stream) => f.debug_tuple("Body::Stream").field(stream).finish(),
+            Body::Reader(reader) => f.debug_tuple("Body::Reader").field(reader).finish(),
         }
     }
 }
@@ -204,6 +263,69 @@ impl From<Vec<u8>> for Body {
 impl From<FileRegion> for Body {
     fn from(region: FileRegion) -> Body {
         Body::File(region)
+    }
+}
+
+/// A body read from a [`Read`], from [`Body::reader`]. It is inside the [`Body`] a handler
+/// returns, and has nothing to call.
+pub struct BodyReader {
+    reader: Box<dyn Read + Send>,
+    /// The declared length, if any.
+    len: Option<u64>,
+    /// What is left of the declared length.
+    left: Option<u64>,
+}
+
+/// What [`BodyReader::read_piece`] found.
+#[derive(Debug)]
+pub(crate) enum Piece {
+    /// The next bytes of the body.
+    Bytes(Bytes),
+    /// The body has ended.
+    End,
+}
+
+impl BodyReader {
+    /// Reads the next piece of the body, at most `max` bytes, retrying an interrupted
+    /// read. A sized body ends at its length (the reader is not read past it) and fails
+    /// if the reader ends before it.
+    pub(crate) fn read_piece(&mut self, max: usize) -> io::Result<Piece> {
+        let want = match self.left {
+            Some(0) => return Ok(Piece::End),
+            Some(left) => max.min(usize::try_from(left).unwrap_or(usize::MAX)),
+            None => max,
+        };
+        let mut buf = vec![0; want];
+        let n = loop {
+            match self.reader.read(&mut buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        };
+        if n == 0 {
+            return match self.left {
+                None => Ok(Piece::End),
+                Some(left) => Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the body's reader ended {left} bytes short of its declared length"),
+                )),
+            };
+        }
+        if let Some(left) = &mut self.left {
+            *left -= n as u64;
+        }
+        buf.truncate(n);
+        Ok(Piece::Bytes(Bytes::from(buf)))
+    }
+}
+
+impl fmt::Debug for BodyReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodyReader")
+            .field("len", &self.len)
+            .field("left", &self.left)
+            .finish_non_exhaustive()
     }
 }
 

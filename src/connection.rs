@@ -15,6 +15,7 @@ use mio::net::TcpStream;
 
 use crate::access::AccessLog;
 use crate::body::FileRegion;
+use crate::body::{BodyReader, Piece};
 use crate::h1::response::Payload;
 use crate::read_buf::{ReadBuf, Room};
 use crate::service::{CloseReason, ConnParts};
@@ -53,18 +54,22 @@ pub(crate) struct Connection {
     written: u64,
     /// Responses not yet written whole, for the access log (empty when it is off).
     pub(crate) access: AccessLog,
-    /// The body of the response being written, while its producer is still at it.
-    pub(crate) streaming: Option<Streaming>,
+    /// The rest of the body of the response being written, while it is being produced.
+    pub(crate) body: Option<LiveBody>,
 }
 
-/// A response body still being produced ([`Body::channel`](crate::Body::channel)), and how
-/// its chunks go on the wire.
+/// A response body that is neither in memory nor a file: it is produced while it is
+/// written. Each piece is framed with the chunked transfer coding when `chunked` (its
+/// length was not known in advance and the client speaks HTTP/1.1), and goes as it is
+/// otherwise.
 #[derive(Debug)]
-pub(crate) struct Streaming {
-    body: BodyStream,
-    /// Framed with the chunked transfer coding (the length was not known in advance, and
-    /// the client speaks HTTP/1.1); otherwise the bytes go as they are.
-    chunked: bool,
+pub(crate) enum LiveBody {
+    /// Sent by a producer on another thread ([`Body::channel`](crate::Body::channel)):
+    /// the poller takes what is there ([`Connection::pump`]) and waits for more.
+    Stream { body: BodyStream, chunked: bool },
+    /// Read from a `Read` ([`Body::reader`](crate::Body::reader)), which may block: a
+    /// worker pulls it in bursts ([`Connection::pull`]) while the socket takes them.
+    Reader { body: BodyReader, chunked: bool },
 }
 
 /// What [`Connection::pump`] found.
@@ -78,6 +83,13 @@ pub(crate) enum Pump {
     /// closes without the body's end.
     Aborted,
 }
+
+/// How much of a reader body one worker turn pulls before it lets other connections
+/// have the worker: the pull also stops as soon as the socket is full.
+const PULL_PER_TURN: usize = 1024 * 1024;
+
+/// The most one read from a reader body asks for: about what the server holds of it.
+const PULL_PIECE: usize = 64 * 1024;
 
 impl Connection {
     pub(crate) fn new(stream: TcpStream, peer: SocketAddr) -> Connection {
@@ -95,30 +107,30 @@ impl Connection {
             queued: 0,
             written: 0,
             access: AccessLog::default(),
-            streaming: None,
+            body: None,
         }
     }
 
-    /// The response whose head was just written goes on with `body`, produced elsewhere:
-    /// its bytes are written as [`pump`](Connection::pump) finds them.
-    pub(crate) fn stream(&mut self, body: BodyStream, chunked: bool) {
-        self.streaming = Some(Streaming { body, chunked });
+    /// The response whose head was just written goes on with `body`, produced while it
+    /// is written.
+    pub(crate) fn go_on_with(&mut self, body: LiveBody) {
+        self.body = Some(body);
     }
 
-    /// Takes what the producer of the streamed body sent, framed, into the pending output;
-    /// when the body has ended, its end too, and the stream is done.
+    /// Takes what the producer of a streamed body sent, framed, into the pending output;
+    /// when the body has ended, its end too, and the body is done.
     pub(crate) fn pump(&mut self) -> Pump {
-        let Some(streaming) = &self.streaming else {
+        let Some(LiveBody::Stream { body, chunked }) = &self.body else {
             return Pump::Waiting;
         };
-        let (queued, ended) = match streaming.body.pull() {
+        let (queued, ended) = match body.pull() {
             Pulled::Pending => return Pump::Waiting,
             Pulled::Aborted => {
-                self.streaming = None;
+                self.body = None;
                 return Pump::Aborted;
             }
-            Pulled::Chunks(chunks) => (stream::framed(chunks, streaming.chunked, false), false),
-            Pulled::Finished => (stream::framed(Vec::new(), streaming.chunked, true), true),
+            Pulled::Chunks(chunks) => (stream::framed(chunks, *chunked, false), false),
+            Pulled::Finished => (stream::framed(Vec::new(), *chunked, true), true),
         };
         let out = self.output.get_or_insert_with(Box::default);
         for bytes in queued {
@@ -126,11 +138,40 @@ impl Connection {
             out.push(bytes, Payload::None);
         }
         if ended {
-            self.streaming = None;
+            self.body = None;
             // The response's last byte is known now: the access log can place it.
             self.access.ends_at(self.queued);
         }
         Pump::Queued
+    }
+
+    /// Reads a reader body and writes it, on a worker, until the body ends, the socket
+    /// is full, or this turn's share ([`PULL_PER_TURN`]) is written: then the connection
+    /// goes back to the poller with the rest still to pull. An error (from the reader, or
+    /// a reader that ends short of the declared length) aborts the response.
+    pub(crate) fn pull(&mut self) -> io::Result<()> {
+        let mut share = PULL_PER_TURN;
+        while self.output.is_none() && share > 0 {
+            let Some(LiveBody::Reader { body, chunked }) = &mut self.body else {
+                return Ok(());
+            };
+            let chunked = *chunked;
+            let (pieces, ended) = match body.read_piece(PULL_PIECE)? {
+                Piece::Bytes(bytes) => {
+                    share = share.saturating_sub(bytes.len());
+                    (stream::framed(vec![bytes], chunked, false), false)
+                }
+                Piece::End => (stream::framed(Vec::new(), chunked, true), true),
+            };
+            for piece in pieces {
+                self.write_response(&[], Payload::Bytes(piece))?;
+            }
+            if ended {
+                self.body = None;
+                self.access.ends_at(self.queued);
+            }
+        }
+        Ok(())
     }
 
     /// Lends what the request/response exchange needs to see of this connection.
@@ -271,7 +312,9 @@ impl Outgoing {
             Payload::Bytes(bytes) => self.chunks.push_back(Chunk::Bytes(bytes)),
             Payload::File(region) if region.is_empty() => {}
             Payload::File(region) => self.chunks.push_back(Chunk::File(region)),
-            Payload::Stream { .. } => unreachable!("a streamed body is pumped, not queued whole"),
+            Payload::Stream { .. } | Payload::Reader { .. } => {
+                unreachable!("a body produced while it is written is never queued whole")
+            }
         }
     }
 
@@ -364,7 +407,9 @@ fn write_now(
                 Err(e) => return Err(e),
             }
         },
-        Payload::Stream { .. } => unreachable!("a streamed body is pumped, not written whole"),
+        Payload::Stream { .. } | Payload::Reader { .. } => {
+            unreachable!("a body produced while it is written is never written whole")
+        }
         Payload::None | Payload::File(_) => {
             let more = matches!(payload, Payload::File(_));
             let (written, sent) = write_bytes(|rest| write_head(stream, rest, more), head, written_total)?;

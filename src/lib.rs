@@ -60,7 +60,7 @@ mod status;
 mod stream;
 mod transport;
 
-pub use crate::body::{Body, FileRegion};
+pub use crate::body::{Body, BodyReader, FileRegion};
 pub use crate::config::Model;
 pub use crate::handler::Handler;
 pub use crate::server::{Builder, Server, ServerHandle};
@@ -68,7 +68,7 @@ pub use crate::shutdown::ShutdownReport;
 pub use crate::static_files::StaticFiles;
 pub use crate::stats::{Counters, Stats};
 pub use crate::status::Status;
-pub use crate::stream::{BodySender, SendError};
+pub use crate::stream::{BodySender, BodyStream, SendError};
 
 /// A request as a handler receives it: head and complete body.
 pub type Request = ::http::Request<bytes::Bytes>;

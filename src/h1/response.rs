@@ -8,7 +8,7 @@ use ::http::{HeaderMap, Method, StatusCode, Version};
 
 use super::date;
 use super::persistence::Persistence;
-use crate::body::Body;
+use crate::body::{Body, BodyReader};
 use crate::stream::BodyStream;
 
 /// The `Server` header nioserve sends unless the handler set one.
@@ -35,6 +35,13 @@ pub enum Payload {
         /// Whether each piece goes out as a chunk.
         chunked: bool,
     },
+    /// A body read from a `Read` as the socket takes it, framed as a stream's is.
+    Reader {
+        /// Where the bytes come from.
+        body: BodyReader,
+        /// Whether each piece goes out as a chunk.
+        chunked: bool,
+    },
 }
 
 impl Payload {
@@ -45,7 +52,7 @@ impl Payload {
             Payload::None => Some(0),
             Payload::Bytes(bytes) => Some(bytes.len() as u64),
             Payload::File(region) => Some(region.len()),
-            Payload::Stream { .. } => None,
+            Payload::Stream { .. } | Payload::Reader { .. } => None,
         }
     }
 
@@ -189,6 +196,7 @@ pub fn encode(
         Body::Bytes(bytes) => Payload::Bytes(bytes),
         Body::File(region) => Payload::File(region),
         Body::Stream(body) => Payload::Stream { body, chunked },
+        Body::Reader(body) => Payload::Reader { body, chunked },
     })
 }
 
@@ -449,7 +457,7 @@ mod tests {
                 Payload::None => 0,
                 Payload::Bytes(b) => b.len(),
                 Payload::File(f) => f.len() as usize,
-                Payload::Stream { .. } => unreachable!("no stream among these cases"),
+                Payload::Stream { .. } | Payload::Reader { .. } => unreachable!("no stream among these cases"),
             };
             assert_eq!(sent, case.expect_payload, "{head:?}");
         }

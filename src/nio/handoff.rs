@@ -114,13 +114,14 @@ impl Handoff {
     }
 }
 
-/// A connection and the request the poller read from it, on its way to a worker.
-/// Whatever the connection still buffers comes after that request.
+/// A connection on its way to a worker, with the request the poller read from it
+/// (whatever the connection still buffers comes after that request), or without one: it
+/// goes back only to have more of its response body read from a `Read`.
 #[derive(Debug)]
 pub(crate) struct Job {
     pub(crate) token: Token,
     pub(crate) conn: Connection,
-    pub(crate) request: Request,
+    pub(crate) request: Option<Request>,
 }
 
 /// A connection on its way back to the poller.

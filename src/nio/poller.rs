@@ -28,7 +28,7 @@ use mio::{Events, Interest, Poll, Token};
 use super::handoff::{Handback, Handoff, Job, PollerEnds, Returned};
 use super::slots::{Readiness, Slots, Timeouts, Wait};
 use crate::config::{self, Config};
-use crate::connection::{Connection, Pump};
+use crate::connection::{Connection, LiveBody, Pump};
 use crate::h1::error::Limits;
 use crate::h1::request::{self, Next};
 use crate::h1::response::{self, Payload};
@@ -310,23 +310,29 @@ impl Poller {
                 Ok(Sent::Blocked) => return self.park(token, Wait::Writing, conn, now),
                 Err(e) => return self.close_after_error(token, conn, &e),
             }
-            if conn.streaming.is_some() {
-                if conn.hung_up && conn.readable {
-                    // The client closed (or reset) while its response streams: read to
-                    // tell a FIN from bytes it sent ahead (kept for after the stream).
-                    if let Err(e) = conn.read_available(self.max_request_bytes) {
-                        return self.close_after_error(token, conn, &e);
+            match &conn.body {
+                Some(LiveBody::Stream { .. }) => {
+                    if conn.hung_up && conn.readable {
+                        // The client closed (or reset) while its response streams: read to
+                        // tell a FIN from bytes it sent ahead (kept for after the stream).
+                        if let Err(e) = conn.read_available(self.max_request_bytes) {
+                            return self.close_after_error(token, conn, &e);
+                        }
+                        if conn.eof {
+                            // Dropping the connection tells the producer (`SendError::Closed`).
+                            return self.close(token, conn, CloseReason::PeerClosed);
+                        }
                     }
-                    if conn.eof {
-                        // Dropping the connection tells the producer (`SendError::Closed`).
-                        return self.close(token, conn, CloseReason::PeerClosed);
+                    match conn.pump() {
+                        Pump::Queued => continue,
+                        Pump::Waiting => return self.park(token, Wait::Streaming, conn, now),
+                        Pump::Aborted => return self.close(token, conn, CloseReason::StreamAborted),
                     }
                 }
-                match conn.pump() {
-                    Pump::Queued => continue,
-                    Pump::Waiting => return self.park(token, Wait::Streaming, conn, now),
-                    Pump::Aborted => return self.close(token, conn, CloseReason::StreamAborted),
-                }
+                // All that was pulled is written: a worker reads the next burst (the reader
+                // may block, so never here).
+                Some(LiveBody::Reader { .. }) => return self.dispatch(token, conn, None),
+                None => {}
             }
             if let Some(reason) = conn.closing {
                 return self.linger(token, conn, reason, now);
@@ -352,7 +358,7 @@ impl Poller {
                         let buf = mem::take(&mut conn.input);
                         self.recycle(buf);
                     }
-                    return self.dispatch(token, conn, request);
+                    return self.dispatch(token, conn, Some(request));
                 }
                 Ok(Next::Partial { expects_continue }) => expects_continue,
                 Err(e) => {
@@ -435,7 +441,7 @@ impl Poller {
         }
     }
 
-    fn dispatch(&mut self, token: Token, conn: Connection, request: Request) {
+    fn dispatch(&mut self, token: Token, conn: Connection, request: Option<Request>) {
         self.slots.sent_to_worker(token);
         // Published before the worker can see the request, so a handler reporting
         // the counters (`/_status`) counts its own connection as busy.

@@ -18,7 +18,7 @@ use mio::Token;
 
 use super::handoff::{Handback, Handoff, Job, Returned, WorkerEnds};
 use crate::config::COPY_BODY_BYTES;
-use crate::connection::Connection;
+use crate::connection::{Connection, LiveBody};
 use crate::h1::response::Payload;
 use crate::handler::Handler;
 use crate::service::CloseReason;
@@ -88,11 +88,26 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    /// Answers `first`, then every complete request buffered behind it on `conn`, in order.
-    fn serve(&mut self, handoff: &Arc<Handoff>, token: Token, conn: &mut Connection, first: Request) -> io::Result<()> {
+    /// Answers `first` (if any), then every complete request buffered behind it on
+    /// `conn`, in order; a response whose body is read from a `Read` is pulled as far as
+    /// the socket takes it first. Without `first`, the connection came back only for
+    /// that: to pull more of such a body.
+    fn serve(
+        &mut self,
+        handoff: &Arc<Handoff>,
+        token: Token,
+        conn: &mut Connection,
+        first: Option<Request>,
+    ) -> io::Result<()> {
         self.scratch.clear();
-        let mut first = Some(first);
-        while conn.output.is_none() && conn.closing.is_none() && conn.streaming.is_none() {
+        let mut first = first;
+        loop {
+            if matches!(conn.body, Some(LiveBody::Reader { .. })) {
+                conn.pull()?;
+            }
+            if conn.output.is_some() || conn.closing.is_some() || conn.body.is_some() {
+                break;
+            }
             let answer = match first.take() {
                 Some(request) => self.responder.answer(conn.parts(token.0), request, &mut self.scratch),
                 // Nothing pipelined behind it, the usual case: no parse needed to know.
@@ -117,7 +132,13 @@ impl<H: Handler> Worker<H> {
                     conn.write_response(&self.scratch, Payload::None)?;
                     self.scratch.clear();
                     body.wake_with(handoff.stream_waker(token));
-                    conn.stream(body, chunked);
+                    conn.go_on_with(LiveBody::Stream { body, chunked });
+                }
+                Payload::Reader { body, chunked } => {
+                    // The head goes now; the body is pulled at the top of the loop.
+                    conn.write_response(&self.scratch, Payload::None)?;
+                    self.scratch.clear();
+                    conn.go_on_with(LiveBody::Reader { body, chunked });
                 }
                 payload => {
                     conn.write_response(&self.scratch, payload)?;
@@ -172,7 +193,7 @@ impl Held<'_> {
                 false,
                 conn.output.is_some()
                     || conn.closing.is_some()
-                    || conn.streaming.is_some()
+                    || conn.body.is_some()
                     || conn.eof
                     || !conn.input.is_empty(),
             ),

@@ -123,7 +123,7 @@ fn body_bytes(response: &Response) -> Vec<u8> {
             region.file().read_exact_at(&mut bytes, region.offset()).unwrap();
             bytes
         }
-        Body::Stream(_) => panic!("static files are never streamed from a producer"),
+        Body::Stream(_) | Body::Reader(_) => panic!("static files are never produced while written"),
     }
 }
 
