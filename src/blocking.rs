@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use log::debug;
 
 use crate::access::AccessLog;
@@ -29,6 +30,7 @@ use crate::shutdown::ServerThread;
 use crate::stats::Counters;
 use crate::stream::{self, Pulled};
 use crate::transport::{self, AcceptErrors, Drained, Sent};
+use crate::upgrade::{self, OnUpgrade, Upgraded};
 
 /// How often a thread blocked in `accept()` or `read()` looks up to see whether
 /// the server is shutting down or a deadline has passed.
@@ -62,6 +64,7 @@ pub(crate) fn spawn<H: Handler>(
                 input: ReadBuf::with_capacity(config::READ_BUFFER_BYTES),
                 out: Vec::with_capacity(4096),
                 accept_errors: AcceptErrors::default(),
+                switched: None,
             };
             thread::Builder::new()
                 .name(format!("nioserve-conn-{k}"))
@@ -86,6 +89,9 @@ struct ConnThread<H> {
     input: ReadBuf,
     out: Vec<u8>,
     accept_errors: AcceptErrors,
+    /// Set when the connection just served switched protocols: its callback, and the
+    /// bytes read after the request.
+    switched: Option<(OnUpgrade, Bytes)>,
 }
 
 /// What a thread keeps about the connection it serves, beside its read buffer.
@@ -103,6 +109,8 @@ struct Conn {
     /// Responses whose last byte is not written yet. Dropped with responses still pending
     /// (a write failed), it logs what went out.
     access: AccessLog,
+    /// The `101` just written hands the connection to this callback.
+    upgrade: Option<OnUpgrade>,
 }
 
 impl Conn {
@@ -147,6 +155,9 @@ impl<H: Handler> ConnThread<H> {
                     };
                     debug!("{peer} #{}: closed ({reason:?})", self.id);
                     self.counters.connection_ended();
+                    if let Some((on_upgrade, read_ahead)) = self.switched.take() {
+                        hand_over(stream, on_upgrade, read_ahead);
+                    }
                 }
                 Err(e) => {
                     if let Some(pause) = self.accept_errors.failed(&e) {
@@ -217,6 +228,11 @@ impl<H: Handler> ConnThread<H> {
                 self.counters.worker_free();
                 conn.access.written(conn.written);
                 sent?;
+                if let Some(on_upgrade) = conn.upgrade.take() {
+                    // The rest is the new protocol's, and the socket the callback's.
+                    self.switched = Some((on_upgrade, Bytes::copy_from_slice(self.input.bytes())));
+                    return Ok(CloseReason::Upgraded);
+                }
                 if let Some(reason) = conn.closing {
                     return Ok(self.linger(stream, reason));
                 }
@@ -276,6 +292,10 @@ impl<H: Handler> ConnThread<H> {
             Payload::Reader { mut body, chunked } => {
                 write_all(stream, &self.out, Payload::None, &mut conn.written)?;
                 return write_reader(stream, &mut body, chunked, conn);
+            }
+            Payload::Upgrade(on_upgrade) => {
+                conn.upgrade = Some(on_upgrade);
+                return write_all(stream, &self.out, Payload::None, &mut conn.written);
             }
             payload => return write_all(stream, &self.out, payload, &mut conn.written),
         };
@@ -363,6 +383,19 @@ impl<H: Handler> ConnThread<H> {
     }
 }
 
+/// Gives a connection that switched protocols to its callback, blocking and with no
+/// timeouts: from now on it is the callback's.
+fn hand_over(stream: TcpStream, on_upgrade: OnUpgrade, read_ahead: Bytes) {
+    let ready = stream
+        .set_read_timeout(None)
+        .and_then(|()| stream.set_write_timeout(None));
+    match (ready, on_upgrade.take()) {
+        (Ok(()), Some(callback)) => upgrade::hand_over(callback, Upgraded::new(stream, read_ahead)),
+        (Err(e), _) => debug!("the upgraded connection could not be handed over: {e}"),
+        (Ok(()), None) => log::error!("the upgrade callback was taken by another response"),
+    }
+}
+
 /// Writes a body read from a `Read`, piece by piece as the reader gives it. An error
 /// (from the reader, or one that ends short of the declared length) aborts the response.
 fn write_reader(stream: &TcpStream, body: &mut BodyReader, chunked: bool, conn: &mut Conn) -> io::Result<()> {
@@ -395,7 +428,7 @@ fn write_all(mut stream: &TcpStream, head: &[u8], payload: Payload, written: &mu
             Payload::None => Sent::All,
             Payload::Bytes(body) => transport::write_bytes(|bytes| stream.write(bytes), &body, written)?.1,
             Payload::File(mut region) => transport::send_region(&mut stream, &mut region, written)?,
-            Payload::Stream { .. } | Payload::Reader { .. } => {
+            Payload::Stream { .. } | Payload::Reader { .. } | Payload::Upgrade(_) => {
                 unreachable!("a body produced while it is written is written as it comes")
             }
         };

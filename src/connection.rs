@@ -312,7 +312,7 @@ impl Outgoing {
             Payload::Bytes(bytes) => self.chunks.push_back(Chunk::Bytes(bytes)),
             Payload::File(region) if region.is_empty() => {}
             Payload::File(region) => self.chunks.push_back(Chunk::File(region)),
-            Payload::Stream { .. } | Payload::Reader { .. } => {
+            Payload::Stream { .. } | Payload::Reader { .. } | Payload::Upgrade(_) => {
                 unreachable!("a body produced while it is written is never queued whole")
             }
         }
@@ -407,7 +407,7 @@ fn write_now(
                 Err(e) => return Err(e),
             }
         },
-        Payload::Stream { .. } | Payload::Reader { .. } => {
+        Payload::Stream { .. } | Payload::Reader { .. } | Payload::Upgrade(_) => {
             unreachable!("a body produced while it is written is never written whole")
         }
         Payload::None | Payload::File(_) => {

@@ -31,7 +31,7 @@ use crate::{Request, Response};
 /// | `204 No Content` with an empty body | no `Content-Length` at all (RFC 9110 §8.6), whatever the handler set |
 /// | `304 Not Modified` | no body; the handler's `Content-Length` (the length a `GET` would get) if it set one |
 /// | a `HEAD` response with an empty body and a `Content-Length` | that `Content-Length`, so it can announce the `GET`'s length |
-/// | a `1xx` status, `101 Switching Protocols` included (interim responses are the server's; nioserve hands no connection over) | `500`, logged at `error` with the route, and the connection closes |
+/// | a `1xx` status (interim responses are the server's), and a `101 Switching Protocols` without an [`OnUpgrade`](crate::OnUpgrade) and an `Upgrade` header, or to a request that did not ask to upgrade (see [`OnUpgrade`](crate::OnUpgrade)) | `500`, logged at `error` with the route, and the connection closes |
 /// | a status 600–999 (`http::StatusCode` accepts them; RFC 9110 §15 gives them no class) | `500`, logged, closed |
 /// | a `Content-Length` that is not a decimal number, or several that differ | `500`, logged, closed |
 /// | `204 No Content` with a body | `500`, logged, closed |

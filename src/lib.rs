@@ -59,6 +59,7 @@ mod stats;
 mod status;
 mod stream;
 mod transport;
+mod upgrade;
 
 pub use crate::body::{Body, BodyReader, FileRegion};
 pub use crate::config::Model;
@@ -69,6 +70,7 @@ pub use crate::static_files::StaticFiles;
 pub use crate::stats::{Counters, Stats};
 pub use crate::status::Status;
 pub use crate::stream::{BodySender, BodyStream, SendError};
+pub use crate::upgrade::{OnUpgrade, Upgraded};
 
 /// A request as a handler receives it: head and complete body.
 pub type Request = ::http::Request<bytes::Bytes>;

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ::http::{Method, StatusCode, Uri, Version};
+use ::http::{header, Method, StatusCode, Uri, Version};
 use log::{debug, error};
 
 use crate::access::{self, AccessLog};
@@ -23,9 +23,10 @@ use crate::config::Config;
 use crate::h1::error::{Limits, ParseError};
 use crate::h1::persistence::{self, Facts, Persistence, Why};
 use crate::h1::response::{self, Payload};
-use crate::h1::{head, request};
+use crate::h1::{fields, head, request};
 use crate::handler::Handler;
 use crate::read_buf::ReadBuf;
+use crate::upgrade::OnUpgrade;
 
 /// Why a connection ends, for the debug log and for the `Connection: close` decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +54,8 @@ pub(crate) enum CloseReason {
     /// The producer of a streamed body dropped its sender before finishing: the body
     /// ends without its end, so the client cannot take it for whole.
     StreamAborted,
+    /// The connection switched protocols (`101`) and went to the handler's callback.
+    Upgraded,
 }
 
 /// The per-connection facts a response depends on, lent by the connection model.
@@ -176,6 +179,10 @@ impl<H: Handler> Responder<H> {
 
         let version = request.version();
         let client_keeps_alive = persistence::wants_keep_alive(version, request.headers());
+        // RFC 9110 §7.8: a server may switch only to a protocol the client asked for.
+        let client_upgrades = version == Version::HTTP_11
+            && request.headers().contains_key(header::UPGRADE)
+            && fields::header_has_token(request.headers(), header::CONNECTION, "upgrade");
         let method = request.method().clone();
         let route = Route::of(&request);
         // The line is logged once the response's last byte is written (see `access`).
@@ -193,6 +200,9 @@ impl<H: Handler> Responder<H> {
                 return Own::failure(&method, version, CloseReason::HandlerPanicked).write(ex, out, access);
             }
         };
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            return self.switch(ex, out, response, client_upgrades, (&method, version, &route), access);
+        }
         // Decided after the handler ran: shutdown may have begun meanwhile.
         let last_buffered = ex.eof && ex.input.is_empty();
         let persistence = persistence::decide(&Facts {
@@ -229,6 +239,49 @@ impl<H: Handler> Responder<H> {
             ex.access.push(text, started, body_at, end);
         }
         Answer::Answered(payload)
+    }
+}
+
+impl<H: Handler> Responder<H> {
+    /// Sends a handler's `101 Switching Protocols` and hands the connection over, or the
+    /// `500` for one that cannot be sent honestly.
+    fn switch(
+        &self,
+        ex: ConnParts<'_>,
+        out: &mut Vec<u8>,
+        response: crate::Response,
+        client_upgrades: bool,
+        (method, version, route): (&Method, Version, &Route),
+        access: Option<(Instant, Uri)>,
+    ) -> Answer {
+        let on_upgrade = response.extensions().get::<OnUpgrade>().cloned();
+        let refused = if !client_upgrades {
+            Some("the request did not ask to upgrade (Connection: upgrade, Upgrade)")
+        } else if !response.headers().contains_key(header::UPGRADE) {
+            Some("it has no Upgrade header")
+        } else if on_upgrade.is_none() {
+            Some("it has no OnUpgrade to take the connection")
+        } else {
+            None
+        };
+        let at = out.len();
+        let switched = match refused {
+            None => response::encode_switch(out, response.headers()).map_err(|invalid| invalid.to_string()),
+            Some(why) => Err(why.to_string()),
+        };
+        if let Err(why) = switched {
+            error!(
+                "{} #{}: the handler's 101 to {method} {route} cannot be sent: {why}; answering 500",
+                ex.peer, ex.id
+            );
+            return Own::failure(method, version, CloseReason::InvalidResponse).write(ex, out, access);
+        }
+        *ex.closing = Some(CloseReason::Upgraded);
+        if let Some((started, uri)) = access {
+            let text = access::request_line(ex.peer, method, &uri, version, 101);
+            ex.access.push_whole(text, started, ex.queued + at as u64, &out[at..]);
+        }
+        Answer::Answered(Payload::Upgrade(on_upgrade.expect("checked above")))
     }
 }
 

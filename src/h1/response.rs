@@ -10,6 +10,7 @@ use super::date;
 use super::persistence::Persistence;
 use crate::body::{Body, BodyReader};
 use crate::stream::BodyStream;
+use crate::upgrade::OnUpgrade;
 
 /// The `Server` header nioserve sends unless the handler set one.
 const SERVER: &[u8] = concat!("Server: nioserve/", env!("CARGO_PKG_VERSION"), "\r\n").as_bytes();
@@ -35,6 +36,9 @@ pub enum Payload {
         /// Whether each piece goes out as a chunk.
         chunked: bool,
     },
+    /// Nothing: the head was a `101 Switching Protocols`, and the connection goes to
+    /// this callback.
+    Upgrade(OnUpgrade),
     /// A body read from a `Read` as the socket takes it, framed as a stream's is.
     Reader {
         /// Where the bytes come from.
@@ -52,6 +56,7 @@ impl Payload {
             Payload::None => Some(0),
             Payload::Bytes(bytes) => Some(bytes.len() as u64),
             Payload::File(region) => Some(region.len()),
+            Payload::Upgrade(_) => Some(0),
             Payload::Stream { .. } | Payload::Reader { .. } => None,
         }
     }
@@ -67,8 +72,9 @@ impl Payload {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Invalid {
     /// A `1xx` status as the final response (RFC 9110 §15.2): the client would wait for
-    /// another response on a connection it then reads as HTTP again. `101 Switching
-    /// Protocols` included: nioserve hands no connection over to another protocol.
+    /// another response on a connection it then reads as HTTP again. A `101 Switching
+    /// Protocols` is sent only by `encode_switch`, for a handler that hands the
+    /// connection over ([`OnUpgrade`]); here it is one more interim status.
     Interim(u16),
     /// A status outside 100–599 (`http::StatusCode` takes up to 999): RFC 9110 §15
     /// defines no class for it, so a client cannot tell what it means.
@@ -198,6 +204,23 @@ pub fn encode(
         Body::Stream(body) => Payload::Stream { body, chunked },
         Body::Reader(body) => Payload::Reader { body, chunked },
     })
+}
+
+/// Appends the head of a `101 Switching Protocols` response: the handler's headers (its
+/// `Upgrade` among them) but for framing, and `Connection: upgrade` (RFC 9110 §7.8). No
+/// body follows: the next bytes are the new protocol's.
+///
+/// # Errors
+///
+/// As [`encode`], for a `Content-Length` that is not a number (then `out` is left as it was).
+pub(crate) fn encode_switch(out: &mut Vec<u8>, headers: &HeaderMap) -> Result<(), Invalid> {
+    let start = out.len();
+    if let Err(invalid) = write_head(out, StatusCode::SWITCHING_PROTOCOLS, headers) {
+        out.truncate(start);
+        return Err(invalid);
+    }
+    out.extend_from_slice(b"Connection: upgrade\r\n\r\n");
+    Ok(())
 }
 
 /// Writes the status line, `Date` and `Server` unless the handler set them, and the
@@ -457,7 +480,9 @@ mod tests {
                 Payload::None => 0,
                 Payload::Bytes(b) => b.len(),
                 Payload::File(f) => f.len() as usize,
-                Payload::Stream { .. } | Payload::Reader { .. } => unreachable!("no stream among these cases"),
+                Payload::Stream { .. } | Payload::Reader { .. } | Payload::Upgrade(_) => {
+                    unreachable!("no stream among these cases")
+                }
             };
             assert_eq!(sent, case.expect_payload, "{head:?}");
         }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use crossbeam_channel::{Receiver, Sender};
 use log::error;
-use mio::{Token, Waker};
+use mio::{Registry, Token, Waker};
 
 use crate::connection::Connection;
 use crate::service::CloseReason;
@@ -28,6 +28,8 @@ use crate::Request;
 #[derive(Debug)]
 pub(crate) struct Handoff {
     waker: Waker,
+    /// The poll instance's registry, for a worker to take an upgraded socket out of it.
+    registry: Registry,
     /// The poller is in, or about to enter, `poll()` and may need a wake-up.
     poller_asleep: AtomicBool,
     /// Set by the server handle; read by the poller, which then stops accepting, and by
@@ -41,9 +43,16 @@ pub(crate) struct Handoff {
 }
 
 impl Handoff {
-    fn new(waker: Waker, shutting_down: Arc<AtomicBool>, counters: Counters, ready: Sender<Token>) -> Handoff {
+    fn new(
+        waker: Waker,
+        registry: Registry,
+        shutting_down: Arc<AtomicBool>,
+        counters: Counters,
+        ready: Sender<Token>,
+    ) -> Handoff {
         Handoff {
             waker,
+            registry,
             poller_asleep: AtomicBool::new(false),
             shutting_down,
             counters,
@@ -65,6 +74,12 @@ impl Handoff {
                 }
             }
         })
+    }
+
+    /// Takes a socket that leaves the server out of the poll instance: no event for it
+    /// reaches the poller any more, whatever becomes of its token.
+    pub(crate) fn deregister(&self, stream: &mut mio::net::TcpStream) -> io::Result<()> {
+        self.registry.deregister(stream)
     }
 
     /// The poller is about to sleep in `poll()`: from here on, a hand-back wakes it.
@@ -139,6 +154,9 @@ pub(crate) enum Handback {
     Live(Connection),
     /// Writing to the socket failed, or the worker unwound: the poller frees the slot.
     Dead(Connection, CloseReason),
+    /// The connection switched protocols and left the server: the poller frees the slot.
+    /// The socket is no longer registered with the poll instance.
+    Upgraded,
 }
 
 /// The poller's ends of the channels.
@@ -170,6 +188,7 @@ pub(crate) struct WorkerEnds {
 /// sending on a channel whose poller is gone drops (and so closes) the connection.
 pub(crate) fn handoff(
     waker: Waker,
+    registry: Registry,
     shutting_down: Arc<AtomicBool>,
     counters: Counters,
 ) -> (Arc<Handoff>, PollerEnds, WorkerEnds) {
@@ -177,7 +196,7 @@ pub(crate) fn handoff(
     let (returns_tx, returns_rx) = crossbeam_channel::unbounded();
     let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
     (
-        Arc::new(Handoff::new(waker, shutting_down, counters, ready_tx)),
+        Arc::new(Handoff::new(waker, registry, shutting_down, counters, ready_tx)),
         PollerEnds {
             jobs: jobs_tx,
             returns: returns_rx,

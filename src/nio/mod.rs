@@ -45,7 +45,12 @@ pub(crate) fn spawn<H: Handler>(
     let poll = Poll::new()?;
     poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
     let waker = Waker::new(poll.registry(), WAKER)?;
-    let (handoff, poller_ends, worker_ends) = handoff::handoff(waker, Arc::clone(shutting_down), counters.clone());
+    let (handoff, poller_ends, worker_ends) = handoff::handoff(
+        waker,
+        poll.registry().try_clone()?,
+        Arc::clone(shutting_down),
+        counters.clone(),
+    );
 
     // If anything below fails, dropping the channel ends stops the threads already started.
     let mut threads = worker::spawn_pool(config.workers, &responder, &handoff, worker_ends)?;

@@ -469,6 +469,11 @@ impl Poller {
                     self.drive(token, conn, Turn::Event, now);
                 }
                 Handback::Dead(conn, reason) => self.close(token, conn, reason),
+                Handback::Upgraded => {
+                    debug!("#{}: switched protocols; the connection left the server", token.0);
+                    self.slots.free(token);
+                    self.handoff.counters.closed();
+                }
             }
         }
     }

@@ -12,6 +12,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread;
 
+use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 use log::{debug, error};
 use mio::Token;
@@ -25,6 +26,7 @@ use crate::service::CloseReason;
 use crate::service::{self, Answer, Responder};
 use crate::shutdown::ServerThread;
 use crate::transport::Sent;
+use crate::upgrade::{self, OnUpgrade, Upgraded};
 use crate::Request;
 
 /// Pipelined responses are gathered into one write up to about this many bytes.
@@ -98,9 +100,10 @@ impl<H: Handler> Worker<H> {
         token: Token,
         conn: &mut Connection,
         first: Option<Request>,
-    ) -> io::Result<()> {
+    ) -> io::Result<Option<OnUpgrade>> {
         self.scratch.clear();
         let mut first = first;
+        let mut upgrade = None;
         loop {
             if matches!(conn.body, Some(LiveBody::Reader { .. })) {
                 conn.pull()?;
@@ -140,6 +143,12 @@ impl<H: Handler> Worker<H> {
                     self.scratch.clear();
                     conn.go_on_with(LiveBody::Reader { body, chunked });
                 }
+                Payload::Upgrade(on_upgrade) => {
+                    // The `101` head goes now; the connection is handed over after.
+                    conn.write_response(&self.scratch, Payload::None)?;
+                    self.scratch.clear();
+                    upgrade = Some(on_upgrade);
+                }
                 payload => {
                     conn.write_response(&self.scratch, payload)?;
                     self.scratch.clear();
@@ -160,7 +169,7 @@ impl<H: Handler> Worker<H> {
             }
             self.scratch.clear();
         }
-        Ok(())
+        Ok(upgrade)
     }
 }
 
@@ -182,14 +191,16 @@ impl Held<'_> {
             .expect("a held connection is there until it is handed back")
     }
 
-    /// Gives the connection back to the poller after `served`, waking it if it is needed now.
-    fn hand_back(mut self, served: io::Result<()>) {
+    /// Gives the connection back to the poller after `served`, waking it if it is needed
+    /// now; or, after a `101`, to the handler's upgrade callback.
+    fn hand_back(mut self, served: io::Result<Option<OnUpgrade>>) {
         let token = self.token;
         let conn = self.conn();
         let (failed, urgent) = match served {
+            Ok(Some(upgrade)) => return self.hand_over(upgrade),
             // A connection that simply goes idle can wait for the poller's next turn;
             // anything else needs the poller now.
-            Ok(()) => (
+            Ok(None) => (
                 false,
                 conn.output.is_some()
                     || conn.closing.is_some()
@@ -209,6 +220,51 @@ impl Held<'_> {
                 Handback::Live(conn)
             };
             self.send(handback, urgent);
+        }
+    }
+
+    /// Hands the connection over to the upgrade callback: the poller stops watching it
+    /// and frees its slot; the socket, in blocking mode, and the bytes read after the
+    /// request go to the callback. A client that has not taken the whole `101` head at once
+    /// is closed instead: the new protocol must not start behind bytes still owed to it.
+    fn hand_over(mut self, upgrade: OnUpgrade) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let callback = upgrade.take();
+        let handed = match (&conn.output, callback) {
+            (None, Some(callback)) => self
+                .handoff
+                .deregister(&mut conn.stream)
+                .and_then(|()| {
+                    let Connection { stream, input, .. } = conn;
+                    let stream = std::net::TcpStream::from(stream);
+                    stream.set_nonblocking(false)?;
+                    Ok((stream, input))
+                })
+                .map(|(stream, input)| (callback, Upgraded::new(stream, Bytes::copy_from_slice(input.bytes())))),
+            (Some(_), _) => {
+                debug!(
+                    "{} #{}: the client did not take the 101 at once; closing",
+                    conn.peer, self.token.0
+                );
+                return self.send(Handback::Dead(conn, CloseReason::Io), true);
+            }
+            (None, None) => {
+                error!(
+                    "{} #{}: the upgrade callback was taken by another response",
+                    conn.peer, self.token.0
+                );
+                return self.send(Handback::Dead(conn, CloseReason::InvalidResponse), true);
+            }
+        };
+        self.send(Handback::Upgraded, true);
+        match handed {
+            Ok((callback, upgraded)) => upgrade::hand_over(callback, upgraded),
+            Err(e) => debug!(
+                "#{}: the upgraded connection could not be handed over: {e}",
+                self.token.0
+            ),
         }
     }
 
