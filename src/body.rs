@@ -4,8 +4,10 @@
 //! A body whose length is known before the first byte is written (every kind but a
 //! chunked stream) is framed by `Content-Length` (RFC 9112 §6.2); a stream of unknown
 //! length goes out with the chunked transfer coding (§7.1). Either way the client can
-//! tell where the body ends without the connection being closed, and one that ends
-//! early (its producer gave up) is never mistaken for a whole one.
+//! tell where the body ends without the connection being closed (but for an HTTP/1.0
+//! client, which has no chunked coding: it gets a body of unknown length unframed, and
+//! the close ends it), and one that ends early (its producer gave up) is never mistaken
+//! for a whole one.
 
 use std::fmt;
 use std::fs::File;

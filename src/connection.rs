@@ -55,7 +55,8 @@ pub(crate) struct Connection {
     /// Responses not yet written whole, for the access log (empty when it is off).
     pub(crate) access: AccessLog,
     /// The rest of the body of the response being written, while it is being produced.
-    pub(crate) body: Option<LiveBody>,
+    /// Boxed: most connections never have one, and every idle one carries the field.
+    pub(crate) body: Option<Box<LiveBody>>,
 }
 
 /// A response body that is neither in memory nor a file: it is produced while it is
@@ -114,13 +115,13 @@ impl Connection {
     /// The response whose head was just written goes on with `body`, produced while it
     /// is written.
     pub(crate) fn go_on_with(&mut self, body: LiveBody) {
-        self.body = Some(body);
+        self.body = Some(Box::new(body));
     }
 
     /// Takes what the producer of a streamed body sent, framed, into the pending output;
     /// when the body has ended, its end too, and the body is done.
     pub(crate) fn pump(&mut self) -> Pump {
-        let Some(LiveBody::Stream { body, chunked }) = &self.body else {
+        let Some(LiveBody::Stream { body, chunked }) = self.body.as_deref() else {
             return Pump::Waiting;
         };
         let (queued, ended) = match body.pull() {
@@ -152,7 +153,7 @@ impl Connection {
     pub(crate) fn pull(&mut self) -> io::Result<()> {
         let mut share = PULL_PER_TURN;
         while self.output.is_none() && share > 0 {
-            let Some(LiveBody::Reader { body, chunked }) = &mut self.body else {
+            let Some(LiveBody::Reader { body, chunked }) = self.body.as_deref_mut() else {
                 return Ok(());
             };
             let chunked = *chunked;

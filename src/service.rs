@@ -129,8 +129,9 @@ impl<H: Handler> Responder<H> {
         &self.limits
     }
 
-    /// Answers the first complete request in `ex.input`, appending the response
-    /// head (and nothing else) to `out`.
+    /// Answers the first complete request in `ex.input`, appending the response head to
+    /// `out` (and the whole response, when the server writes it itself: a refusal, a
+    /// `500`); the [`Answer`] carries the body that follows it.
     pub(crate) fn answer_next(&self, ex: ConnParts<'_>, out: &mut Vec<u8>) -> Answer {
         let (buffered, progress) = ex.input.bytes_and_progress();
         let (request, used) = match request::next(buffered, progress, &self.limits) {
@@ -146,8 +147,9 @@ impl<H: Handler> Responder<H> {
         self.answer(ex, request, out)
     }
 
-    /// Answers `request`, already taken from `ex.input`, appending the response head
-    /// (and nothing else) to `out`.
+    /// Answers `request`, already taken from `ex.input`, appending the response head to
+    /// `out` (the whole response when the server writes its own), as
+    /// [`answer_next`](Responder::answer_next) does.
     pub(crate) fn answer(&self, ex: ConnParts<'_>, request: crate::Request, out: &mut Vec<u8>) -> Answer {
         *ex.served += 1;
         debug!(

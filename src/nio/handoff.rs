@@ -150,7 +150,8 @@ pub(crate) struct Returned {
 #[derive(Debug)]
 pub(crate) enum Handback {
     /// The connection lives on. From what it carries the poller sees whether it is
-    /// idle, mid-request, waiting to write, or closing after its last response.
+    /// idle, mid-request, waiting to write, streaming a response body, or closing after
+    /// its last response.
     Live(Connection),
     /// Writing to the socket failed, or the worker unwound: the poller frees the slot.
     Dead(Connection, CloseReason),

@@ -4,8 +4,9 @@
 //! (with their deadlines) and the receiving end of the hand-back channel. It accepts,
 //! reads and parses; a connection moves to the worker pool only once a complete request
 //! is buffered, so a slow or partial request never reaches a worker. It writes what a
-//! worker could not (the socket was full), sends error responses, and closes. It never
-//! runs handler code and never blocks anywhere but in `poll()`.
+//! worker could not (the socket was full), writes streamed bodies as their producers send
+//! them, sends error responses, and closes. It never runs handler code and never blocks
+//! anywhere but in `poll()`.
 //!
 //! Sockets are registered once, for both directions, edge-triggered. Readiness is
 //! reported once per edge, so whatever the poller learns it must remember: a
@@ -310,11 +311,13 @@ impl Poller {
                 Ok(Sent::Blocked) => return self.park(token, Wait::Writing, conn, now),
                 Err(e) => return self.close_after_error(token, conn, &e),
             }
-            match &conn.body {
+            match conn.body.as_deref() {
                 Some(LiveBody::Stream { .. }) => {
                     if conn.hung_up && conn.readable {
                         // The client closed (or reset) while its response streams: read to
                         // tell a FIN from bytes it sent ahead (kept for after the stream).
+                        // A FIN here is taken as the client leaving, as nginx takes it for a
+                        // proxied response: a stream has no end to wait for.
                         if let Err(e) = conn.read_available(self.max_request_bytes) {
                             return self.close_after_error(token, conn, &e);
                         }
@@ -326,7 +329,9 @@ impl Poller {
                     match conn.pump() {
                         Pump::Queued => continue,
                         Pump::Waiting => return self.park(token, Wait::Streaming, conn, now),
-                        Pump::Aborted => return self.close(token, conn, CloseReason::StreamAborted),
+                        // Lingering, so that bytes the client sent ahead do not turn the
+                        // close into a reset that destroys what was sent before the abort.
+                        Pump::Aborted => return self.linger(token, conn, CloseReason::StreamAborted, now),
                     }
                 }
                 // All that was pulled is written: a worker reads the next burst (the reader

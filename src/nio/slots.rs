@@ -2,15 +2,15 @@
 //! in, and the deadline of every state that waits for the client.
 //!
 //! A connection is always in exactly one slot state, and the state is only changed
-//! through the methods here, which keep the counts (idle, on a worker) and the deadlines
-//! in step with it:
+//! through the methods here, which keep the counts (idle, streaming, on a worker, readable
+//! on a worker) and the deadlines in step with it:
 //!
 //! ```text
 //!              reserve                 sent_to_worker
 //!   (accept) ─────────▶ Taken ───────────────────────▶ OnWorker(Readiness)
 //!                        ▲ │ park(wait)                     │ back_from_worker
 //!          take / expire │ ▼                                ▼
-//!                 Waiting { Idle | Reading | Writing | Lingering } ...... Taken
+//!     Waiting { Idle | Reading | Writing | Lingering | Streaming } ... Taken
 //!                                                     free ▶ (slot gone)
 //! ```
 //!
@@ -105,7 +105,7 @@ enum Slot<C> {
 #[derive(Debug)]
 pub(crate) struct Slots<C> {
     slab: Slab<Slot<C>>,
-    /// One FIFO per [`Wait`], indexed by it.
+    /// One FIFO per timed [`Wait`] (`Wait::TIMED`), indexed by it; `Streaming` has none.
     deadlines: [Deadlines; 4],
     /// The last timer id handed out; ids are never reused.
     last_timer: u64,

@@ -4,8 +4,9 @@
 //! holds at least one complete request, runs the handler, writes the response,
 //! answers every further complete request already buffered (pipelining, in order),
 //! and hands the connection back as soon as it would have to wait — for the socket
-//! to drain or for the client's next request. It never reads from the socket, so a
-//! slow client can never hold it.
+//! to drain, for the client's next request, or for a streamed body's producer. It never
+//! reads from the socket, so a slow client can never hold it; a body read from a `Read`
+//! it pulls only while the socket takes it.
 
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
@@ -105,7 +106,7 @@ impl<H: Handler> Worker<H> {
         let mut first = first;
         let mut upgrade = None;
         loop {
-            if matches!(conn.body, Some(LiveBody::Reader { .. })) {
+            if matches!(conn.body.as_deref(), Some(LiveBody::Reader { .. })) {
                 conn.pull()?;
             }
             if conn.output.is_some() || conn.closing.is_some() || conn.body.is_some() {

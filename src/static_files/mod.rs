@@ -93,7 +93,7 @@ use response::{content_type, error_response, redirect_to_directory, serve_file, 
 /// - Errors have a one-line `text/plain` body such as `404 Not Found`. A path that
 ///   does not resolve is `404`, permission denied is `403`. When the process is out
 ///   of file descriptors, the cache closes those it holds and the open is tried
-///   once more; if it still fails, `503 Responder Unavailable` with `Retry-After: 1`.
+///   once more; if it still fails, `503 Service Unavailable` with `Retry-After: 1`.
 ///   Any other I/O error is `500` (and logged at `warn`).
 ///
 /// - Files up to 64 KiB ([`in_memory_up_to`](StaticFiles::in_memory_up_to)) are
