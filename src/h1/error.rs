@@ -113,6 +113,14 @@ impl ParseError {
     }
 }
 
+/// Limits small enough that every one can be crossed by a literal in a test table.
+#[cfg(test)]
+pub(crate) const TEST_LIMITS: Limits = Limits {
+    max_header_bytes: 128,
+    max_uri_bytes: 32,
+    max_body_bytes: 16,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,25 +38,28 @@ pub(crate) fn header_has_token(headers: &HeaderMap, name: HeaderName, token: &st
         .any(|element| element.eq_ignore_ascii_case(token.as_bytes()))
 }
 
+/// Header field lines, as (name, value), for test tables.
+#[cfg(test)]
+pub(crate) type Lines = &'static [(&'static str, &'static str)];
+
+/// A header map of `lines`, in order, for test tables.
+#[cfg(test)]
+pub(crate) fn header_map(lines: Lines) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for &(name, value) in lines {
+        headers.append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    headers
+}
+
 #[cfg(test)]
 mod tests {
     use ::http::header;
 
     use super::*;
-
-    /// Header field lines, as (name, value).
-    type Lines = &'static [(&'static str, &'static str)];
-
-    fn header_map(lines: Lines) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for &(name, value) in lines {
-            headers.append(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        headers
-    }
 
     #[test]
     fn has_token() {

@@ -341,12 +341,7 @@ fn is_valid_host(value: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const LIMITS: Limits = Limits {
-        max_header_bytes: 128,
-        max_uri_bytes: 32,
-        max_body_bytes: 16,
-    };
+    use crate::h1::error::TEST_LIMITS as LIMITS;
 
     /// Whatever byte sits in whatever part of a request, a head that [`parse_head`] accepts
     /// builds a request. It would not if httparse or `check_target` let through a byte that

@@ -127,23 +127,8 @@ pub(crate) fn keep_alive_secs(timeout: Duration) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use ::http::header::{HeaderName, HeaderValue};
-
     use super::*;
-
-    /// Header field lines, as (name, value).
-    type Lines = &'static [(&'static str, &'static str)];
-
-    fn header_map(lines: Lines) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for &(name, value) in lines {
-            headers.append(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        headers
-    }
+    use crate::h1::fields::{header_map, Lines};
 
     #[test]
     fn keep_alive() {

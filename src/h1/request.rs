@@ -155,14 +155,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::h1::error::MAX_HEADERS;
-
-    /// Small enough that every limit can be crossed by a literal in the tables below.
-    const LIMITS: Limits = Limits {
-        max_header_bytes: 128,
-        max_uri_bytes: 32,
-        max_body_bytes: 16,
-    };
+    use crate::h1::error::{MAX_HEADERS, TEST_LIMITS as LIMITS};
 
     /// What [`next`] says about a buffer seen for the first time.
     fn fresh(buf: &[u8], limits: &Limits) -> Result<Next, ParseError> {

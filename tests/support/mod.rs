@@ -110,27 +110,8 @@ impl Client {
     }
 
     fn read_reply(&mut self, head_only: bool) -> Reply {
-        let head_len = loop {
-            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
-                break i + 4;
-            }
-            self.fill().expect("response head");
-        };
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut parsed = httparse::Response::new(&mut headers);
-        let status = parsed.parse(&self.buf[..head_len]).expect("valid response head");
-        assert!(status.is_complete());
-        let code = parsed.code.expect("status code");
-        let headers: Vec<(String, String)> = parsed
-            .headers
-            .iter()
-            .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
-            .collect();
-        let reply = Reply {
-            status: code,
-            headers,
-            body: Vec::new(),
-        };
+        let reply = self.read_head();
+        let code = reply.status;
         let no_body = head_only || code / 100 == 1 || code == 204 || code == 304;
         let len: usize = if no_body {
             0
@@ -141,11 +122,10 @@ impl Client {
                 .parse()
                 .expect("numeric length")
         };
-        while self.buf.len() < head_len + len {
+        while self.buf.len() < len {
             self.fill().expect("response body");
         }
-        let body = self.buf[head_len..head_len + len].to_vec();
-        self.buf.drain(..head_len + len);
+        let body = self.buf.drain(..len).collect();
         Reply { body, ..reply }
     }
 
