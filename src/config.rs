@@ -24,6 +24,10 @@ pub(crate) const READ_BUFFER_BYTES: usize = 16 * 1024;
 /// How many spare read buffers the poller keeps for reuse.
 pub(crate) const READ_BUFFER_POOL: usize = 64;
 
+/// How much a connection whose body is being spooled reads at a time: what it holds of
+/// the body in memory.
+pub(crate) const SPOOL_READ_BYTES: usize = 64 * 1024;
+
 /// Responses with an in-memory body up to this size are copied behind their head
 /// (pipelined ones gathered into one write); larger ones leave with their head in one
 /// `writev`, from where they are. Measured on the 10.7 KB index page: copying it cost
@@ -84,6 +88,11 @@ pub(crate) struct Config {
     pub(crate) max_uri_bytes: usize,
     /// Bytes in a request body. Default is 1 MiB.
     pub(crate) max_body_bytes: usize,
+    /// A request body larger than this is written to a temporary file as it arrives
+    /// instead of kept in memory. Default is 64 KiB.
+    pub(crate) body_buffer_bytes: usize,
+    /// Where those temporary files go. Default is the system's (`std::env::temp_dir`).
+    pub(crate) spool_dir: Option<std::path::PathBuf>,
     /// How long shutdown waits for requests in flight. Default is 10 s.
     pub(crate) shutdown_grace: Duration,
 }
@@ -102,6 +111,8 @@ impl Default for Config {
             max_header_bytes: 16 * 1024,
             max_uri_bytes: 8 * 1024,
             max_body_bytes: 1024 * 1024,
+            body_buffer_bytes: 64 * 1024,
+            spool_dir: None,
             shutdown_grace: Duration::from_secs(10),
         }
     }

@@ -19,6 +19,7 @@ use crate::body::{BodyReader, Piece};
 use crate::h1::response::Payload;
 use crate::read_buf::{ReadBuf, Room};
 use crate::service::{CloseReason, ConnParts};
+use crate::spool::Spool;
 use crate::stream::{self, BodyStream, Pulled};
 use crate::transport::{send_region, write_bytes, Sent};
 
@@ -57,6 +58,9 @@ pub(crate) struct Connection {
     /// The rest of the body of the response being written, while it is being produced.
     /// Boxed: most connections never have one, and every idle one carries the field.
     pub(crate) body: Option<Box<LiveBody>>,
+    /// The request being read has a large body, which goes to a temporary file as it
+    /// arrives; its head was taken off `input`.
+    pub(crate) spool: Option<Box<Spool>>,
 }
 
 /// A response body that is neither in memory nor a file: it is produced while it is
@@ -109,6 +113,7 @@ impl Connection {
             written: 0,
             access: AccessLog::default(),
             body: None,
+            spool: None,
         }
     }
 

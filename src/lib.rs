@@ -51,9 +51,11 @@ mod handler;
 pub mod internals;
 mod nio;
 mod read_buf;
+mod request_body;
 mod server;
 mod service;
 mod shutdown;
+mod spool;
 mod static_files;
 mod stats;
 mod status;
@@ -64,6 +66,7 @@ mod upgrade;
 pub use crate::body::{Body, BodyReader, FileRegion};
 pub use crate::config::Model;
 pub use crate::handler::Handler;
+pub use crate::request_body::{BodyRead, RequestBody};
 pub use crate::server::{Builder, Server, ServerHandle};
 pub use crate::shutdown::ShutdownReport;
 pub use crate::static_files::StaticFiles;
@@ -73,7 +76,10 @@ pub use crate::stream::{BodySender, BodyStream, SendError};
 pub use crate::upgrade::{OnUpgrade, Upgraded};
 
 /// A request as a handler receives it: head and complete body.
-pub type Request = ::http::Request<bytes::Bytes>;
+///
+/// The body is a [`RequestBody`]: bytes in memory, or, for one larger than
+/// [`Builder::body_buffer_bytes`], a temporary file the server wrote as it arrived.
+pub type Request = ::http::Request<RequestBody>;
 
 /// A response as a handler returns it.
 ///

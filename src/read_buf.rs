@@ -43,6 +43,11 @@ impl ReadBuf {
         (&self.data[self.start..self.end], &mut self.progress)
     }
 
+    /// How far the codec got with the request at the front.
+    pub(crate) fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.end - self.start
     }

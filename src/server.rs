@@ -233,6 +233,43 @@ impl Builder {
         self
     }
 
+    /// The most bytes of a request body kept in memory. Default is 64 KiB (nginx's
+    /// `client_body_buffer_size` is 8–16 KiB).
+    ///
+    /// A larger body (its `Content-Length` says so, or a chunked one grows past it) is
+    /// written to an unlinked temporary file in [`spool_dir`](Builder::spool_dir) as it
+    /// arrives, by the poller, and the handler gets it as a file
+    /// ([`RequestBody::file`](crate::RequestBody::file),
+    /// [`RequestBody::reader`](crate::RequestBody::reader)): memory per upload stays about
+    /// 64 KiB however large the body. [`max_body_bytes`](Builder::max_body_bytes) still
+    /// limits how large it may be. (The thread-per-connection model keeps every body in
+    /// memory.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().body_buffer_bytes(16 * 1024);
+    /// ```
+    pub fn body_buffer_bytes(mut self, n: usize) -> Builder {
+        self.config.body_buffer_bytes = n;
+        self
+    }
+
+    /// Where request bodies larger than [`body_buffer_bytes`](Builder::body_buffer_bytes)
+    /// are written while they arrive. Default is the system's temporary directory
+    /// (`std::env::temp_dir`, `$TMPDIR` or `/tmp`). The files are unlinked at once: nothing
+    /// is left behind, even if the process is killed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().spool_dir("/var/tmp");
+    /// ```
+    pub fn spool_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Builder {
+        self.config.spool_dir = Some(dir.into());
+        self
+    }
+
     /// How long [`ServerHandle::shutdown`] waits for requests in flight. Default is 10 s.
     ///
     /// # Examples

@@ -140,6 +140,53 @@ impl Walker {
     }
 }
 
+/// A body decoded as it arrives, its data handed out piece by piece and its bytes consumed:
+/// for a caller that keeps the body somewhere other than the read buffer (the poller,
+/// spooling a large body to a file). The same walk as [`Walker`] and [`decode`], by the
+/// same rules and limits.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Decoder {
+    /// A `Content-Length` body with this many bytes still to come.
+    Length(usize),
+    /// A chunked body.
+    Chunked(Chunked),
+}
+
+impl Decoder {
+    pub(crate) fn new(framing: Framing, limits: &Limits) -> Decoder {
+        match framing {
+            Framing::Length(len) => Decoder::Length(len),
+            Framing::Chunked => Decoder::Chunked(Chunked::new(limits)),
+        }
+    }
+
+    /// Decodes what `more` holds of the body (the bytes after those fed before), handing the
+    /// data to `on_data`. Returns how many bytes of `more` it used (all of them, unless the
+    /// body ended within them) and whether the body has ended.
+    pub(crate) fn feed(
+        &mut self,
+        more: &[u8],
+        limits: &Limits,
+        mut on_data: impl FnMut(&[u8]),
+    ) -> Result<(usize, bool), ParseError> {
+        match self {
+            Decoder::Length(left) => {
+                let n = (*left).min(more.len());
+                if n > 0 {
+                    on_data(&more[..n]);
+                }
+                *left -= n;
+                Ok((n, *left == 0))
+            }
+            Decoder::Chunked(chunked) => {
+                let before = chunked.walked;
+                let ended = chunked.walk(more, limits, on_data)?.is_some();
+                Ok((chunked.walked - before, ended))
+            }
+        }
+    }
+}
+
 /// The decoded body at the start of `buf` and how many bytes of `buf` it occupied, or `None`
 /// if it has not all arrived. Chunk extensions and trailer fields are dropped; an empty body
 /// does not allocate.

@@ -75,7 +75,7 @@ impl Head<'_, '_> {
     /// methods and fields is the `http` crate's, and `check_target` is at least as strict as
     /// `Uri`), so they do not fail; the errors are mapped rather than unwrapped all the same.
     pub(crate) fn to_request(&self, body: Bytes) -> Result<crate::Request, ParseError> {
-        let mut request = ::http::Request::new(body);
+        let mut request = ::http::Request::new(body.into());
         *request.method_mut() = Method::from_bytes(self.method.as_bytes()).map_err(|_| ParseError::Malformed)?;
         *request.uri_mut() = Uri::try_from(self.target).map_err(|_| ParseError::Malformed)?;
         *request.version_mut() = self.version;

@@ -16,6 +16,7 @@
 use std::io;
 use std::mem;
 use std::net::Shutdown;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
@@ -35,6 +36,7 @@ use crate::h1::request::{self, Next};
 use crate::h1::response::{self, Payload};
 use crate::read_buf::ReadBuf;
 use crate::service::{self, CloseReason, Partial};
+use crate::spool::{Spool, SpoolError};
 use crate::transport::{self, AcceptErrors, Drained, Sent};
 use crate::Request;
 
@@ -89,6 +91,9 @@ pub(crate) struct Poller {
     shutdown_grace: Duration,
     limits: Limits,
     max_request_bytes: usize,
+    /// Request bodies larger than this go to a temporary file in `spool_dir`.
+    body_buffer_bytes: usize,
+    spool_dir: PathBuf,
     /// Read buffers of connections that went idle, for the next reader.
     buffers: Vec<ReadBuf>,
     /// Where bytes from lingering connections are read to be thrown away.
@@ -126,6 +131,8 @@ impl Poller {
             shutdown_grace: config.shutdown_grace,
             limits: config.limits(),
             max_request_bytes: config.max_request_bytes(),
+            body_buffer_bytes: config.body_buffer_bytes,
+            spool_dir: config.spool_dir.clone().unwrap_or_else(std::env::temp_dir),
             buffers: Vec::new(),
             discard: vec![0; 16 * 1024].into_boxed_slice(),
             accepting: Accepting::Open,
@@ -349,8 +356,57 @@ impl Poller {
                         .pop()
                         .unwrap_or_else(|| ReadBuf::with_capacity(config::READ_BUFFER_BYTES));
                 }
-                if let Err(e) = conn.read_available(self.max_request_bytes) {
+                // A body going to a file is read a buffer at a time. Until a head has
+                // arrived, no more than a head may take: whether the body goes to a file is
+                // decided from the head, before the body is read into memory. Then up to
+                // the most one request may take.
+                let limit = if conn.spool.is_some() {
+                    config::SPOOL_READ_BYTES
+                } else if conn.input.progress().body_started().is_none() {
+                    self.limits.max_header_bytes.max(config::READ_BUFFER_BYTES)
+                } else {
+                    self.max_request_bytes
+                };
+                if let Err(e) = conn.read_available(limit) {
                     return self.close_after_error(token, conn, &e);
+                }
+            }
+            if let Some(spool) = conn.spool.as_deref_mut() {
+                match spool.feed(&mut conn.input) {
+                    Ok(true) => {
+                        let request = conn.spool.take().expect("spooling").into_request();
+                        if conn.input.is_empty() {
+                            let buf = mem::take(&mut conn.input);
+                            self.recycle(buf);
+                        }
+                        return self.dispatch(token, conn, Some(request));
+                    }
+                    // More of the body is in the socket: read it.
+                    Ok(false) if conn.readable => continue,
+                    Ok(false) if conn.eof => return self.close(token, conn, CloseReason::PeerClosed),
+                    Ok(false) if turn == Turn::Expired(Wait::Reading) => {
+                        conn.spool = None;
+                        self.handoff.counters.timed_out();
+                        turn = Turn::Event;
+                        self.refuse(token, &mut conn, ::http::StatusCode::REQUEST_TIMEOUT, "");
+                        continue;
+                    }
+                    Ok(false) => return self.park(token, Wait::Reading, conn, now),
+                    Err(SpoolError::Refused(e)) => {
+                        debug!("{} #{}: rejected: {} ({})", conn.peer, token.0, e.reason(), e.status());
+                        conn.spool = None;
+                        self.refuse(token, &mut conn, e.status(), e.reason());
+                        continue;
+                    }
+                    Err(SpoolError::Io(e)) => {
+                        error!(
+                            "{} #{}: the request body could not be written to a temporary file: {e}",
+                            conn.peer, token.0
+                        );
+                        conn.spool = None;
+                        self.refuse(token, &mut conn, ::http::StatusCode::INTERNAL_SERVER_ERROR, "");
+                        continue;
+                    }
                 }
             }
             let (buffered, progress) = conn.input.bytes_and_progress();
@@ -386,6 +442,12 @@ impl Poller {
                 self.refuse(token, &mut conn, ::http::StatusCode::REQUEST_TIMEOUT, "");
                 continue;
             }
+            if self.spools(&conn) {
+                if let Err((status, detail)) = self.start_spool(token, &mut conn) {
+                    self.refuse(token, &mut conn, status, detail);
+                }
+                continue;
+            }
             match service::partial(
                 conn.input.len(),
                 self.max_request_bytes,
@@ -402,6 +464,49 @@ impl Poller {
                 }
             }
         }
+    }
+
+    /// Whether the body of the request being read goes to a temporary file: its head has
+    /// arrived, and its `Content-Length`, or what has arrived of a chunked body, is over
+    /// the in-memory limit.
+    fn spools(&self, conn: &Connection) -> bool {
+        let Some((head_len, declared)) = conn.input.progress().body_started() else {
+            return false;
+        };
+        declared.unwrap_or(conn.input.len() - head_len) > self.body_buffer_bytes
+    }
+
+    /// Starts writing the body of the request being read to a temporary file (and asks the
+    /// client for it, if it waits for `100 Continue`); the status to refuse it with if that
+    /// cannot be done.
+    fn start_spool(&mut self, token: Token, conn: &mut Connection) -> Result<(), (::http::StatusCode, &'static str)> {
+        let (buffered, progress) = conn.input.bytes_and_progress();
+        let started = match request::started(buffered, progress, &self.limits) {
+            Ok(Some(started)) => started,
+            Ok(None) => unreachable!("`spools` saw the head complete"),
+            Err(e) => return Err((e.status(), e.reason())),
+        };
+        let asks_for_body = started.expects_continue && !conn.continue_sent;
+        match Spool::start(started, &mut conn.input, &self.spool_dir, self.limits) {
+            Ok(spool) => conn.spool = Some(Box::new(spool)),
+            Err(e) => {
+                error!(
+                    "{} #{}: no temporary file for a request body in {}: {e}",
+                    conn.peer,
+                    token.0,
+                    self.spool_dir.display()
+                );
+                return Err((::http::StatusCode::INTERNAL_SERVER_ERROR, ""));
+            }
+        }
+        if asks_for_body && conn.input.is_empty() {
+            conn.continue_sent = true;
+            if let Err(e) = conn.write_response(response::CONTINUE, Payload::None) {
+                debug!("{} #{}: 100 Continue not sent: {e}", conn.peer, token.0);
+                conn.eof = true;
+            }
+        }
+        Ok(())
     }
 
     /// A connection with nothing buffered: it waits for its next request, unless a

@@ -98,7 +98,7 @@ fn request(method: Method, uri: &str, headers: &[(&str, &str)]) -> Request {
     for &(name, value) in headers {
         builder = builder.header(name, value);
     }
-    builder.body(Bytes::new()).unwrap()
+    builder.body(Bytes::new().into()).unwrap()
 }
 
 fn get(files: &StaticFiles, uri: &str) -> Response {

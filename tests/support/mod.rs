@@ -30,7 +30,10 @@ pub fn echo(req: Request) -> Response {
     let mut body = format!("{} {}", req.method(), req.uri().path()).into_bytes();
     if !req.body().is_empty() {
         body.push(b'\n');
-        body.extend_from_slice(req.body());
+        req.body()
+            .reader()
+            .read_to_end(&mut body)
+            .expect("read the request body");
     }
     Response::new(body.into())
 }
