@@ -5,8 +5,9 @@
 # checks, from the client side and from the server's own log, that:
 #   1. curl fetches two URLs over one kept-alive connection;
 #   2. headless Chromium renders the page, the live counters hold numbers
-#      (the page polled /_status successfully), and a screenshot goes to
-#      docs/webapp.png;
+#      that came from the /_status event stream (the page marks
+#      data-source="stream" on <body>; "poll" would mean it fell back to
+#      polling), and a screenshot goes to docs/webapp.png;
 #   3. every asset the browser asked for was answered 200, and the browser
 #      sent more requests than it opened connections (keep-alive worked).
 #
@@ -21,7 +22,7 @@ cd "$ROOT"
 # The page's own assets; anything else the browser asks for is reported.
 ASSETS=(/ /css/styles.css /js/app.js /favicon.svg /_status)
 # Counters the brief names explicitly; every [data-counter] is checked anyway.
-REQUIRED_COUNTERS=(open idle busy workers-busy workers requests)
+REQUIRED_COUNTERS=(open idle busy streaming workers-busy workers requests)
 
 # Time limits (seconds). Each step is bounded so that the whole run after the
 # build stays well under three minutes even when something hangs.
@@ -29,13 +30,14 @@ SERVER_START_TIMEOUT=15
 CURL_TIMEOUT=10
 CHROMIUM_TIMEOUT=45
 CLOSE_WAIT_TIMEOUT=8
-# Virtual time the page gets before Chromium dumps / shoots it. Virtual time
-# runs faster than the wall clock while the page is idle, so this costs about
-# a second of real time. The page polls /_status once a second and marks
-# itself ready after the first success; 5 s give it several polls, and the
-# screenshot gets 12 s so the chart shows a visible line.
-DOM_BUDGET_MS=5000
-SHOT_BUDGET_MS=12000
+# What the page must show before Chromium dumps / shoots it, in seconds of
+# /_status events after the first one (real time: the page keeps its event
+# stream open, and Chromium's virtual time never runs while a fetch is
+# pending). The page marks itself ready after the first event; 2 more show
+# the server's ticker at work, and the screenshot waits for 8 so the chart
+# shows a visible line.
+DOM_TICKS=2
+SHOT_TICKS=8
 WINDOW_SIZE=1280,900
 
 WORK=$(mktemp -d /tmp/browser-check.XXXXXX)
@@ -216,38 +218,53 @@ check_curl() {
 
 # ---------------------------------------------------------------- 4. browser
 
-# chromium with the flags this check is defined by, a fresh profile, and a
-# hard time limit (timeout signals chromium's whole process group).
+# True in the page once its numbers come from the event stream and TICKS
+# more events have arrived since the first (uptime has moved on by TICKS s).
+until_ticks() {
+    printf '%s' "(() => { const b = document.body.dataset;
+        if (b.ready !== '1' || b.source !== 'stream') return false;
+        const up = Number(document.getElementById('uptime').dataset.value);
+        window.__firstUptime ??= up;
+        return up >= window.__firstUptime + $1; })()"
+}
+
+# chromium with the flags this check is defined by and a fresh profile,
+# driven by scripts/browser_page.py (URL, --until JS, --dom / --shot FILE),
+# under a hard time limit (timeout signals the whole process group).
 run_chromium() {
     local name=$1
     shift
     local profile="$WORK/profile-$name"
     mkdir -p "$profile"
-    timeout -k 5 "$CHROMIUM_TIMEOUT" chromium \
+    timeout -k 5 "$CHROMIUM_TIMEOUT" python3 scripts/browser_page.py "$@" --timeout 30 --size "$WINDOW_SIZE" -- chromium \
         --headless --no-sandbox --disable-gpu --disable-background-networking \
         --disable-component-update --disable-sync --no-first-run \
         --host-resolver-rules="MAP * ~NOTFOUND, EXCLUDE 127.0.0.1" \
-        --user-data-dir="$profile" \
-        "$@" 2>"$WORK/chromium-$name.err"
+        --window-size="$WINDOW_SIZE" --user-data-dir="$profile" \
+        2>"$WORK/chromium-$name.err"
 }
 
 check_dom() {
     step "browser: rendered DOM"
     local since dom t0=$SECONDS
     since=$(log_lines)
-    if ! run_chromium dom --virtual-time-budget="$DOM_BUDGET_MS" --dump-dom "$BASE/" >"$WORK/dom.html"; then
+    if ! run_chromium dom "$BASE/" --until "$(until_ticks "$DOM_TICKS")" --dom "$WORK/dom.html"; then
         tail -n 20 "$WORK/chromium-dom.err" >&2
-        die "chromium --dump-dom failed or timed out (${CHROMIUM_TIMEOUT}s)"
+        die "chromium: no DOM with $DOM_TICKS streamed updates, or timed out (${CHROMIUM_TIMEOUT}s)"
     fi
-    say "chromium --dump-dom took $((SECONDS - t0))s"
+    say "chromium DOM dump took $((SECONDS - t0))s"
     dom=$(<"$WORK/dom.html")
     [[ -n "$dom" ]] || die "chromium dumped an empty DOM"
 
-    # js/app.js sets data-ready="1" on <body> after the first good /_status.
+    # js/app.js sets data-ready="1" on <body> after the first good /_status,
+    # and data-source to where the numbers came from: "stream" (EventSource)
+    # or "poll" (the fallback).
     local body
     body=$(grep -oE '<body[^>]*>' <<<"$dom" | head -n 1 || true)
     say "  $body"
     [[ "$body" == *'data-ready="1"'* ]] || die "page never became ready (no data-ready=\"1\" on <body>)"
+    [[ "$body" == *'data-source="stream"'* ]] ||
+        die "the counters did not come from the /_status event stream (no data-source=\"stream\" on <body>)"
 
     # Every counter element must carry its raw number in data-value and show
     # something other than the placeholder "–".
@@ -283,12 +300,11 @@ check_screenshot() {
     step "browser: screenshot"
     local since shot="$WORK/webapp.png" t0=$SECONDS
     since=$(log_lines)
-    if ! run_chromium shot --virtual-time-budget="$SHOT_BUDGET_MS" --window-size="$WINDOW_SIZE" \
-        --screenshot="$shot" "$BASE/" >/dev/null; then
+    if ! run_chromium shot "$BASE/" --until "$(until_ticks "$SHOT_TICKS")" --shot "$shot" >/dev/null; then
         tail -n 20 "$WORK/chromium-shot.err" >&2
-        die "chromium --screenshot failed or timed out (${CHROMIUM_TIMEOUT}s)"
+        die "chromium: no screenshot with $SHOT_TICKS streamed updates, or timed out (${CHROMIUM_TIMEOUT}s)"
     fi
-    say "chromium --screenshot took $((SECONDS - t0))s"
+    say "chromium screenshot took $((SECONDS - t0))s"
     [[ -s "$shot" ]] || die "chromium wrote no screenshot"
     # PNG signature, then the IHDR chunk's width and height (big-endian).
     [[ "$(od -An -tx1 -N8 "$shot" | tr -d ' \n')" == 89504e470d0a1a0a ]] || die "screenshot is not a PNG"

@@ -1,10 +1,16 @@
-// nioserve demo page: polls /_status once a second, shows the counters and
-// draws the last 60 seconds of open / idle connections and busy workers.
+// nioserve demo page: listens to /_status as an event stream (one sample a
+// second, pushed by the server's ticker thread; no worker waits for this page),
+// falls back to polling /_status once a second when the stream is not to be had,
+// shows the counters and draws the last 60 seconds of open / idle connections
+// and busy workers. <body data-source> says where the numbers come from:
+// "stream" or "poll".
 "use strict";
 
 const POLL_MS = 1000;     // one sample per second
 const TIMEOUT_MS = 2500;  // a fetch slower than this counts as a failure
 const SAMPLES = 60;       // chart window: 60 samples = 60 seconds
+const STALE_MS = 2500;    // a stream silent this long shows as down (a gap in the chart)
+const FIRST_EVENT_MS = 10000; // a stream with no event this long is given up for polling
 
 // Chart series: the /_status key and the CSS variable holding its color.
 const SERIES = [
@@ -96,24 +102,76 @@ function markReady() {
 
 let ready = false;
 
+// One good sample, from the stream or a poll.
+function accept(status, source) {
+  render(status);
+  setStatus(true);
+  pushSample(status);
+  draw();
+  document.body.dataset.source = source;
+  if (!ready) {
+    ready = true;
+    markReady();
+  }
+}
+
 async function poll() {
   const started = performance.now();
   try {
-    const status = await fetchStatus();
-    render(status);
-    setStatus(true);
-    pushSample(status);
-    if (!ready) {
-      ready = true;
-      markReady();
-    }
+    accept(await fetchStatus(), "poll");
   } catch (err) {
     setStatus(false);
     pushSample(null);
+    draw();
   }
-  draw();
   // Keep a steady one-second rhythm whatever the fetch took.
   setTimeout(poll, Math.max(0, POLL_MS - (performance.now() - started)));
+}
+
+// ---- the event stream ----
+
+// Listens to /_status as server-sent events. Returns false when the browser has
+// no EventSource. Falls back to polling when the stream fails for good: the
+// server answers something other than an event stream (EventSource closes), or
+// no event arrives at all within FIRST_EVENT_MS (a proxy holding it back).
+// A stream that drops after working is reopened by the browser itself; while
+// it is silent, the page shows the server as down.
+function listen() {
+  if (typeof EventSource !== "function") return false;
+  const source = new EventSource("/_status");
+  let last = 0; // when the last event arrived (0: none yet)
+  const opened = performance.now();
+  let watchdog = null;
+  const giveUp = () => {
+    source.close();
+    clearInterval(watchdog);
+    poll();
+  };
+  source.onmessage = (event) => {
+    let status;
+    try {
+      status = JSON.parse(event.data);
+    } catch (err) {
+      return; // not a sample; the next one will be
+    }
+    last = performance.now();
+    accept(status, "stream");
+  };
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) giveUp();
+  };
+  // Once a second: a silent stream leaves a gap, as a failed poll does.
+  watchdog = setInterval(() => {
+    const now = performance.now();
+    if (!last && now - opened > FIRST_EVENT_MS) {
+      giveUp();
+    } else if (last && now - last > STALE_MS) {
+      setStatus(false);
+      pushSample(null);
+      draw();
+    }
+  }, POLL_MS);
+  return true;
 }
 
 // ---- chart ----
@@ -218,4 +276,4 @@ function draw() {
 
 // Redraw when the canvas changes size (window resize, layout shifts).
 new ResizeObserver(() => draw()).observe(canvas);
-poll();
+if (!listen()) poll();
