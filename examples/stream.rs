@@ -20,6 +20,9 @@
 //!   stream's next event with `try_send`, so one slow client never holds up the
 //!   others (a full queue skips that client's tick) and a client that left is
 //!   dropped at its next tick.
+//! - `GET /csv[?rows=N]`: N generated CSV rows (default 1,000,000), read from a `Read`
+//!   by a worker only while the client takes them (`curl -s .../csv | tail -1`; with
+//!   `--limit-rate 100k`, watch `workers_busy` stay 0 and the server's memory flat).
 //! - `GET /_status`: the server's counters ([`nioserve::Status`]), as JSON or, with
 //!   `Accept: text/event-stream`, as a stream.
 //! - anything else: `200 ok`.
@@ -94,9 +97,67 @@ fn route(req: Request, streams: &Sender<Stream>, status: &Status) -> Response {
     match req.uri().path() {
         "/events" => events(&req, streams),
         "/_status" => status.call(req),
-        // GET /csv?rows=N (a generated body pulled from a `Read`) belongs here once
-        // `Body::reader` is in the library.
+        "/csv" => csv(&req),
         _ => Response::new("ok\n".into()),
+    }
+}
+
+/// `GET /csv?rows=N` (default 1,000,000): `n,square,cube` rows generated as the client
+/// reads them. The body is a `Read` ([`Body::reader`]): a worker pulls a burst while the
+/// client's socket takes it and lets go when it is full, so a slow download holds no
+/// worker and the rows are never all in memory.
+fn csv(req: &Request) -> Response {
+    let rows = req
+        .uri()
+        .query()
+        .into_iter()
+        .flat_map(|query| query.split('&'))
+        .find_map(|pair| pair.strip_prefix("rows="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000u64);
+    let mut response = Response::new(Body::reader(
+        Rows {
+            next: 0,
+            rows,
+            line: Vec::new(),
+        },
+        None,
+    ));
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/csv"));
+    response
+}
+
+/// Generated CSV rows, as a `Read`.
+struct Rows {
+    next: u64,
+    rows: u64,
+    /// What is left of the row being read.
+    line: Vec<u8>,
+}
+
+impl io::Read for Rows {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            if self.line.is_empty() {
+                if self.next == 0 {
+                    self.line.extend_from_slice(b"n,square,cube\n");
+                } else if self.next > self.rows {
+                    break;
+                } else {
+                    let k = self.next;
+                    self.line = format!("{k},{},{}\n", k * k, k.wrapping_mul(k).wrapping_mul(k)).into_bytes();
+                }
+                self.next += 1;
+            }
+            let take = self.line.len().min(buf.len() - n);
+            buf[n..n + take].copy_from_slice(&self.line[..take]);
+            self.line.drain(..take);
+            n += take;
+        }
+        Ok(n)
     }
 }
 

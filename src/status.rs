@@ -300,7 +300,7 @@ mod tests {
         if let Some(accept) = accept {
             builder = builder.header(ACCEPT, accept);
         }
-        builder.body(Bytes::new()).unwrap()
+        builder.body(Bytes::new().into()).unwrap()
     }
 
     #[test]
