@@ -286,3 +286,14 @@ impl Client {
         std::mem::take(&mut self.buf)
     }
 }
+
+impl Client {
+    /// Reads exactly `n` more bytes, those already buffered first (bytes that came with
+    /// the last response head, such as those of an upgraded protocol).
+    pub fn read_bytes(&mut self, n: usize) -> Vec<u8> {
+        while self.buf.len() < n {
+            self.fill().expect("more bytes");
+        }
+        self.buf.drain(..n).collect()
+    }
+}
