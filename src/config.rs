@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::body_policy::{BodyRule, Policy};
 use crate::h1::error::Limits;
 
 /// How long a lingering connection may keep sending before it is dropped.
@@ -93,6 +94,9 @@ pub(crate) struct Config {
     pub(crate) body_buffer_bytes: usize,
     /// Where those temporary files go. Default is the system's (`std::env::temp_dir`).
     pub(crate) spool_dir: Option<std::path::PathBuf>,
+    /// What may come of each request's body, decided from its head. Default: none, which
+    /// accepts bodies up to `max_body_bytes`.
+    pub(crate) body_policy: Option<Policy>,
     /// How long shutdown waits for requests in flight. Default is 10 s.
     pub(crate) shutdown_grace: Duration,
 }
@@ -113,6 +117,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             body_buffer_bytes: 64 * 1024,
             spool_dir: None,
+            body_policy: None,
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -120,11 +125,24 @@ impl Default for Config {
 
 impl Config {
     /// The limits the codec enforces.
+    /// The limits the codec enforces. With a body policy the policy decides how long a
+    /// body may be (it may allow a route more than `max_body_bytes`), so the codec does not.
     pub(crate) fn limits(&self) -> Limits {
         Limits {
             max_header_bytes: self.max_header_bytes,
             max_uri_bytes: self.max_uri_bytes,
-            max_body_bytes: self.max_body_bytes,
+            max_body_bytes: match self.body_policy {
+                Some(_) => usize::MAX,
+                None => self.max_body_bytes,
+            },
+        }
+    }
+
+    /// The rule for request bodies: the policy, or `max_body_bytes`.
+    pub(crate) fn body_rule(&self) -> BodyRule {
+        BodyRule {
+            policy: self.body_policy.clone(),
+            max: self.max_body_bytes as u64,
         }
     }
 

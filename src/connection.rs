@@ -61,6 +61,9 @@ pub(crate) struct Connection {
     /// The request being read has a large body, which goes to a temporary file as it
     /// arrives; its head was taken off `input`.
     pub(crate) spool: Option<Box<Spool>>,
+    /// What the body policy allows the body of the request being read, once its head
+    /// was asked about.
+    pub(crate) body_limit: Option<u64>,
 }
 
 /// A response body that is neither in memory nor a file: it is produced while it is
@@ -114,6 +117,7 @@ impl Connection {
             access: AccessLog::default(),
             body: None,
             spool: None,
+            body_limit: None,
         }
     }
 

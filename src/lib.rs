@@ -43,6 +43,7 @@
 mod access;
 mod blocking;
 mod body;
+mod body_policy;
 mod config;
 mod connection;
 mod h1;
@@ -64,6 +65,7 @@ mod transport;
 mod upgrade;
 
 pub use crate::body::{Body, BodyReader, FileRegion};
+pub use crate::body_policy::BodyPolicy;
 pub use crate::config::Model;
 pub use crate::handler::Handler;
 pub use crate::request_body::{BodyRead, RequestBody};

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use log::error;
 
+use crate::body_policy::{BodyPolicy, Policy};
 use crate::config::{Config, Model};
 use crate::handler::Handler;
 use crate::nio::{self, Handoff};
@@ -267,6 +268,38 @@ impl Builder {
     /// ```
     pub fn spool_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Builder {
         self.config.spool_dir = Some(dir.into());
+        self
+    }
+
+    /// Decides, from each request's head, what may come of its body: accept up to a
+    /// length, or refuse with a status. Default: accept up to
+    /// [`max_body_bytes`](Builder::max_body_bytes) (which a policy replaces: it may allow a
+    /// route more, or less).
+    ///
+    /// The NIO model asks on the poller as soon as the head has arrived, before it reads
+    /// any byte of the body or sends `100 Continue`: a refused upload is answered at once,
+    /// and a client that waits for `100 Continue` never sends its body. Requests whose body
+    /// arrived with the head (and the thread-per-connection model) are held to the same
+    /// answer before the handler runs. Bodies of requests without one (`GET`) are not asked
+    /// about. A refusal closes the connection after the response.
+    ///
+    /// # Examples
+    ///
+    /// Uploads to `/upload` of up to 1 GiB, nothing anywhere else:
+    ///
+    /// ```
+    /// use nioserve::{BodyPolicy, Server};
+    ///
+    /// let builder = Server::builder().body_policy(|head| match head.uri.path() {
+    ///     "/upload" => BodyPolicy::Accept { max: 1 << 30 },
+    ///     _ => BodyPolicy::Refuse(http::StatusCode::PAYLOAD_TOO_LARGE),
+    /// });
+    /// ```
+    pub fn body_policy(
+        mut self,
+        policy: impl Fn(&::http::request::Parts) -> BodyPolicy + Send + Sync + 'static,
+    ) -> Builder {
+        self.config.body_policy = Some(Policy::new(policy));
         self
     }
 

@@ -19,6 +19,7 @@ use ::http::{header, Method, StatusCode, Uri, Version};
 use log::{debug, error};
 
 use crate::access::{self, AccessLog};
+use crate::body_policy::{BodyPolicy, BodyRule};
 use crate::config::Config;
 use crate::h1::error::{Limits, ParseError};
 use crate::h1::persistence::{self, Facts, Persistence, Why};
@@ -98,6 +99,7 @@ pub(crate) struct Responder<H> {
     keep_alive: bool,
     keep_alive_secs: u64,
     max_requests: u32,
+    bodies: BodyRule,
 }
 
 impl<H> Clone for Responder<H> {
@@ -109,6 +111,7 @@ impl<H> Clone for Responder<H> {
             keep_alive: self.keep_alive,
             keep_alive_secs: self.keep_alive_secs,
             max_requests: self.max_requests,
+            bodies: self.bodies.clone(),
         }
     }
 }
@@ -122,6 +125,7 @@ impl<H: Handler> Responder<H> {
             keep_alive: !config.keep_alive_timeout.is_zero(),
             keep_alive_secs: persistence::keep_alive_secs(config.keep_alive_timeout),
             max_requests: config.max_keep_alive_requests,
+            bodies: config.body_rule(),
         }
     }
 
@@ -179,6 +183,22 @@ impl<H: Handler> Responder<H> {
             return answer.write(ex, out, logged);
         }
 
+        // A body the policy does not accept: the poller refused it from the head already if
+        // it came apart from it; one that came with its head (or to the blocking model) is
+        // held to the same answer here, before the handler runs.
+        let mut request = request;
+        if let Some(status) = self.body_refusal(&mut request) {
+            debug!("{} #{}: body refused by the policy ({status})", ex.peer, ex.id);
+            let logged = AccessLog::enabled().then(|| (Instant::now(), request.uri().clone()));
+            let answer = Own {
+                method: request.method(),
+                version: request.version(),
+                status,
+                detail: "",
+                reason: CloseReason::BadRequest(status.as_u16()),
+            };
+            return answer.write(ex, out, logged);
+        }
         let version = request.version();
         let client_keeps_alive = persistence::wants_keep_alive(version, request.headers());
         // RFC 9110 §7.8: a server may switch only to a protocol the client asked for.
@@ -245,6 +265,22 @@ impl<H: Handler> Responder<H> {
 }
 
 impl<H: Handler> Responder<H> {
+    /// Holds a request with a body to the body rule: the status to refuse it with, if the
+    /// rule does not accept it.
+    fn body_refusal(&self, request: &mut crate::Request) -> Option<StatusCode> {
+        if !self.bodies.is_custom() || request.body().is_empty() {
+            return None;
+        }
+        let (head, body) = mem::take(request).into_parts();
+        let refusal = match self.bodies.decide(&head) {
+            BodyPolicy::Refuse(status) => Some(status),
+            BodyPolicy::Accept { max } if body.len() > max => Some(StatusCode::PAYLOAD_TOO_LARGE),
+            BodyPolicy::Accept { .. } => None,
+        };
+        *request = crate::Request::from_parts(head, body);
+        refusal
+    }
+
     /// Sends a handler's `101 Switching Protocols` and hands the connection over, or the
     /// `500` for one that cannot be sent honestly.
     fn switch(

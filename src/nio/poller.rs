@@ -29,9 +29,10 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::handoff::{Handback, Handoff, Job, PollerEnds, Returned};
 use super::slots::{Readiness, Slots, Timeouts, Wait};
+use crate::body_policy::{BodyPolicy, BodyRule};
 use crate::config::{self, Config};
 use crate::connection::{Connection, LiveBody, Pump};
-use crate::h1::error::Limits;
+use crate::h1::error::{Limits, ParseError};
 use crate::h1::request::{self, Next};
 use crate::h1::response::{self, Payload};
 use crate::read_buf::ReadBuf;
@@ -91,6 +92,8 @@ pub(crate) struct Poller {
     shutdown_grace: Duration,
     limits: Limits,
     max_request_bytes: usize,
+    /// What may come of each request's body.
+    bodies: BodyRule,
     /// Request bodies larger than this go to a temporary file in `spool_dir`.
     body_buffer_bytes: usize,
     spool_dir: PathBuf,
@@ -132,6 +135,7 @@ impl Poller {
             limits: config.limits(),
             max_request_bytes: config.max_request_bytes(),
             body_buffer_bytes: config.body_buffer_bytes,
+            bodies: config.body_rule(),
             spool_dir: config.spool_dir.clone().unwrap_or_else(std::env::temp_dir),
             buffers: Vec::new(),
             discard: vec![0; 16 * 1024].into_boxed_slice(),
@@ -442,6 +446,12 @@ impl Poller {
                 self.refuse(token, &mut conn, ::http::StatusCode::REQUEST_TIMEOUT, "");
                 continue;
             }
+            if self.bodies.is_custom() && conn.body_limit.is_none() {
+                if let Err((status, detail)) = self.ask_policy(&mut conn) {
+                    self.refuse(token, &mut conn, status, detail);
+                    continue;
+                }
+            }
             if self.spools(&conn) {
                 if let Err((status, detail)) = self.start_spool(token, &mut conn) {
                     self.refuse(token, &mut conn, status, detail);
@@ -466,6 +476,32 @@ impl Poller {
         }
     }
 
+    /// Asks the body policy about the request being read, once its head has arrived and
+    /// before any of its body is asked for: the status to refuse it with, or the limit it
+    /// may have (kept in `conn.body_limit`).
+    fn ask_policy(&self, conn: &mut Connection) -> Result<(), (::http::StatusCode, &'static str)> {
+        let Some((_, declared)) = conn.input.progress().body_started() else {
+            return Ok(());
+        };
+        let (buffered, progress) = conn.input.bytes_and_progress();
+        let started = match request::started(buffered, progress, &self.limits) {
+            Ok(Some(started)) => started,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err((e.status(), e.reason())),
+        };
+        match self.bodies.decide(&started.parts) {
+            BodyPolicy::Refuse(status) => Err((status, "")),
+            BodyPolicy::Accept { max } if declared.is_some_and(|len| len as u64 > max) => {
+                let e = ParseError::BodyTooLarge;
+                Err((e.status(), e.reason()))
+            }
+            BodyPolicy::Accept { max } => {
+                conn.body_limit = Some(max);
+                Ok(())
+            }
+        }
+    }
+
     /// Whether the body of the request being read goes to a temporary file: its head has
     /// arrived, and its `Content-Length`, or what has arrived of a chunked body, is over
     /// the in-memory limit.
@@ -480,14 +516,21 @@ impl Poller {
     /// client for it, if it waits for `100 Continue`); the status to refuse it with if that
     /// cannot be done.
     fn start_spool(&mut self, token: Token, conn: &mut Connection) -> Result<(), (::http::StatusCode, &'static str)> {
+        // The policy's limit for this body, if it has one, bounds the decoder.
+        let limits = Limits {
+            max_body_bytes: conn.body_limit.map_or(self.limits.max_body_bytes, |max| {
+                usize::try_from(max).unwrap_or(usize::MAX)
+            }),
+            ..self.limits
+        };
         let (buffered, progress) = conn.input.bytes_and_progress();
-        let started = match request::started(buffered, progress, &self.limits) {
+        let started = match request::started(buffered, progress, &limits) {
             Ok(Some(started)) => started,
             Ok(None) => unreachable!("`spools` saw the head complete"),
             Err(e) => return Err((e.status(), e.reason())),
         };
         let asks_for_body = started.expects_continue && !conn.continue_sent;
-        match Spool::start(started, &mut conn.input, &self.spool_dir, self.limits) {
+        match Spool::start(started, &mut conn.input, &self.spool_dir, limits) {
             Ok(spool) => conn.spool = Some(Box::new(spool)),
             Err(e) => {
                 error!(
@@ -543,6 +586,7 @@ impl Poller {
 
     /// Queues an error response the server writes itself; the connection closes after it.
     fn refuse(&mut self, token: Token, conn: &mut Connection, status: ::http::StatusCode, detail: &str) {
+        conn.body_limit = None;
         let mut out = Vec::with_capacity(256);
         service::refuse(conn.parts(token.0), &mut out, status, detail);
         if let Err(err) = conn.write_response(&out, Payload::None) {
@@ -551,7 +595,8 @@ impl Poller {
         }
     }
 
-    fn dispatch(&mut self, token: Token, conn: Connection, request: Option<Request>) {
+    fn dispatch(&mut self, token: Token, mut conn: Connection, request: Option<Request>) {
+        conn.body_limit = None;
         self.slots.sent_to_worker(token);
         // Published before the worker can see the request, so a handler reporting
         // the counters (`/_status`) counts its own connection as busy.
