@@ -59,6 +59,7 @@ pub(crate) fn spawn<H: Handler>(
                 shutting_down: Arc::clone(shutting_down),
                 keep_alive_timeout: config.keep_alive_timeout,
                 request_timeout: config.request_timeout,
+                body_timeout: config.body_timeout,
                 send_timeout: config.send_timeout,
                 max_request_bytes: config.max_request_bytes(),
                 input: ReadBuf::with_capacity(config::READ_BUFFER_BYTES),
@@ -84,6 +85,7 @@ struct ConnThread<H> {
     shutting_down: Arc<AtomicBool>,
     keep_alive_timeout: Duration,
     request_timeout: Duration,
+    body_timeout: Duration,
     send_timeout: Duration,
     max_request_bytes: usize,
     input: ReadBuf,
@@ -177,6 +179,7 @@ impl<H: Handler> ConnThread<H> {
         let mut conn = Conn::default();
         let mut waiting_since = Instant::now();
         let mut request_started = None;
+        let mut last_data = Instant::now();
         loop {
             let (buffered, progress) = self.input.bytes_and_progress();
             let parsed = match request::next(buffered, progress, self.responder.limits()) {
@@ -249,7 +252,12 @@ impl<H: Handler> ConnThread<H> {
             let deadline = if idle {
                 waiting_since + self.keep_alive_timeout
             } else {
-                *request_started.get_or_insert(waiting_since) + self.request_timeout
+                // The head under the request timeout, from its first byte; the body under
+                // the body timeout, between reads.
+                match self.input.progress().body_started() {
+                    Some(_) => last_data + self.body_timeout,
+                    None => *request_started.get_or_insert(waiting_since) + self.request_timeout,
+                }
             };
             if idle {
                 self.counters.idle_began();
@@ -260,8 +268,11 @@ impl<H: Handler> ConnThread<H> {
             }
             match waited? {
                 // The request timeout counts from a new request's first byte.
-                Waited::Data if idle => request_started = Some(Instant::now()),
-                Waited::Data => {}
+                Waited::Data if idle => {
+                    request_started = Some(Instant::now());
+                    last_data = Instant::now();
+                }
+                Waited::Data => last_data = Instant::now(),
                 Waited::Eof => conn.eof = true,
                 Waited::ShuttingDown => return Ok(CloseReason::Shutdown),
                 Waited::TimedOut if idle => {

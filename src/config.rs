@@ -72,8 +72,13 @@ pub(crate) struct Config {
     /// How long an idle keep-alive connection is kept between requests; zero turns
     /// keep-alive off. Default is 5 s.
     pub(crate) keep_alive_timeout: Duration,
-    /// How long a client may take to send a whole request once it started. Default is 10 s.
+    /// How long a client may take to send a request head once it started. Default is 10 s.
     pub(crate) request_timeout: Duration,
+    /// How long a request body may go without a byte arriving. Default is 60 s.
+    pub(crate) body_timeout: Duration,
+    /// The least rate a request body must arrive at, in bytes per second, after a grace
+    /// period. Default: none.
+    pub(crate) min_body_rate: Option<(u64, Duration)>,
     /// How long a response may wait for the client to take more bytes. Default is 30 s.
     pub(crate) send_timeout: Duration,
     /// Requests served on one connection before it is closed. Default is 1,000.
@@ -108,6 +113,8 @@ impl Default for Config {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             keep_alive_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            min_body_rate: None,
             send_timeout: Duration::from_secs(30),
             max_keep_alive_requests: 1000,
             max_connections: 10_000,

@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use mio::net::TcpStream;
@@ -64,6 +65,9 @@ pub(crate) struct Connection {
     /// What the body policy allows the body of the request being read, once its head
     /// was asked about.
     pub(crate) body_limit: Option<u64>,
+    /// When the body of the request being read began to arrive, and how many bytes of it
+    /// have: for the body timeout and the least rate.
+    pub(crate) body_clock: Option<(Instant, u64)>,
 }
 
 /// A response body that is neither in memory nor a file: it is produced while it is
@@ -118,6 +122,7 @@ impl Connection {
             body: None,
             spool: None,
             body_limit: None,
+            body_clock: None,
         }
     }
 

@@ -103,10 +103,14 @@ impl Builder {
         self
     }
 
-    /// How long a client may take to send a whole request, from its first byte.
-    /// Default is 10 s. A client that takes longer gets `408 Request Timeout`.
+    /// How long a client may take to send a request's head (request line and header
+    /// fields), from its first byte. Default is 10 s. A client that takes longer gets
+    /// `408 Request Timeout`.
     ///
-    /// This is what stops a "slowloris" client that sends a request a byte at a time.
+    /// This is what stops a "slowloris" client that sends a head a byte at a time. The
+    /// body that follows has its own limits: [`body_timeout`](Builder::body_timeout)
+    /// between reads and, if set, [`min_body_rate`](Builder::min_body_rate), so that a large
+    /// upload over a slow link is not cut off for taking longer than a head may.
     ///
     /// # Examples
     ///
@@ -115,6 +119,43 @@ impl Builder {
     /// ```
     pub fn request_timeout(mut self, timeout: Duration) -> Builder {
         self.config.request_timeout = timeout.min(LONGEST_TIMEOUT);
+        self
+    }
+
+    /// How long a request body may go without a byte arriving. Default is 60 s (nginx's
+    /// `client_body_timeout`). A body that stalls longer gets `408 Request Timeout`.
+    ///
+    /// The timeout starts over with every read that brings bytes, so an upload of any size
+    /// over a slow but steady link is served; a client that sends a byte now and then can
+    /// keep it alive, which [`min_body_rate`](Builder::min_body_rate) stops.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().body_timeout(std::time::Duration::from_secs(30));
+    /// ```
+    pub fn body_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.body_timeout = timeout.min(LONGEST_TIMEOUT);
+        self
+    }
+
+    /// The least rate, in bytes per second, a request body must arrive at once `grace`
+    /// has passed since its first byte; a slower one gets `408 Request Timeout`. Default:
+    /// none. Kestrel's `MinRequestBodyDataRate` (240 bytes/s after 5 s) is the model.
+    ///
+    /// The rate is the body's average since it began, looked at each time bytes arrive
+    /// (and when the body timeout runs out), so a steady slow upload passes and one that
+    /// dribbles a byte at a time to hold a connection does not. The NIO model only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let builder = nioserve::Server::builder().min_body_rate(240, Duration::from_secs(5));
+    /// ```
+    pub fn min_body_rate(mut self, bytes_per_sec: u64, grace: Duration) -> Builder {
+        self.config.min_body_rate = Some((bytes_per_sec, grace.min(LONGEST_TIMEOUT)));
         self
     }
 

@@ -94,6 +94,8 @@ pub(crate) struct Poller {
     max_request_bytes: usize,
     /// What may come of each request's body.
     bodies: BodyRule,
+    /// The least rate a body must arrive at after its grace period, if any.
+    min_body_rate: Option<(u64, Duration)>,
     /// Request bodies larger than this go to a temporary file in `spool_dir`.
     body_buffer_bytes: usize,
     spool_dir: PathBuf,
@@ -121,6 +123,7 @@ impl Poller {
         let timeouts = Timeouts {
             idle: config.keep_alive_timeout,
             reading: config.request_timeout,
+            reading_body: config.body_timeout,
             writing: config.send_timeout,
             lingering: config::LINGER_TIMEOUT,
         };
@@ -136,6 +139,7 @@ impl Poller {
             max_request_bytes: config.max_request_bytes(),
             body_buffer_bytes: config.body_buffer_bytes,
             bodies: config.body_rule(),
+            min_body_rate: config.min_body_rate,
             spool_dir: config.spool_dir.clone().unwrap_or_else(std::env::temp_dir),
             buffers: Vec::new(),
             discard: vec![0; 16 * 1024].into_boxed_slice(),
@@ -371,9 +375,20 @@ impl Poller {
                 } else {
                     self.max_request_bytes
                 };
+                let before = conn.input.len();
                 if let Err(e) = conn.read_available(limit) {
                     return self.close_after_error(token, conn, &e);
                 }
+                if let Some((_, arrived)) = &mut conn.body_clock {
+                    *arrived += (conn.input.len() - before) as u64;
+                }
+            }
+            if self.too_slow(&conn, now) {
+                // The body arrives slower than the least rate: tell the client, then close.
+                conn.spool = None;
+                self.handoff.counters.timed_out();
+                self.refuse(token, &mut conn, ::http::StatusCode::REQUEST_TIMEOUT, "");
+                continue;
             }
             if let Some(spool) = conn.spool.as_deref_mut() {
                 match spool.feed(&mut conn.input) {
@@ -388,14 +403,14 @@ impl Poller {
                     // More of the body is in the socket: read it.
                     Ok(false) if conn.readable => continue,
                     Ok(false) if conn.eof => return self.close(token, conn, CloseReason::PeerClosed),
-                    Ok(false) if turn == Turn::Expired(Wait::Reading) => {
+                    Ok(false) if turn == Turn::Expired(Wait::ReadingBody) => {
                         conn.spool = None;
                         self.handoff.counters.timed_out();
                         turn = Turn::Event;
                         self.refuse(token, &mut conn, ::http::StatusCode::REQUEST_TIMEOUT, "");
                         continue;
                     }
-                    Ok(false) => return self.park(token, Wait::Reading, conn, now),
+                    Ok(false) => return self.park_body(token, conn, now),
                     Err(SpoolError::Refused(e)) => {
                         debug!("{} #{}: rejected: {} ({})", conn.peer, token.0, e.reason(), e.status());
                         conn.spool = None;
@@ -439,7 +454,7 @@ impl Poller {
             if conn.input.is_empty() {
                 return self.wait_for_request(token, conn, turn, now);
             }
-            if turn == Turn::Expired(Wait::Reading) {
+            if matches!(turn, Turn::Expired(Wait::Reading | Wait::ReadingBody)) {
                 // RFC 9110 §15.5.9: tell the client why, then close.
                 self.handoff.counters.timed_out();
                 turn = Turn::Event;
@@ -464,6 +479,11 @@ impl Poller {
                 expects_continue,
                 conn.continue_sent,
             ) {
+                // A head still arriving waits under the request timeout; a body, under the
+                // body timeout.
+                Partial::Wait if conn.input.progress().body_started().is_some() => {
+                    return self.park_body(token, conn, now)
+                }
                 Partial::Wait => return self.park(token, Wait::Reading, conn, now),
                 Partial::Refuse(e) => self.refuse(token, &mut conn, e.status(), e.reason()),
                 Partial::SendContinue => {
@@ -474,6 +494,23 @@ impl Poller {
                 }
             }
         }
+    }
+
+    /// Parks a connection whose request body is arriving: the body timeout runs between
+    /// reads, and the body's clock (for the least rate) starts with its first wait.
+    fn park_body(&mut self, token: Token, mut conn: Connection, now: Instant) {
+        conn.body_clock.get_or_insert((now, 0));
+        self.park(token, Wait::ReadingBody, conn, now);
+    }
+
+    /// Whether the body being read arrives slower than the least rate, once its grace
+    /// period is over.
+    fn too_slow(&self, conn: &Connection, now: Instant) -> bool {
+        let (Some((rate, grace)), Some((since, arrived))) = (self.min_body_rate, conn.body_clock) else {
+            return false;
+        };
+        let elapsed = now.saturating_duration_since(since);
+        elapsed > grace && (arrived as f64) < rate as f64 * elapsed.as_secs_f64()
     }
 
     /// Asks the body policy about the request being read, once its head has arrived and
@@ -587,6 +624,7 @@ impl Poller {
     /// Queues an error response the server writes itself; the connection closes after it.
     fn refuse(&mut self, token: Token, conn: &mut Connection, status: ::http::StatusCode, detail: &str) {
         conn.body_limit = None;
+        conn.body_clock = None;
         let mut out = Vec::with_capacity(256);
         service::refuse(conn.parts(token.0), &mut out, status, detail);
         if let Err(err) = conn.write_response(&out, Payload::None) {
@@ -597,6 +635,7 @@ impl Poller {
 
     fn dispatch(&mut self, token: Token, mut conn: Connection, request: Option<Request>) {
         conn.body_limit = None;
+        conn.body_clock = None;
         self.slots.sent_to_worker(token);
         // Published before the worker can see the request, so a handler reporting
         // the counters (`/_status`) counts its own connection as busy.
@@ -721,7 +760,7 @@ impl Poller {
     fn expire(&mut self, now: Instant) {
         while let Some((token, wait, mut conn)) = self.slots.expired(now) {
             match wait {
-                Wait::Idle | Wait::Reading => {
+                Wait::Idle | Wait::Reading | Wait::ReadingBody => {
                     // Whatever the socket holds is read before anything is given up
                     // on: after a stall longer than the timeout, requests sent
                     // meanwhile sit there, and closing with them unread would reset

@@ -36,23 +36,32 @@ use crate::shutdown::ShutdownReport;
 pub(crate) enum Wait {
     /// Between requests, nothing buffered: the keep-alive timeout.
     Idle = 0,
-    /// Part of a request is buffered, or a new connection has not sent its first byte:
-    /// the request timeout, from the request's first byte.
+    /// Part of a request head is buffered, or a new connection has not sent its first
+    /// byte: the request timeout, from the request's first byte.
     Reading = 1,
+    /// The head has arrived and its body is arriving: the body timeout, between reads (a
+    /// large upload over a slow link may take far longer than the request timeout).
+    ReadingBody = 2,
     /// Response bytes wait for the client to take them: the send timeout.
-    Writing = 2,
+    Writing = 3,
     /// The last response is out and our side is shut; what the client still sends is
     /// read and dropped until it closes: the linger timeout.
-    Lingering = 3,
+    Lingering = 4,
     /// A response body's producer has sent nothing more yet, and all it sent is
     /// written: no timeout (an event stream may be quiet for as long as it likes). Its
     /// producer wakes the poller when it sends; a stalled client makes it `Writing`.
-    Streaming = 4,
+    Streaming = 5,
 }
 
 impl Wait {
     /// The states with a timeout, each with its deadline queue.
-    const TIMED: [Wait; 4] = [Wait::Idle, Wait::Reading, Wait::Writing, Wait::Lingering];
+    const TIMED: [Wait; 5] = [
+        Wait::Idle,
+        Wait::Reading,
+        Wait::ReadingBody,
+        Wait::Writing,
+        Wait::Lingering,
+    ];
 
     fn is_timed(self) -> bool {
         self != Wait::Streaming
@@ -73,6 +82,7 @@ impl Wait {
 pub(crate) struct Timeouts {
     pub(crate) idle: Duration,
     pub(crate) reading: Duration,
+    pub(crate) reading_body: Duration,
     pub(crate) writing: Duration,
     pub(crate) lingering: Duration,
 }
@@ -106,7 +116,7 @@ enum Slot<C> {
 pub(crate) struct Slots<C> {
     slab: Slab<Slot<C>>,
     /// One FIFO per timed [`Wait`] (`Wait::TIMED`), indexed by it; `Streaming` has none.
-    deadlines: [Deadlines; 4],
+    deadlines: [Deadlines; 5],
     /// The last timer id handed out; ids are never reused.
     last_timer: u64,
     /// Slots in `Waiting { wait: Idle }`.
@@ -126,6 +136,7 @@ impl<C> Slots<C> {
             deadlines: [
                 Deadlines::new(timeouts.idle),
                 Deadlines::new(timeouts.reading),
+                Deadlines::new(timeouts.reading_body),
                 Deadlines::new(timeouts.writing),
                 Deadlines::new(timeouts.lingering),
             ],
@@ -327,7 +338,8 @@ impl<C> Slots<C> {
         for slot in self.slab.drain() {
             match slot {
                 Slot::Waiting {
-                    wait: Wait::Reading, ..
+                    wait: Wait::Reading | Wait::ReadingBody,
+                    ..
                 } => left.reading += 1,
                 Slot::Waiting {
                     wait: Wait::Writing, ..
@@ -439,6 +451,7 @@ mod tests {
             Timeouts {
                 idle: 5 * SECOND,
                 reading: 10 * SECOND,
+                reading_body: 60 * SECOND,
                 writing: 30 * SECOND,
                 lingering: 2 * SECOND,
             },
