@@ -95,8 +95,10 @@ struct ConnThread<H> {
 }
 
 /// What a thread keeps about the connection it serves, beside its read buffer.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Conn {
+    /// The server's end of the connection, learned at accept.
+    local: SocketAddr,
     served: u32,
     /// Set once the server decided to close after the response being written.
     closing: Option<CloseReason>,
@@ -114,10 +116,24 @@ struct Conn {
 }
 
 impl Conn {
+    fn new(local: SocketAddr) -> Conn {
+        Conn {
+            local,
+            served: 0,
+            closing: None,
+            eof: false,
+            continue_sent: false,
+            written: 0,
+            access: AccessLog::default(),
+            upgrade: None,
+        }
+    }
+
     /// Lends the responder what it sees of the connection, with its read buffer.
     fn parts<'a>(&'a mut self, input: &'a mut ReadBuf, peer: SocketAddr, id: usize) -> ConnParts<'a> {
         ConnParts {
             peer,
+            local: self.local,
             id,
             input,
             served: &mut self.served,
@@ -174,7 +190,7 @@ impl<H: Handler> ConnThread<H> {
         stream.set_read_timeout(Some(WAKE_EVERY))?;
         stream.set_write_timeout(Some(self.send_timeout))?;
         self.input.consume(self.input.len());
-        let mut conn = Conn::default();
+        let mut conn = Conn::new(stream.local_addr()?);
         let mut waiting_since = Instant::now();
         let mut request_started = None;
         loop {

@@ -20,6 +20,7 @@ use log::{debug, error};
 
 use crate::access::{self, AccessLog};
 use crate::config::Config;
+use crate::connection_info::ConnectionInfo;
 use crate::h1::error::{Limits, ParseError};
 use crate::h1::persistence::{self, Facts, Persistence, Why};
 use crate::h1::response::{self, Payload};
@@ -62,6 +63,8 @@ pub(crate) enum CloseReason {
 #[derive(Debug)]
 pub(crate) struct ConnParts<'a> {
     pub(crate) peer: SocketAddr,
+    /// The server's end of the connection, learned at accept.
+    pub(crate) local: SocketAddr,
     /// The connection's slab token (NIO) or thread number (blocking), for the logs.
     pub(crate) id: usize,
     pub(crate) input: &'a mut ReadBuf,
@@ -150,7 +153,7 @@ impl<H: Handler> Responder<H> {
     /// Answers `request`, already taken from `ex.input`, appending the response head to
     /// `out` (the whole response when the server writes its own), as
     /// [`answer_next`](Responder::answer_next) does.
-    pub(crate) fn answer(&self, ex: ConnParts<'_>, request: crate::Request, out: &mut Vec<u8>) -> Answer {
+    pub(crate) fn answer(&self, ex: ConnParts<'_>, mut request: crate::Request, out: &mut Vec<u8>) -> Answer {
         *ex.served += 1;
         debug!(
             "{} #{}: {} {} {:?} (request {} on this connection)",
@@ -179,6 +182,9 @@ impl<H: Handler> Responder<H> {
             return answer.write(ex, out, logged);
         }
 
+        request
+            .extensions_mut()
+            .insert(ConnectionInfo::new(ex.peer, ex.local, *ex.served));
         let version = request.version();
         let client_keeps_alive = persistence::wants_keep_alive(version, request.headers());
         // RFC 9110 §7.8: a server may switch only to a protocol the client asked for.

@@ -248,6 +248,13 @@ impl Poller {
                     if let Err(e) = stream.set_nodelay(true) {
                         debug!("{peer}: TCP_NODELAY not set: {e}");
                     }
+                    let local = match stream.local_addr() {
+                        Ok(local) => local,
+                        Err(e) => {
+                            warn!("{peer}: the connection's local address is unknown: {e}");
+                            continue;
+                        }
+                    };
                     let token = self.slots.next_token();
                     let interest = Interest::READABLE | Interest::WRITABLE;
                     if let Err(e) = self.poll.registry().register(&mut stream, token, interest) {
@@ -257,7 +264,7 @@ impl Poller {
                     let token = self.slots.reserve();
                     self.handoff.counters.accepted();
                     debug!("New client: {peer} #{}", token.0);
-                    self.drive(token, Connection::new(stream, peer), Turn::Event, now);
+                    self.drive(token, Connection::new(stream, peer, local), Turn::Event, now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
