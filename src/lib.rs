@@ -82,6 +82,7 @@ mod handler;
 pub mod internals;
 mod nio;
 mod read_buf;
+mod response_builder;
 mod server;
 mod service;
 mod shutdown;
@@ -107,6 +108,7 @@ pub use crate::body::{Body, BodyReader, FileRegion};
 pub use crate::config::Model;
 pub use crate::connection_info::ConnectionInfo;
 pub use crate::handler::Handler;
+pub use crate::response_builder::{response, ResponseBuilder};
 pub use crate::server::{Builder, Server, ServerHandle};
 pub use crate::shutdown::ShutdownReport;
 pub use crate::static_files::StaticFiles;
@@ -148,4 +150,52 @@ pub type Request = ::http::Request<bytes::Bytes>;
 ///
 /// The server frames it: see [`Handler`] for what is sent for each status and which
 /// responses are refused (a logged `500`) because they cannot be sent honestly.
+///
+/// It is `http`'s type, so `Response::builder()` is not there (that one is on
+/// `http::Response<()>`, and its `body` returns a `Result`). Make one with
+/// `Response::new(body.into())`, from anything that becomes a [`Body`], or with
+/// [`nioserve::response()`](response), whose [`ResponseBuilder`] takes a status and
+/// headers and returns the `Response` from [`body`](ResponseBuilder::body).
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use nioserve::bytes::Bytes;
+/// use nioserve::http::{header, StatusCode};
+/// use nioserve::{Body, FileRegion, Response};
+///
+/// // 200 OK, from each kind of body:
+/// let text = Response::new("Hello, World!".into()); // &'static str, not copied
+/// let owned = Response::new(format!("{} items", 3).into()); // String
+/// let binary = Response::new(vec![0x89, b'P', b'N', b'G'].into()); // Vec<u8>
+/// let shared = Response::new(Bytes::from_static(b"cached page").into()); // Bytes
+/// let file = Response::new(FileRegion::whole(std::fs::File::open("Cargo.toml")?)?.into()); // sendfile
+/// assert_eq!(text.body().len(), Some(13));
+///
+/// // Status and headers:
+/// let missing = nioserve::response()
+///     .status(StatusCode::NOT_FOUND)
+///     .content_type("text/plain; charset=utf-8")
+///     .header(header::CACHE_CONTROL, "no-store")
+///     .body("no such page\n");
+/// let moved = nioserve::response()
+///     .status(301)
+///     .header(header::LOCATION, "/new/")
+///     .body(Body::Empty);
+/// let download = nioserve::response()
+///     .content_type("application/octet-stream")
+///     .header(header::CONTENT_DISPOSITION, "attachment; filename=\"Cargo.toml\"")
+///     .body(FileRegion::whole(std::fs::File::open("Cargo.toml")?)?);
+/// assert_eq!(missing.status(), 404);
+/// assert_eq!(moved.headers()["location"], "/new/");
+///
+/// // Or change one after it is made:
+/// let mut created = Response::new(String::from("made").into());
+/// *created.status_mut() = StatusCode::CREATED;
+/// created.headers_mut().insert(header::LOCATION, header::HeaderValue::from_static("/items/7"));
+/// # let _ = (owned, binary, shared, file, download);
+/// # Ok(())
+/// # }
+/// ```
 pub type Response = ::http::Response<Body>;
