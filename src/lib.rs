@@ -91,6 +91,7 @@ mod stats;
 mod status;
 mod stream;
 mod transport;
+mod trigger;
 mod upgrade;
 
 /// The [`http`](https://docs.rs/http/1) crate, whose types [`Request`] and [`Response`]
@@ -115,6 +116,7 @@ pub use crate::static_files::StaticFiles;
 pub use crate::stats::{Counters, Stats};
 pub use crate::status::Status;
 pub use crate::stream::{BodySender, BodyStream, SendError};
+pub use crate::trigger::ShutdownTrigger;
 pub use crate::upgrade::{OnUpgrade, Upgraded};
 
 /// A request as a handler receives it: head and complete body.
