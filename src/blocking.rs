@@ -237,7 +237,7 @@ impl<H: Handler> ConnThread<H> {
                     Err(e) => {
                         debug!("{peer} #{}: rejected: {} ({})", self.id, e.reason(), e.status());
                         let ex = conn.parts(&mut self.input, peer, self.id);
-                        service::refuse(ex, &mut self.out, e.status(), e.reason());
+                        service::refuse(ex, &mut self.out, e.status(), e.reason(), self.responder.error_body());
                         write_all(stream, &self.out, Payload::None, &mut conn.written)
                     }
                 };
@@ -358,6 +358,7 @@ impl<H: Handler> ConnThread<H> {
             &mut self.out,
             status,
             detail,
+            self.responder.error_body(),
         );
         let sent = write_all(stream, &self.out, Payload::None, &mut conn.written);
         conn.access.written(conn.written);

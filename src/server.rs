@@ -7,9 +7,12 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::http::header::HeaderValue;
+use ::http::StatusCode;
+use bytes::Bytes;
 use log::error;
 
-use crate::config::{Config, Model};
+use crate::config::{Config, ErrorBody, Model};
 use crate::handler::Handler;
 use crate::nio::{self, Handoff};
 use crate::service::Responder;
@@ -242,6 +245,48 @@ impl Builder {
     /// ```
     pub fn shutdown_grace(mut self, grace: Duration) -> Builder {
         self.config.shutdown_grace = grace.min(LONGEST_TIMEOUT);
+        self
+    }
+
+    /// Sets the bodies of the error responses the server writes itself, instead of a
+    /// handler: `400`, `408`, `413`, `414`, `431`, `501`, `505` for a request it refuses,
+    /// `500` for a handler that panicked or returned what cannot be sent, `501` for
+    /// `CONNECT`. Default is a one-line `text/plain` body such as `400 Bad Request: ...`.
+    ///
+    /// `hook` is given the status and returns the `Content-Type` and the body, or `None`
+    /// to keep the default for that status. The server still decides the status and
+    /// writes the framing: `Content-Length` is the body's length, the response says
+    /// `Connection: close`, and a `HEAD` gets the head without the body. The hook runs
+    /// on the poller thread for most refusals, so it should be quick: return a body
+    /// made beforehand (`Bytes` clones share it). A hook that panics takes the poller
+    /// down; don't.
+    ///
+    /// Responses a handler returns, such as a `404` from [`StaticFiles`](crate::StaticFiles),
+    /// are the handler's own and do not pass through it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use nioserve::bytes::Bytes;
+    /// use nioserve::http::header::HeaderValue;
+    /// use nioserve::http::StatusCode;
+    ///
+    /// let oops = Bytes::from_static(b"<!doctype html><h1>Something broke on our side</h1>\n");
+    /// let server = nioserve::Server::builder()
+    ///     .error_body(move |status| {
+    ///         (status == StatusCode::INTERNAL_SERVER_ERROR)
+    ///             .then(|| (HeaderValue::from_static("text/html; charset=utf-8"), oops.clone()))
+    ///     })
+    ///     .bind("127.0.0.1:0")?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn error_body<F>(mut self, hook: F) -> Builder
+    where
+        F: Fn(StatusCode) -> Option<(HeaderValue, Bytes)> + Send + Sync + 'static,
+    {
+        self.config.error_body = ErrorBody::new(Arc::new(hook));
         self
     }
 

@@ -19,7 +19,7 @@ use ::http::{header, Method, StatusCode, Uri, Version};
 use log::{debug, error};
 
 use crate::access::{self, AccessLog};
-use crate::config::Config;
+use crate::config::{Config, ErrorBody};
 use crate::connection_info::ConnectionInfo;
 use crate::h1::error::{Limits, ParseError};
 use crate::h1::persistence::{self, Facts, Persistence, Why};
@@ -101,6 +101,8 @@ pub(crate) struct Responder<H> {
     keep_alive: bool,
     keep_alive_secs: u64,
     max_requests: u32,
+    /// The bodies of the error responses the server writes itself.
+    error_body: ErrorBody,
 }
 
 impl<H> Clone for Responder<H> {
@@ -112,6 +114,7 @@ impl<H> Clone for Responder<H> {
             keep_alive: self.keep_alive,
             keep_alive_secs: self.keep_alive_secs,
             max_requests: self.max_requests,
+            error_body: self.error_body.clone(),
         }
     }
 }
@@ -125,11 +128,17 @@ impl<H: Handler> Responder<H> {
             keep_alive: !config.keep_alive_timeout.is_zero(),
             keep_alive_secs: persistence::keep_alive_secs(config.keep_alive_timeout),
             max_requests: config.max_keep_alive_requests,
+            error_body: config.error_body.clone(),
         }
     }
 
     pub(crate) fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// What the bodies of the server's own error responses are, for [`refuse`].
+    pub(crate) fn error_body(&self) -> &ErrorBody {
+        &self.error_body
     }
 
     /// Answers the first complete request in `ex.input`, appending the response head to
@@ -142,7 +151,7 @@ impl<H: Handler> Responder<H> {
             Ok(request::Next::Partial { .. }) => return Answer::Incomplete,
             Err(e) => {
                 debug!("{} #{}: rejected: {} ({})", ex.peer, ex.id, e.reason(), e.status());
-                refuse(ex, out, e.status(), e.reason());
+                refuse(ex, out, e.status(), e.reason(), &self.error_body);
                 return Answer::Rejected;
             }
         };
@@ -179,7 +188,7 @@ impl<H: Handler> Responder<H> {
                 detail: "CONNECT is not supported",
                 reason: CloseReason::BadRequest(StatusCode::NOT_IMPLEMENTED.as_u16()),
             };
-            return answer.write(ex, out, logged);
+            return answer.write(ex, out, logged, &self.error_body);
         }
 
         request
@@ -205,7 +214,12 @@ impl<H: Handler> Responder<H> {
                     "{} #{}: handler panicked on {method} {route}; answering 500",
                     ex.peer, ex.id
                 );
-                return Own::failure(&method, version, CloseReason::HandlerPanicked).write(ex, out, access);
+                return Own::failure(&method, version, CloseReason::HandlerPanicked).write(
+                    ex,
+                    out,
+                    access,
+                    &self.error_body,
+                );
             }
         };
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -233,7 +247,12 @@ impl<H: Handler> Responder<H> {
                     "{} #{}: the handler's response to {method} {route} cannot be sent: {invalid}; answering 500",
                     ex.peer, ex.id
                 );
-                return Own::failure(&method, version, CloseReason::InvalidResponse).write(ex, out, access);
+                return Own::failure(&method, version, CloseReason::InvalidResponse).write(
+                    ex,
+                    out,
+                    access,
+                    &self.error_body,
+                );
             }
         };
         if let Persistence::Close(why) = persistence {
@@ -282,7 +301,12 @@ impl<H: Handler> Responder<H> {
                 "{} #{}: the handler's 101 to {method} {route} cannot be sent: {why}; answering 500",
                 ex.peer, ex.id
             );
-            return Own::failure(method, version, CloseReason::InvalidResponse).write(ex, out, access);
+            return Own::failure(method, version, CloseReason::InvalidResponse).write(
+                ex,
+                out,
+                access,
+                &self.error_body,
+            );
         }
         *ex.closing = Some(CloseReason::Upgraded);
         if let Some((started, uri)) = access {
@@ -299,11 +323,14 @@ impl<H: Handler> Responder<H> {
 /// refused, nobody can say where a next one would start.
 ///
 /// The one refusal of both models, whether the codec refused the bytes, the request was
-/// too large to buffer, or it did not arrive within the request timeout (408).
-pub(crate) fn refuse(ex: ConnParts<'_>, out: &mut Vec<u8>, status: StatusCode, detail: &str) {
+/// too large to buffer, or it did not arrive within the request timeout (408). The body
+/// is `error_body`'s, if it makes one for `status`.
+pub(crate) fn refuse(ex: ConnParts<'_>, out: &mut Vec<u8>, status: StatusCode, detail: &str, error_body: &ErrorBody) {
     let method = head::method_for_refusal(ex.input.bytes());
     let at = out.len();
-    response::encode_error(out, &method, status, detail);
+    let custom = error_body.for_status(status);
+    let custom = custom.as_ref().map(|(content_type, body)| (content_type, &body[..]));
+    response::encode_error(out, &method, status, detail, custom);
     if AccessLog::enabled() {
         let text = access::refusal_line(ex.peer, status.as_u16());
         ex.access
@@ -375,9 +402,17 @@ impl<'m> Own<'m> {
 
     /// Encodes it into `out`, marks the connection closing, and queues its access-log
     /// line when `logged` holds the request's start and target.
-    fn write(self, ex: ConnParts<'_>, out: &mut Vec<u8>, logged: Option<(Instant, Uri)>) -> Answer {
+    fn write(
+        self,
+        ex: ConnParts<'_>,
+        out: &mut Vec<u8>,
+        logged: Option<(Instant, Uri)>,
+        error_body: &ErrorBody,
+    ) -> Answer {
         let at = out.len();
-        response::encode_error(out, self.method, self.status, self.detail);
+        let custom = error_body.for_status(self.status);
+        let custom = custom.as_ref().map(|(content_type, body)| (content_type, &body[..]));
+        response::encode_error(out, self.method, self.status, self.detail, custom);
         *ex.closing = Some(self.reason);
         if let Some((started, uri)) = logged {
             let text = access::request_line(ex.peer, self.method, &uri, self.version, self.status.as_u16());

@@ -28,7 +28,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::handoff::{Handback, Handoff, Job, PollerEnds, Returned};
 use super::slots::{Readiness, Slots, Timeouts, Wait};
-use crate::config::{self, Config};
+use crate::config::{self, Config, ErrorBody};
 use crate::connection::{Connection, LiveBody, Pump};
 use crate::h1::error::Limits;
 use crate::h1::request::{self, Next};
@@ -89,6 +89,8 @@ pub(crate) struct Poller {
     shutdown_grace: Duration,
     limits: Limits,
     max_request_bytes: usize,
+    /// The bodies of the error responses the poller writes itself.
+    error_body: ErrorBody,
     /// Read buffers of connections that went idle, for the next reader.
     buffers: Vec<ReadBuf>,
     /// Where bytes from lingering connections are read to be thrown away.
@@ -126,6 +128,7 @@ impl Poller {
             shutdown_grace: config.shutdown_grace,
             limits: config.limits(),
             max_request_bytes: config.max_request_bytes(),
+            error_body: config.error_body.clone(),
             buffers: Vec::new(),
             discard: vec![0; 16 * 1024].into_boxed_slice(),
             accepting: Accepting::Open,
@@ -446,7 +449,7 @@ impl Poller {
     /// Queues an error response the server writes itself; the connection closes after it.
     fn refuse(&mut self, token: Token, conn: &mut Connection, status: ::http::StatusCode, detail: &str) {
         let mut out = Vec::with_capacity(256);
-        service::refuse(conn.parts(token.0), &mut out, status, detail);
+        service::refuse(conn.parts(token.0), &mut out, status, detail, &self.error_body);
         if let Err(err) = conn.write_response(&out, Payload::None) {
             debug!("{}: error response not sent: {err}", conn.peer);
             conn.eof = true;
