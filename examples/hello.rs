@@ -32,5 +32,6 @@ fn main() -> io::Result<()> {
             .headers_mut()
             .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
         response
-    })
+    })?;
+    Ok(())
 }

@@ -90,7 +90,8 @@ fn main() -> io::Result<()> {
         "stream: listening on http://{}/ ({model:?} model, {workers} workers); try GET /events",
         server.local_addr()
     );
-    server.serve(move |req: Request| route(req, &streams, &status))
+    server.serve(move |req: Request| route(req, &streams, &status))?;
+    Ok(())
 }
 
 fn route(req: Request, streams: &Sender<Stream>, status: &Status) -> Response {

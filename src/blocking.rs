@@ -97,8 +97,10 @@ struct ConnThread<H> {
 }
 
 /// What a thread keeps about the connection it serves, beside its read buffer.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Conn {
+    /// The server's end of the connection, learned at accept.
+    local: SocketAddr,
     served: u32,
     /// Set once the server decided to close after the response being written.
     closing: Option<CloseReason>,
@@ -116,10 +118,24 @@ struct Conn {
 }
 
 impl Conn {
+    fn new(local: SocketAddr) -> Conn {
+        Conn {
+            local,
+            served: 0,
+            closing: None,
+            eof: false,
+            continue_sent: false,
+            written: 0,
+            access: AccessLog::default(),
+            upgrade: None,
+        }
+    }
+
     /// Lends the responder what it sees of the connection, with its read buffer.
     fn parts<'a>(&'a mut self, input: &'a mut ReadBuf, peer: SocketAddr, id: usize) -> ConnParts<'a> {
         ConnParts {
             peer,
+            local: self.local,
             id,
             input,
             served: &mut self.served,
@@ -176,7 +192,7 @@ impl<H: Handler> ConnThread<H> {
         stream.set_read_timeout(Some(WAKE_EVERY))?;
         stream.set_write_timeout(Some(self.send_timeout))?;
         self.input.consume(self.input.len());
-        let mut conn = Conn::default();
+        let mut conn = Conn::new(stream.local_addr()?);
         let mut waiting_since = Instant::now();
         let mut request_started = None;
         let mut last_data = Instant::now();
@@ -224,7 +240,7 @@ impl<H: Handler> ConnThread<H> {
                     Err(e) => {
                         debug!("{peer} #{}: rejected: {} ({})", self.id, e.reason(), e.status());
                         let ex = conn.parts(&mut self.input, peer, self.id);
-                        service::refuse(ex, &mut self.out, e.status(), e.reason());
+                        service::refuse(ex, &mut self.out, e.status(), e.reason(), self.responder.error_body());
                         write_all(stream, &self.out, Payload::None, &mut conn.written)
                     }
                 };
@@ -353,6 +369,7 @@ impl<H: Handler> ConnThread<H> {
             &mut self.out,
             status,
             detail,
+            self.responder.error_body(),
         );
         let sent = write_all(stream, &self.out, Payload::None, &mut conn.written);
         conn.access.written(conn.written);

@@ -4,9 +4,15 @@
 //! read it. Limits that are not worth a knob are named constants here, so every
 //! number the server obeys can be found in this one file.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::body_policy::{BodyRule, Policy};
+use ::http::header::HeaderValue;
+use ::http::StatusCode;
+use bytes::Bytes;
+
 use crate::h1::error::Limits;
 
 /// How long a lingering connection may keep sending before it is dropped.
@@ -104,6 +110,37 @@ pub(crate) struct Config {
     pub(crate) body_policy: Option<Policy>,
     /// How long shutdown waits for requests in flight. Default is 10 s.
     pub(crate) shutdown_grace: Duration,
+    /// The bodies of the error responses the server writes itself. Default is none: a
+    /// one-line `text/plain` body such as `400 Bad Request: ...`.
+    pub(crate) error_body: ErrorBody,
+}
+
+/// What [`Builder::error_body`](crate::Builder::error_body) was given.
+pub(crate) type ErrorBodyFn = dyn Fn(StatusCode) -> Option<(HeaderValue, Bytes)> + Send + Sync;
+
+/// The hook that makes the bodies of the server's own error responses, if one was set.
+#[derive(Clone, Default)]
+pub(crate) struct ErrorBody(Option<Arc<ErrorBodyFn>>);
+
+impl ErrorBody {
+    pub(crate) fn new(hook: Arc<ErrorBodyFn>) -> ErrorBody {
+        ErrorBody(Some(hook))
+    }
+
+    /// The `Content-Type` and body for an error with `status`; `None` for the default.
+    pub(crate) fn for_status(&self, status: StatusCode) -> Option<(HeaderValue, Bytes)> {
+        self.0.as_ref().and_then(|hook| hook(status))
+    }
+}
+
+impl fmt::Debug for ErrorBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "ErrorBody(custom)"
+        } else {
+            "ErrorBody(default)"
+        })
+    }
 }
 
 impl Default for Config {
@@ -126,6 +163,7 @@ impl Default for Config {
             spool_dir: None,
             body_policy: None,
             shutdown_grace: Duration::from_secs(10),
+            error_body: ErrorBody::default(),
         }
     }
 }

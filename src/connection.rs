@@ -29,6 +29,8 @@ use crate::transport::{send_region, write_bytes, Sent};
 pub(crate) struct Connection {
     pub(crate) stream: TcpStream,
     pub(crate) peer: SocketAddr,
+    /// The server's end of the connection, for the handler's `ConnectionInfo`.
+    pub(crate) local: SocketAddr,
     /// Bytes read but not yet consumed by a request. Empty, and without an
     /// allocation, while the connection is idle.
     pub(crate) input: ReadBuf,
@@ -104,10 +106,11 @@ const PULL_PER_TURN: usize = 1024 * 1024;
 const PULL_PIECE: usize = 64 * 1024;
 
 impl Connection {
-    pub(crate) fn new(stream: TcpStream, peer: SocketAddr) -> Connection {
+    pub(crate) fn new(stream: TcpStream, peer: SocketAddr, local: SocketAddr) -> Connection {
         Connection {
             stream,
             peer,
+            local,
             input: ReadBuf::default(),
             output: None,
             served: 0,
@@ -193,6 +196,7 @@ impl Connection {
     pub(crate) fn parts(&mut self, id: usize) -> ConnParts<'_> {
         ConnParts {
             peer: self.peer,
+            local: self.local,
             id,
             input: &mut self.input,
             served: &mut self.served,

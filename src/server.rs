@@ -4,19 +4,22 @@ use std::fmt;
 use std::io;
 use std::net::TcpListener;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::http::header::HeaderValue;
+use ::http::StatusCode;
+use bytes::Bytes;
 use log::error;
 
 use crate::body_policy::{BodyPolicy, Policy};
-use crate::config::{Config, Model};
+use crate::config::{Config, ErrorBody, Model};
 use crate::handler::Handler;
 use crate::nio::{self, Handoff};
 use crate::service::Responder;
 use crate::shutdown::{ServerThread, ShutdownReport};
 use crate::stats::{Counters, Stats};
+use crate::trigger::ShutdownTrigger;
 use crate::{blocking, transport};
 
 /// Sets up a [`Server`]: threads, timeouts and limits, then the address to listen on.
@@ -356,6 +359,48 @@ impl Builder {
         self
     }
 
+    /// Sets the bodies of the error responses the server writes itself, instead of a
+    /// handler: `400`, `408`, `413`, `414`, `431`, `501`, `505` for a request it refuses,
+    /// `500` for a handler that panicked or returned what cannot be sent, `501` for
+    /// `CONNECT`. Default is a one-line `text/plain` body such as `400 Bad Request: ...`.
+    ///
+    /// `hook` is given the status and returns the `Content-Type` and the body, or `None`
+    /// to keep the default for that status. The server still decides the status and
+    /// writes the framing: `Content-Length` is the body's length, the response says
+    /// `Connection: close`, and a `HEAD` gets the head without the body. The hook runs
+    /// on the poller thread for most refusals, so it should be quick: return a body
+    /// made beforehand (`Bytes` clones share it). A hook that panics takes the poller
+    /// down; don't.
+    ///
+    /// Responses a handler returns, such as a `404` from [`StaticFiles`](crate::StaticFiles),
+    /// are the handler's own and do not pass through it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use nioserve::bytes::Bytes;
+    /// use nioserve::http::header::HeaderValue;
+    /// use nioserve::http::StatusCode;
+    ///
+    /// let oops = Bytes::from_static(b"<!doctype html><h1>Something broke on our side</h1>\n");
+    /// let server = nioserve::Server::builder()
+    ///     .error_body(move |status| {
+    ///         (status == StatusCode::INTERNAL_SERVER_ERROR)
+    ///             .then(|| (HeaderValue::from_static("text/html; charset=utf-8"), oops.clone()))
+    ///     })
+    ///     .bind("127.0.0.1:0")?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn error_body<F>(mut self, hook: F) -> Builder
+    where
+        F: Fn(StatusCode) -> Option<(HeaderValue, Bytes)> + Send + Sync + 'static,
+    {
+        self.config.error_body = ErrorBody::new(Arc::new(hook));
+        self
+    }
+
     /// Opens the listening socket on the first of `addr`'s addresses that binds.
     ///
     /// The socket has `SO_REUSEADDR`, so a restarted server can bind while the last
@@ -388,6 +433,7 @@ impl Builder {
                         local_addr,
                         config: self.config,
                         counters,
+                        trigger: ShutdownTrigger::new(),
                     });
                 }
                 Err(e) => last_error = Some(e),
@@ -417,6 +463,7 @@ pub struct Server {
     local_addr: SocketAddr,
     config: Config,
     counters: Counters,
+    trigger: ShutdownTrigger,
 }
 
 impl fmt::Debug for Server {
@@ -504,32 +551,39 @@ impl Server {
             local_addr,
             config,
             counters,
+            trigger,
         } = self;
-        let shutting_down = Arc::new(AtomicBool::new(false));
-        let responder = Responder::new(handler, &config, Arc::clone(&shutting_down));
+        let shutting_down = trigger.flag();
+        let responder = Responder::new(handler, &config, Arc::clone(shutting_down));
         let (handoff, threads) = match config.model {
             Model::Nio => {
-                let (handoff, threads) = nio::spawn(listener, responder, &config, &counters, &shutting_down)?;
+                let (handoff, threads) = nio::spawn(listener, responder, &config, &counters, shutting_down)?;
+                trigger.attach(Arc::clone(&handoff));
                 (Some(handoff), threads)
             }
             Model::Blocking => (
                 None,
-                blocking::spawn(listener, responder, &config, &counters, &shutting_down)?,
+                blocking::spawn(listener, responder, &config, &counters, shutting_down)?,
             ),
         };
         Ok(ServerHandle {
             local_addr,
             counters,
-            shutting_down,
+            trigger,
             handoff,
             threads,
         })
     }
 
-    /// Runs the server on the calling thread's behalf until it stops.
+    /// Runs the server until a [`ShutdownTrigger`] stops it, and returns what the
+    /// shutdown cut off.
     ///
     /// The server runs on its own threads, as with [`spawn`](Server::spawn); this
-    /// call only waits for them. It returns when the poller fails.
+    /// call only waits for them, as [`ServerHandle::wait`] does. Take a trigger with
+    /// [`trigger`](Server::trigger) first, and fire it from another thread (one that
+    /// waits for `SIGTERM`, say): the graceful shutdown runs, with its
+    /// [grace period](Builder::shutdown_grace), and then this returns its report. A
+    /// trigger fired before `serve` makes it stop at once.
     ///
     /// # Errors
     ///
@@ -537,15 +591,43 @@ impl Server {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
     /// use nioserve::{Response, Server};
     ///
-    /// Server::builder().bind("127.0.0.1:8080")?.serve(|_req| Response::new("hi".into()))
+    /// let server = Server::builder().bind("127.0.0.1:0")?;
+    /// let trigger = server.trigger();
+    /// std::thread::spawn(move || {
+    ///     std::thread::sleep(Duration::from_millis(50));
+    ///     trigger.trigger();
+    /// });
+    /// let report = server.serve(|_req| Response::new("hi".into()))?;
+    /// println!("stopped: {report}");
+    /// # Ok(())
     /// # }
     /// ```
-    pub fn serve<H: Handler>(self, handler: H) -> io::Result<()> {
-        self.spawn(handler)?.join()
+    pub fn serve<H: Handler>(self, handler: H) -> io::Result<ShutdownReport> {
+        self.spawn(handler)?.wait()
+    }
+
+    /// A trigger that starts this server's graceful shutdown once it runs (or at once,
+    /// if it fired before): the way to stop [`serve`](Server::serve).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let server = nioserve::Server::builder().bind("127.0.0.1:0")?;
+    /// let trigger = server.trigger();
+    /// trigger.trigger(); // before it even runs
+    /// let report = server.serve(|_req| nioserve::Response::new("hi".into()))?;
+    /// assert_eq!(report.cut_off(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn trigger(&self) -> ShutdownTrigger {
+        self.trigger.clone()
     }
 }
 
@@ -568,9 +650,9 @@ impl Server {
 pub struct ServerHandle {
     local_addr: SocketAddr,
     counters: Counters,
-    shutting_down: Arc<AtomicBool>,
-    /// The NIO model's poller must be woken to notice shutdown, and reports what it cut
-    /// off; blocking threads look up by themselves.
+    /// Sets the flag every thread looks at, and wakes the NIO model's poller.
+    trigger: ShutdownTrigger,
+    /// The NIO model's poller reports what it cut off; blocking threads cut off nothing.
     handoff: Option<Arc<Handoff>>,
     /// Every thread of the server; empty once joined.
     threads: Vec<ServerThread>,
@@ -660,29 +742,69 @@ impl ServerHandle {
     /// # }
     /// ```
     pub fn shutdown(mut self) -> ShutdownReport {
-        self.begin_shutdown();
-        if let Err(e) = self.wait() {
+        self.trigger.trigger();
+        if let Err(e) = self.join_threads() {
             error!("the poller had failed before shutdown: {e}");
         }
+        self.report()
+    }
+
+    /// A trigger that starts this server's graceful shutdown from any thread, without
+    /// waiting for it, as [`shutdown`](ServerHandle::shutdown) would start it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let handle = nioserve::Server::builder().bind("127.0.0.1:0")?
+    ///     .spawn(|_req| nioserve::Response::new("hi".into()))?;
+    /// let trigger = handle.trigger();
+    /// std::thread::spawn(move || trigger.trigger());
+    /// let report = handle.wait()?;
+    /// assert_eq!(report.cut_off(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn trigger(&self) -> ShutdownTrigger {
+        self.trigger.clone()
+    }
+
+    /// Waits for the server to stop, without asking it to, and returns what its
+    /// shutdown cut off.
+    ///
+    /// The server stops when a [`ShutdownTrigger`] fires (see
+    /// [`trigger`](ServerHandle::trigger)), and the graceful shutdown has run; or when
+    /// its poller fails.
+    ///
+    /// # Errors
+    ///
+    /// Fails with the error that stopped the poller, or if a thread of the server
+    /// panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let handle = nioserve::Server::builder().bind("127.0.0.1:0")?
+    ///     .spawn(|_req| nioserve::Response::new("hi".into()))?;
+    /// handle.trigger().trigger();
+    /// let report = handle.wait()?;
+    /// assert_eq!(report.cut_off(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn wait(mut self) -> io::Result<ShutdownReport> {
+        self.join_threads()?;
+        Ok(self.report())
+    }
+
+    /// What the poller had to cut off, once it has exited.
+    fn report(&self) -> ShutdownReport {
         self.handoff.as_ref().map(|handoff| handoff.left()).unwrap_or_default()
     }
 
-    fn begin_shutdown(&self) {
-        self.shutting_down.store(true, Ordering::Release);
-        if let Some(handoff) = &self.handoff {
-            if let Err(e) = handoff.begin_shutdown() {
-                error!("waking the poller for shutdown failed: {e}");
-            }
-        }
-    }
-
-    /// Waits for the server to stop, without asking it to.
-    fn join(mut self) -> io::Result<()> {
-        self.wait()
-    }
-
     /// Joins every thread; the first error any of them ended with is returned.
-    fn wait(&mut self) -> io::Result<()> {
+    fn join_threads(&mut self) -> io::Result<()> {
         let mut result = Ok(());
         for thread in self.threads.drain(..) {
             let ended = thread
@@ -699,8 +821,8 @@ impl ServerHandle {
 impl Drop for ServerHandle {
     fn drop(&mut self) {
         if !self.threads.is_empty() {
-            self.begin_shutdown();
-            let _ = self.wait();
+            self.trigger.trigger();
+            let _ = self.join_threads();
         }
     }
 }

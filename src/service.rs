@@ -20,7 +20,8 @@ use log::{debug, error};
 
 use crate::access::{self, AccessLog};
 use crate::body_policy::{BodyPolicy, BodyRule};
-use crate::config::Config;
+use crate::config::{Config, ErrorBody};
+use crate::connection_info::ConnectionInfo;
 use crate::h1::error::{Limits, ParseError};
 use crate::h1::persistence::{self, Facts, Persistence, Why};
 use crate::h1::response::{self, Payload};
@@ -63,6 +64,8 @@ pub(crate) enum CloseReason {
 #[derive(Debug)]
 pub(crate) struct ConnParts<'a> {
     pub(crate) peer: SocketAddr,
+    /// The server's end of the connection, learned at accept.
+    pub(crate) local: SocketAddr,
     /// The connection's slab token (NIO) or thread number (blocking), for the logs.
     pub(crate) id: usize,
     pub(crate) input: &'a mut ReadBuf,
@@ -100,6 +103,8 @@ pub(crate) struct Responder<H> {
     keep_alive_secs: u64,
     max_requests: u32,
     bodies: BodyRule,
+    /// The bodies of the error responses the server writes itself.
+    error_body: ErrorBody,
 }
 
 impl<H> Clone for Responder<H> {
@@ -112,6 +117,7 @@ impl<H> Clone for Responder<H> {
             keep_alive_secs: self.keep_alive_secs,
             max_requests: self.max_requests,
             bodies: self.bodies.clone(),
+            error_body: self.error_body.clone(),
         }
     }
 }
@@ -126,11 +132,17 @@ impl<H: Handler> Responder<H> {
             keep_alive_secs: persistence::keep_alive_secs(config.keep_alive_timeout),
             max_requests: config.max_keep_alive_requests,
             bodies: config.body_rule(),
+            error_body: config.error_body.clone(),
         }
     }
 
     pub(crate) fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// What the bodies of the server's own error responses are, for [`refuse`].
+    pub(crate) fn error_body(&self) -> &ErrorBody {
+        &self.error_body
     }
 
     /// Answers the first complete request in `ex.input`, appending the response head to
@@ -143,7 +155,7 @@ impl<H: Handler> Responder<H> {
             Ok(request::Next::Partial { .. }) => return Answer::Incomplete,
             Err(e) => {
                 debug!("{} #{}: rejected: {} ({})", ex.peer, ex.id, e.reason(), e.status());
-                refuse(ex, out, e.status(), e.reason());
+                refuse(ex, out, e.status(), e.reason(), &self.error_body);
                 return Answer::Rejected;
             }
         };
@@ -180,7 +192,7 @@ impl<H: Handler> Responder<H> {
                 detail: "CONNECT is not supported",
                 reason: CloseReason::BadRequest(StatusCode::NOT_IMPLEMENTED.as_u16()),
             };
-            return answer.write(ex, out, logged);
+            return answer.write(ex, out, logged, &self.error_body);
         }
 
         // A body the policy does not accept: the poller refused it from the head already if
@@ -197,8 +209,11 @@ impl<H: Handler> Responder<H> {
                 detail: "",
                 reason: CloseReason::BadRequest(status.as_u16()),
             };
-            return answer.write(ex, out, logged);
+            return answer.write(ex, out, logged, &self.error_body);
         }
+        request
+            .extensions_mut()
+            .insert(ConnectionInfo::new(ex.peer, ex.local, *ex.served));
         let version = request.version();
         let client_keeps_alive = persistence::wants_keep_alive(version, request.headers());
         // RFC 9110 §7.8: a server may switch only to a protocol the client asked for.
@@ -219,7 +234,12 @@ impl<H: Handler> Responder<H> {
                     "{} #{}: handler panicked on {method} {route}; answering 500",
                     ex.peer, ex.id
                 );
-                return Own::failure(&method, version, CloseReason::HandlerPanicked).write(ex, out, access);
+                return Own::failure(&method, version, CloseReason::HandlerPanicked).write(
+                    ex,
+                    out,
+                    access,
+                    &self.error_body,
+                );
             }
         };
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -247,7 +267,12 @@ impl<H: Handler> Responder<H> {
                     "{} #{}: the handler's response to {method} {route} cannot be sent: {invalid}; answering 500",
                     ex.peer, ex.id
                 );
-                return Own::failure(&method, version, CloseReason::InvalidResponse).write(ex, out, access);
+                return Own::failure(&method, version, CloseReason::InvalidResponse).write(
+                    ex,
+                    out,
+                    access,
+                    &self.error_body,
+                );
             }
         };
         if let Persistence::Close(why) = persistence {
@@ -312,7 +337,12 @@ impl<H: Handler> Responder<H> {
                 "{} #{}: the handler's 101 to {method} {route} cannot be sent: {why}; answering 500",
                 ex.peer, ex.id
             );
-            return Own::failure(method, version, CloseReason::InvalidResponse).write(ex, out, access);
+            return Own::failure(method, version, CloseReason::InvalidResponse).write(
+                ex,
+                out,
+                access,
+                &self.error_body,
+            );
         }
         *ex.closing = Some(CloseReason::Upgraded);
         if let Some((started, uri)) = access {
@@ -329,11 +359,14 @@ impl<H: Handler> Responder<H> {
 /// refused, nobody can say where a next one would start.
 ///
 /// The one refusal of both models, whether the codec refused the bytes, the request was
-/// too large to buffer, or it did not arrive within the request timeout (408).
-pub(crate) fn refuse(ex: ConnParts<'_>, out: &mut Vec<u8>, status: StatusCode, detail: &str) {
+/// too large to buffer, or it did not arrive within the request timeout (408). The body
+/// is `error_body`'s, if it makes one for `status`.
+pub(crate) fn refuse(ex: ConnParts<'_>, out: &mut Vec<u8>, status: StatusCode, detail: &str, error_body: &ErrorBody) {
     let method = head::method_for_refusal(ex.input.bytes());
     let at = out.len();
-    response::encode_error(out, &method, status, detail);
+    let custom = error_body.for_status(status);
+    let custom = custom.as_ref().map(|(content_type, body)| (content_type, &body[..]));
+    response::encode_error(out, &method, status, detail, custom);
     if AccessLog::enabled() {
         let text = access::refusal_line(ex.peer, status.as_u16());
         ex.access
@@ -405,9 +438,17 @@ impl<'m> Own<'m> {
 
     /// Encodes it into `out`, marks the connection closing, and queues its access-log
     /// line when `logged` holds the request's start and target.
-    fn write(self, ex: ConnParts<'_>, out: &mut Vec<u8>, logged: Option<(Instant, Uri)>) -> Answer {
+    fn write(
+        self,
+        ex: ConnParts<'_>,
+        out: &mut Vec<u8>,
+        logged: Option<(Instant, Uri)>,
+        error_body: &ErrorBody,
+    ) -> Answer {
         let at = out.len();
-        response::encode_error(out, self.method, self.status, self.detail);
+        let custom = error_body.for_status(self.status);
+        let custom = custom.as_ref().map(|(content_type, body)| (content_type, &body[..]));
+        response::encode_error(out, self.method, self.status, self.detail, custom);
         *ex.closing = Some(self.reason);
         if let Some((started, uri)) = logged {
             let text = access::request_line(ex.peer, self.method, &uri, self.version, self.status.as_u16());

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use ::http::header::{self, HeaderName};
+use ::http::header::{self, HeaderName, HeaderValue};
 use ::http::{HeaderMap, Method, StatusCode, Version};
 
 use super::date;
@@ -270,24 +270,44 @@ fn content_length(value: &[u8], so_far: Option<u64>) -> Result<u64, Invalid> {
     length.ok_or(Invalid::Length)
 }
 
-/// Appends a complete short `text/plain` error response that closes the connection.
+/// Appends a complete error response that closes the connection: a short `text/plain` one.
 ///
 /// The response to a `HEAD` is the same head without the body (RFC 9110 §9.3.2): its
 /// `Content-Length` says what a `GET` would have got. `method` is what the refused request
 /// said, as far as it could be told ([`method_for_refusal`](super::head::method_for_refusal)).
-pub(crate) fn encode_error(out: &mut Vec<u8>, method: &Method, status: StatusCode, detail: &str) {
+///
+/// `custom`, when given, is the `Content-Type` and the body instead of the one-line text.
+pub(crate) fn encode_error(
+    out: &mut Vec<u8>,
+    method: &Method,
+    status: StatusCode,
+    detail: &str,
+    custom: Option<(&HeaderValue, &[u8])>,
+) {
     let reason = reason_phrase(status);
     let reason = if reason.is_empty() { "Error" } else { reason };
-    let body_len = 3 + 1 + reason.len() + if detail.is_empty() { 0 } else { 2 + detail.len() } + 1;
+    let body_len = match custom {
+        Some((_, body)) => body.len(),
+        None => 3 + 1 + reason.len() + if detail.is_empty() { 0 } else { 2 + detail.len() } + 1,
+    };
     write_status_line(out, status);
     out.extend_from_slice(b"Date: ");
     date::append_now(out);
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(SERVER);
-    out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+    out.extend_from_slice(b"Content-Type: ");
+    match custom {
+        Some((content_type, _)) => out.extend_from_slice(content_type.as_bytes()),
+        None => out.extend_from_slice(b"text/plain; charset=utf-8"),
+    }
+    out.extend_from_slice(b"\r\nContent-Length: ");
     out.extend_from_slice(itoa::Buffer::new().format(body_len).as_bytes());
     out.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
     if method == Method::HEAD {
+        return;
+    }
+    if let Some((_, body)) = custom {
+        out.extend_from_slice(body);
         return;
     }
     out.extend_from_slice(status.as_str().as_bytes());
@@ -631,8 +651,8 @@ mod tests {
         for code in [400, 408, 413, 414, 431, 500, 501, 505] {
             let status = StatusCode::from_u16(code).expect("valid status");
             let (mut get, mut head) = (Vec::new(), Vec::new());
-            encode_error(&mut get, &Method::GET, status, "why");
-            encode_error(&mut head, &Method::HEAD, status, "why");
+            encode_error(&mut get, &Method::GET, status, "why", None);
+            encode_error(&mut head, &Method::HEAD, status, "why", None);
             let get = String::from_utf8(get).expect("ascii");
             let head = String::from_utf8(head).expect("ascii");
             let (get_head, body) = get.split_once("\r\n\r\n").expect("head ends");
@@ -649,7 +669,7 @@ mod tests {
     #[test]
     fn error_response_is_complete_and_closes() {
         let mut out = Vec::new();
-        encode_error(&mut out, &Method::GET, StatusCode::BAD_REQUEST, "missing Host");
+        encode_error(&mut out, &Method::GET, StatusCode::BAD_REQUEST, "missing Host", None);
         let text = String::from_utf8(out).expect("ascii");
         let (head, body) = text.split_once("\r\n\r\n").expect("head ends");
         assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"));

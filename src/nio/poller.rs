@@ -30,7 +30,7 @@ use mio::{Events, Interest, Poll, Token};
 use super::handoff::{Handback, Handoff, Job, PollerEnds, Returned};
 use super::slots::{Readiness, Slots, Timeouts, Wait};
 use crate::body_policy::{BodyPolicy, BodyRule};
-use crate::config::{self, Config};
+use crate::config::{self, Config, ErrorBody};
 use crate::connection::{Connection, LiveBody, Pump};
 use crate::h1::error::{Limits, ParseError};
 use crate::h1::request::{self, Next};
@@ -99,6 +99,8 @@ pub(crate) struct Poller {
     /// Request bodies larger than this go to a temporary file in `spool_dir`.
     body_buffer_bytes: usize,
     spool_dir: PathBuf,
+    /// The bodies of the error responses the poller writes itself.
+    error_body: ErrorBody,
     /// Read buffers of connections that went idle, for the next reader.
     buffers: Vec<ReadBuf>,
     /// Where bytes from lingering connections are read to be thrown away.
@@ -141,6 +143,7 @@ impl Poller {
             bodies: config.body_rule(),
             min_body_rate: config.min_body_rate,
             spool_dir: config.spool_dir.clone().unwrap_or_else(std::env::temp_dir),
+            error_body: config.error_body.clone(),
             buffers: Vec::new(),
             discard: vec![0; 16 * 1024].into_boxed_slice(),
             accepting: Accepting::Open,
@@ -263,6 +266,13 @@ impl Poller {
                     if let Err(e) = stream.set_nodelay(true) {
                         debug!("{peer}: TCP_NODELAY not set: {e}");
                     }
+                    let local = match stream.local_addr() {
+                        Ok(local) => local,
+                        Err(e) => {
+                            warn!("{peer}: the connection's local address is unknown: {e}");
+                            continue;
+                        }
+                    };
                     let token = self.slots.next_token();
                     let interest = Interest::READABLE | Interest::WRITABLE;
                     if let Err(e) = self.poll.registry().register(&mut stream, token, interest) {
@@ -272,7 +282,7 @@ impl Poller {
                     let token = self.slots.reserve();
                     self.handoff.counters.accepted();
                     debug!("New client: {peer} #{}", token.0);
-                    self.drive(token, Connection::new(stream, peer), Turn::Event, now);
+                    self.drive(token, Connection::new(stream, peer, local), Turn::Event, now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
@@ -626,7 +636,7 @@ impl Poller {
         conn.body_limit = None;
         conn.body_clock = None;
         let mut out = Vec::with_capacity(256);
-        service::refuse(conn.parts(token.0), &mut out, status, detail);
+        service::refuse(conn.parts(token.0), &mut out, status, detail, &self.error_body);
         if let Err(err) = conn.write_response(&out, Payload::None) {
             debug!("{}: error response not sent: {err}", conn.peer);
             conn.eof = true;

@@ -21,12 +21,14 @@ use crate::{Body, Response};
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// A `200` HTML page linking to each entry of the open directory `dir`, which the
-/// client requested as `relative` (shown as `display` in a log line if reading
-/// fails). Dot-files are left out unless `show_hidden`.
+/// client requested as `relative` under the root, and as `url_path` (the page's title).
+/// `display` names it in a log line if reading fails. Dot-files are left out unless
+/// `show_hidden`. The links are relative, so they keep whatever prefix `url_path` has.
 ///
 /// The entries are read from the directory that was opened, not looked up by
 /// name again, so the listing is of the same directory the checks were made on.
 pub(super) fn list_directory(
+    url_path: &str,
     relative: &Path,
     dir: &File,
     display: &Path,
@@ -61,11 +63,7 @@ pub(super) fn list_directory(
     }
     entries.sort();
 
-    let title = if at_root {
-        String::from("/")
-    } else {
-        html_escape(&format!("/{}/", relative.display()))
-    };
+    let title = html_escape(url_path);
     let mut html = format!(
         "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>Index of {title}</title></head>\n\
          <body>\n<h1>Index of {title}</h1>\n<ul>\n"

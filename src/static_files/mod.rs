@@ -141,6 +141,8 @@ pub struct StaticFiles {
     index_file: PathBuf,
     list_directories: bool,
     serve_hidden: bool,
+    /// The URL path the root is served under, without a trailing `/`; empty for `/`.
+    mount: String,
     /// Files up to this size are held in memory once read.
     in_memory_up_to: u64,
     /// How long a cached file is served before it is checked against the disk again.
@@ -198,6 +200,7 @@ impl StaticFiles {
             index_file: PathBuf::from("index.html"),
             list_directories: false,
             serve_hidden: false,
+            mount: String::new(),
             in_memory_up_to: DEFAULT_IN_MEMORY_UP_TO,
             cache_validity: DEFAULT_CACHE_VALIDITY,
             cache: Arc::new(FileCache::new()),
@@ -321,10 +324,64 @@ impl StaticFiles {
         self
     }
 
+    /// Serves the root under the URL path `prefix` instead of `/`: with
+    /// `mount("/static")`, `/static/app.js` is the file `app.js` under the root, and
+    /// `/static/` the root's index.
+    ///
+    /// A path outside the prefix is `404 Not Found` (`/app.js`, `/staticfiles`); `/static`
+    /// alone is redirected (`301`) to `/static/`. The prefix is compared with the path as
+    /// the client sent it, before percent-decoding: `/%73tatic/app.js` is outside it.
+    /// Redirects to a directory's URL keep the prefix (`/static/docs` →
+    /// `/static/docs/`), and so do the links of a [listing](StaticFiles::list_directories),
+    /// which are relative. Default is `/`: the root is served at the top.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `prefix` does not start with `/`, or has a `?` or `#`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use nioserve::{Handler, Request, StaticFiles};
+    ///
+    /// let root = std::env::temp_dir().join(format!("nioserve-doc-mount-{}", std::process::id()));
+    /// std::fs::create_dir_all(&root)?;
+    /// std::fs::write(root.join("app.js"), "console.log(1);")?;
+    /// let files = StaticFiles::new(&root)?.mount("/static");
+    /// let get = |path: &'static str| {
+    ///     let mut request = Request::new(Default::default());
+    ///     *request.uri_mut() = http::Uri::from_static(path);
+    ///     files.call(request)
+    /// };
+    ///
+    /// assert_eq!(get("/static/app.js").status(), 200);
+    /// assert_eq!(get("/app.js").status(), 404);
+    /// assert_eq!(get("/static").headers()["location"], "/static/");
+    /// # std::fs::remove_dir_all(&root)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn mount(mut self, prefix: &str) -> StaticFiles {
+        assert!(
+            prefix.starts_with('/') && !prefix.contains(['?', '#']),
+            "a mount prefix is a URL path starting with `/`, not {prefix:?}"
+        );
+        self.mount = prefix.trim_end_matches('/').to_owned();
+        self
+    }
+
     /// The response to a `GET` (a `HEAD` strips it afterwards), or the status of
     /// an error.
     fn respond(&self, request: &Request) -> Result<Response, StatusCode> {
-        let path = RequestPath::decode(request.uri().path())?;
+        let requested = match request.uri().path().strip_prefix(self.mount.as_str()) {
+            // The mount point named without its slash, like any directory.
+            Some("") => return Ok(redirect_to_directory(request.uri())),
+            Some(rest) if self.mount.is_empty() || rest.starts_with('/') => rest,
+            // Outside the prefix, or `/staticfiles` beside `/static`.
+            _ => return Err(StatusCode::NOT_FOUND),
+        };
+        let path = RequestPath::decode(requested)?;
         if path.hidden && !self.serve_hidden {
             // As if absent: a 403 would tell that `/.git/` is there.
             return Err(StatusCode::NOT_FOUND);
@@ -428,7 +485,8 @@ impl StaticFiles {
             Ok(index) if index.metadata.is_file() => Ok(Found::File(index_path, index)),
             Ok(_) | Err(StatusCode::NOT_FOUND) if self.list_directories => {
                 let display = self.root.join(path.relative());
-                list_directory(path.relative(), &resource.file, &display, self.serve_hidden).map(Found::Page)
+                let title = format!("{}{}", self.mount, path.key);
+                list_directory(&title, path.relative(), &resource.file, &display, self.serve_hidden).map(Found::Page)
             }
             Ok(_) | Err(StatusCode::NOT_FOUND) => Err(StatusCode::FORBIDDEN),
             Err(status) => Err(status),
