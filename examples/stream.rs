@@ -103,17 +103,20 @@ fn route(req: Request, streams: &Sender<Stream>, status: &Status) -> Response {
     }
 }
 
+/// The value of `name` in the request's query string, if it is there.
+fn query_param<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.uri()
+        .query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
 /// `GET /csv?rows=N` (default 1,000,000): `n,square,cube` rows generated as the client
 /// reads them. The body is a `Read` ([`Body::reader`]): a worker pulls a burst while the
 /// client's socket takes it and lets go when it is full, so a slow download holds no
 /// worker and the rows are never all in memory.
 fn csv(req: &Request) -> Response {
-    let rows = req
-        .uri()
-        .query()
-        .into_iter()
-        .flat_map(|query| query.split('&'))
-        .find_map(|pair| pair.strip_prefix("rows="))
+    let rows = query_param(req, "rows")
         .and_then(|n| n.parse().ok())
         .unwrap_or(1_000_000u64);
     let mut response = Response::new(Body::reader(
@@ -172,12 +175,7 @@ struct Stream {
 
 /// `GET /events[?every=MS]`: the first event now, the rest from the ticker.
 fn events(req: &Request, streams: &Sender<Stream>) -> Response {
-    let every = req
-        .uri()
-        .query()
-        .into_iter()
-        .flat_map(|query| query.split('&'))
-        .find_map(|pair| pair.strip_prefix("every="))
+    let every = query_param(req, "every")
         .and_then(|ms| ms.parse().ok())
         .map_or(DEFAULT_EVERY, Duration::from_millis)
         .max(MIN_EVERY);
