@@ -4,6 +4,10 @@
 //! one complete request (head and body already read by the poller) and returns one
 //! response; it never touches the socket, so it can never wait for a client.
 
+use std::any::Any;
+use std::mem;
+use std::panic::{self, AssertUnwindSafe};
+
 use crate::{Request, Response};
 
 /// Turns one request into one response.
@@ -69,5 +73,15 @@ where
 {
     fn call(&self, request: Request) -> Response {
         self(request)
+    }
+}
+
+/// Drops what a panic in user code (a handler, an upgrade callback) carried without
+/// letting a second panic out of it: a payload whose own `Drop` panics would otherwise
+/// unwind through the worker and end it.
+pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        // This payload may be just as hostile: leak it rather than drop it.
+        mem::forget(again);
     }
 }

@@ -6,7 +6,6 @@
 //! The NIO worker and the thread-per-connection model differ only in how bytes get
 //! in and out; everything a client can observe about a response is decided here.
 
-use std::any::Any;
 use std::fmt;
 use std::mem;
 use std::net::SocketAddr;
@@ -26,7 +25,7 @@ use crate::h1::error::{Limits, ParseError};
 use crate::h1::persistence::{self, Facts, Persistence, Why};
 use crate::h1::response::{self, Payload};
 use crate::h1::{fields, head, request};
-use crate::handler::Handler;
+use crate::handler::{self, Handler};
 use crate::read_buf::ReadBuf;
 use crate::upgrade::OnUpgrade;
 
@@ -229,7 +228,7 @@ impl<H: Handler> Responder<H> {
         let response = match panic::catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
             Ok(response) => response,
             Err(payload) => {
-                drop_payload(payload);
+                handler::drop_payload(payload);
                 error!(
                     "{} #{}: handler panicked on {method} {route}; answering 500",
                     ex.peer, ex.id
@@ -455,15 +454,6 @@ impl<'m> Own<'m> {
             ex.access.push_whole(text, started, ex.queued + at as u64, &out[at..]);
         }
         Answer::Rejected
-    }
-}
-
-/// Drops what a panic carried without letting a second panic out of it: a payload
-/// whose own `Drop` panics would otherwise unwind through the worker and end it.
-pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
-    if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        // This payload may be just as hostile: leak it rather than drop it.
-        mem::forget(again);
     }
 }
 

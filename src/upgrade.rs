@@ -127,7 +127,7 @@ impl Upgraded {
 pub(crate) fn hand_over(callback: Callback, upgraded: Upgraded) {
     let peer = upgraded.stream.peer_addr().ok();
     if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || callback(upgraded))) {
-        crate::service::drop_payload(payload);
+        crate::handler::drop_payload(payload);
         error!("{peer:?}: the upgrade callback panicked; the connection is dropped");
     }
 }

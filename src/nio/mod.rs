@@ -10,6 +10,7 @@
 //! A connection whose request is complete moves, by value, to a worker, which runs the
 //! handler, writes the response and hands it back as soon as it would have to wait.
 
+mod bodies;
 mod handoff;
 mod poller;
 pub(crate) mod slots;

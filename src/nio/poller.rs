@@ -16,7 +16,6 @@
 use std::io;
 use std::mem;
 use std::net::Shutdown;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
@@ -27,17 +26,16 @@ use mio::event::Event;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 
+use super::bodies::{Bodies, Fed};
 use super::handoff::{Handback, Handoff, Job, PollerEnds, Returned};
 use super::slots::{Readiness, Slots, Timeouts, Wait};
-use crate::body_policy::{BodyPolicy, BodyRule};
 use crate::config::{self, Config, ErrorBody};
 use crate::connection::{Connection, LiveBody, Pump};
-use crate::h1::error::{Limits, ParseError};
+use crate::h1::error::Limits;
 use crate::h1::request::{self, Next};
 use crate::h1::response::{self, Payload};
 use crate::read_buf::ReadBuf;
 use crate::service::{self, CloseReason, Partial};
-use crate::spool::{Spool, SpoolError};
 use crate::transport::{self, AcceptErrors, Drained, Sent};
 use crate::Request;
 
@@ -92,13 +90,8 @@ pub(crate) struct Poller {
     shutdown_grace: Duration,
     limits: Limits,
     max_request_bytes: usize,
-    /// What may come of each request's body.
-    bodies: BodyRule,
-    /// The least rate a body must arrive at after its grace period, if any.
-    min_body_rate: Option<(u64, Duration)>,
-    /// Request bodies larger than this go to a temporary file in `spool_dir`.
-    body_buffer_bytes: usize,
-    spool_dir: PathBuf,
+    /// What is done with request bodies as they arrive.
+    bodies: Bodies,
     /// The bodies of the error responses the poller writes itself.
     error_body: ErrorBody,
     /// Read buffers of connections that went idle, for the next reader.
@@ -139,10 +132,7 @@ impl Poller {
             shutdown_grace: config.shutdown_grace,
             limits: config.limits(),
             max_request_bytes: config.max_request_bytes(),
-            body_buffer_bytes: config.body_buffer_bytes,
-            bodies: config.body_rule(),
-            min_body_rate: config.min_body_rate,
-            spool_dir: config.spool_dir.clone().unwrap_or_else(std::env::temp_dir),
+            bodies: Bodies::new(config),
             error_body: config.error_body.clone(),
             buffers: Vec::new(),
             discard: vec![0; 16 * 1024].into_boxed_slice(),
@@ -378,13 +368,7 @@ impl Poller {
                 // arrived, no more than a head may take: whether the body goes to a file is
                 // decided from the head, before the body is read into memory. Then up to
                 // the most one request may take.
-                let limit = if conn.spool.is_some() {
-                    config::SPOOL_READ_BYTES
-                } else if conn.input.progress().body_started().is_none() {
-                    self.limits.max_header_bytes.max(config::READ_BUFFER_BYTES)
-                } else {
-                    self.max_request_bytes
-                };
+                let limit = self.bodies.read_limit(&conn, self.max_request_bytes);
                 let before = conn.input.len();
                 if let Err(e) = conn.read_available(limit) {
                     return self.close_after_error(token, conn, &e);
@@ -393,47 +377,35 @@ impl Poller {
                     *arrived += (conn.input.len() - before) as u64;
                 }
             }
-            if self.too_slow(&conn, now) {
+            if self.bodies.too_slow(&conn, now) {
                 // The body arrives slower than the least rate: tell the client, then close.
                 conn.spool = None;
                 self.handoff.counters.timed_out();
                 self.refuse(token, &mut conn, ::http::StatusCode::REQUEST_TIMEOUT, "");
                 continue;
             }
-            if let Some(spool) = conn.spool.as_deref_mut() {
-                match spool.feed(&mut conn.input) {
-                    Ok(true) => {
-                        let request = conn.spool.take().expect("spooling").into_request();
+            if conn.spool.is_some() {
+                match self.bodies.feed(token, &mut conn) {
+                    Fed::Whole(request) => {
                         if conn.input.is_empty() {
                             let buf = mem::take(&mut conn.input);
                             self.recycle(buf);
                         }
-                        return self.dispatch(token, conn, Some(request));
+                        return self.dispatch(token, conn, Some(*request));
                     }
                     // More of the body is in the socket: read it.
-                    Ok(false) if conn.readable => continue,
-                    Ok(false) if conn.eof => return self.close(token, conn, CloseReason::PeerClosed),
-                    Ok(false) if turn == Turn::Expired(Wait::ReadingBody) => {
+                    Fed::More if conn.readable => continue,
+                    Fed::More if conn.eof => return self.close(token, conn, CloseReason::PeerClosed),
+                    Fed::More if turn == Turn::Expired(Wait::ReadingBody) => {
                         conn.spool = None;
                         self.handoff.counters.timed_out();
                         turn = Turn::Event;
                         self.refuse(token, &mut conn, ::http::StatusCode::REQUEST_TIMEOUT, "");
                         continue;
                     }
-                    Ok(false) => return self.park_body(token, conn, now),
-                    Err(SpoolError::Refused(e)) => {
-                        debug!("{} #{}: rejected: {} ({})", conn.peer, token.0, e.reason(), e.status());
-                        conn.spool = None;
-                        self.refuse(token, &mut conn, e.status(), e.reason());
-                        continue;
-                    }
-                    Err(SpoolError::Io(e)) => {
-                        error!(
-                            "{} #{}: the request body could not be written to a temporary file: {e}",
-                            conn.peer, token.0
-                        );
-                        conn.spool = None;
-                        self.refuse(token, &mut conn, ::http::StatusCode::INTERNAL_SERVER_ERROR, "");
+                    Fed::More => return self.park_body(token, conn, now),
+                    Fed::Refused((status, detail)) => {
+                        self.refuse(token, &mut conn, status, detail);
                         continue;
                     }
                 }
@@ -471,14 +443,14 @@ impl Poller {
                 self.refuse(token, &mut conn, ::http::StatusCode::REQUEST_TIMEOUT, "");
                 continue;
             }
-            if self.bodies.is_custom() && conn.body_limit.is_none() {
-                if let Err((status, detail)) = self.ask_policy(&mut conn) {
+            if conn.body_limit.is_none() {
+                if let Err((status, detail)) = self.bodies.ask_policy(&mut conn) {
                     self.refuse(token, &mut conn, status, detail);
                     continue;
                 }
             }
-            if self.spools(&conn) {
-                if let Err((status, detail)) = self.start_spool(token, &mut conn) {
+            if self.bodies.spools(&conn) {
+                if let Err((status, detail)) = self.bodies.start_spool(token, &mut conn) {
                     self.refuse(token, &mut conn, status, detail);
                 }
                 continue;
@@ -511,92 +483,6 @@ impl Poller {
     fn park_body(&mut self, token: Token, mut conn: Connection, now: Instant) {
         conn.body_clock.get_or_insert((now, 0));
         self.park(token, Wait::ReadingBody, conn, now);
-    }
-
-    /// Whether the body being read arrives slower than the least rate, once its grace
-    /// period is over.
-    fn too_slow(&self, conn: &Connection, now: Instant) -> bool {
-        let (Some((rate, grace)), Some((since, arrived))) = (self.min_body_rate, conn.body_clock) else {
-            return false;
-        };
-        let elapsed = now.saturating_duration_since(since);
-        elapsed > grace && (arrived as f64) < rate as f64 * elapsed.as_secs_f64()
-    }
-
-    /// Asks the body policy about the request being read, once its head has arrived and
-    /// before any of its body is asked for: the status to refuse it with, or the limit it
-    /// may have (kept in `conn.body_limit`).
-    fn ask_policy(&self, conn: &mut Connection) -> Result<(), (::http::StatusCode, &'static str)> {
-        let Some((_, declared)) = conn.input.progress().body_started() else {
-            return Ok(());
-        };
-        let (buffered, progress) = conn.input.bytes_and_progress();
-        let started = match request::started(buffered, progress, &self.limits) {
-            Ok(Some(started)) => started,
-            Ok(None) => return Ok(()),
-            Err(e) => return Err((e.status(), e.reason())),
-        };
-        match self.bodies.decide(&started.parts) {
-            BodyPolicy::Refuse(status) => Err((status, "")),
-            BodyPolicy::Accept { max } if declared.is_some_and(|len| len as u64 > max) => {
-                let e = ParseError::BodyTooLarge;
-                Err((e.status(), e.reason()))
-            }
-            BodyPolicy::Accept { max } => {
-                conn.body_limit = Some(max);
-                Ok(())
-            }
-        }
-    }
-
-    /// Whether the body of the request being read goes to a temporary file: its head has
-    /// arrived, and its `Content-Length`, or what has arrived of a chunked body, is over
-    /// the in-memory limit.
-    fn spools(&self, conn: &Connection) -> bool {
-        let Some((head_len, declared)) = conn.input.progress().body_started() else {
-            return false;
-        };
-        declared.unwrap_or(conn.input.len() - head_len) > self.body_buffer_bytes
-    }
-
-    /// Starts writing the body of the request being read to a temporary file (and asks the
-    /// client for it, if it waits for `100 Continue`); the status to refuse it with if that
-    /// cannot be done.
-    fn start_spool(&mut self, token: Token, conn: &mut Connection) -> Result<(), (::http::StatusCode, &'static str)> {
-        // The policy's limit for this body, if it has one, bounds the decoder.
-        let limits = Limits {
-            max_body_bytes: conn.body_limit.map_or(self.limits.max_body_bytes, |max| {
-                usize::try_from(max).unwrap_or(usize::MAX)
-            }),
-            ..self.limits
-        };
-        let (buffered, progress) = conn.input.bytes_and_progress();
-        let started = match request::started(buffered, progress, &limits) {
-            Ok(Some(started)) => started,
-            Ok(None) => unreachable!("`spools` saw the head complete"),
-            Err(e) => return Err((e.status(), e.reason())),
-        };
-        let asks_for_body = started.expects_continue && !conn.continue_sent;
-        match Spool::start(started, &mut conn.input, &self.spool_dir, limits) {
-            Ok(spool) => conn.spool = Some(Box::new(spool)),
-            Err(e) => {
-                error!(
-                    "{} #{}: no temporary file for a request body in {}: {e}",
-                    conn.peer,
-                    token.0,
-                    self.spool_dir.display()
-                );
-                return Err((::http::StatusCode::INTERNAL_SERVER_ERROR, ""));
-            }
-        }
-        if asks_for_body && conn.input.is_empty() {
-            conn.continue_sent = true;
-            if let Err(e) = conn.write_response(response::CONTINUE, Payload::None) {
-                debug!("{} #{}: 100 Continue not sent: {e}", conn.peer, token.0);
-                conn.eof = true;
-            }
-        }
-        Ok(())
     }
 
     /// A connection with nothing buffered: it waits for its next request, unless a

@@ -22,9 +22,9 @@ use super::handoff::{Handback, Handoff, Job, Returned, WorkerEnds};
 use crate::config::COPY_BODY_BYTES;
 use crate::connection::{Connection, LiveBody};
 use crate::h1::response::Payload;
-use crate::handler::Handler;
+use crate::handler::{self, Handler};
 use crate::service::CloseReason;
-use crate::service::{self, Answer, Responder};
+use crate::service::{Answer, Responder};
 use crate::shutdown::ServerThread;
 use crate::transport::Sent;
 use crate::upgrade::{self, OnUpgrade, Upgraded};
@@ -60,7 +60,7 @@ pub(crate) fn spawn_pool<H: Handler>(
                     while let Err(payload) =
                         panic::catch_unwind(AssertUnwindSafe(|| worker.run(&handoff, &jobs, &returns)))
                     {
-                        service::drop_payload(payload);
+                        handler::drop_payload(payload);
                         error!("nioserve-worker-{k}: a panic escaped the worker; the connection it held is closed, the worker starts over");
                     }
                     Ok(())
