@@ -30,6 +30,13 @@ pub(crate) const READ_BUFFER_POOL: usize = 64;
 /// about 2.5 % more CPU per request than `writev`.
 pub(crate) const COPY_BODY_BYTES: usize = 1024;
 
+/// A request that waited this long for a worker has its socket looked at (one
+/// non-blocking `recv` with `MSG_PEEK`) before its handler runs: a client that reset the
+/// connection meanwhile is not answered. A request taken sooner is run without the look,
+/// so a server that keeps up pays nothing; a client gives up after seconds, not
+/// milliseconds. See "On a worker" in `docs/architecture.md`.
+pub(crate) const PEEK_AFTER: Duration = Duration::from_millis(10);
+
 /// How connections are tied to threads.
 ///
 /// # Examples
@@ -86,6 +93,9 @@ pub(crate) struct Config {
     pub(crate) max_body_bytes: usize,
     /// How long shutdown waits for requests in flight. Default is 10 s.
     pub(crate) shutdown_grace: Duration,
+    /// How long a complete request may wait for a worker before the server answers it
+    /// `503 Service Unavailable` itself. Default is `None`: no deadline.
+    pub(crate) queue_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -103,6 +113,7 @@ impl Default for Config {
             max_uri_bytes: 8 * 1024,
             max_body_bytes: 1024 * 1024,
             shutdown_grace: Duration::from_secs(10),
+            queue_timeout: None,
         }
     }
 }
