@@ -41,6 +41,13 @@ pub(crate) const SPOOL_READ_BYTES: usize = 64 * 1024;
 /// about 2.5 % more CPU per request than `writev`.
 pub(crate) const COPY_BODY_BYTES: usize = 1024;
 
+/// A request that waited this long for a worker has its socket looked at (one
+/// non-blocking `recv` with `MSG_PEEK`) before its handler runs: a client that reset the
+/// connection meanwhile is not answered. A request taken sooner is run without the look,
+/// so a server that keeps up pays nothing; a client gives up after seconds, not
+/// milliseconds. See "On a worker" in `docs/architecture.md`.
+pub(crate) const PEEK_AFTER: Duration = Duration::from_millis(10);
+
 /// How connections are tied to threads.
 ///
 /// # Examples
@@ -113,6 +120,9 @@ pub(crate) struct Config {
     /// The bodies of the error responses the server writes itself. Default is none: a
     /// one-line `text/plain` body such as `400 Bad Request: ...`.
     pub(crate) error_body: ErrorBody,
+    /// How long a complete request may wait for a worker before the server answers it
+    /// `503 Service Unavailable` itself. Default is `None`: no deadline.
+    pub(crate) queue_timeout: Option<Duration>,
 }
 
 /// What [`Builder::error_body`](crate::Builder::error_body) was given.
@@ -164,6 +174,7 @@ impl Default for Config {
             body_policy: None,
             shutdown_grace: Duration::from_secs(10),
             error_body: ErrorBody::default(),
+            queue_timeout: None,
         }
     }
 }

@@ -182,6 +182,39 @@ impl Builder {
         self
     }
 
+    /// How long a complete request may wait for a worker. Default is none: a request
+    /// waits as long as it takes.
+    ///
+    /// The wait is counted from the poller's turn that found the request complete, to
+    /// the moment a worker takes it. A request that waited longer is not run: the server
+    /// answers it itself with `503 Service Unavailable`, `Retry-After: 1` and
+    /// `Connection: close` (access-logged with its request line), and the connection
+    /// closes after it, so requests pipelined behind it are not run either. A zero
+    /// duration means no deadline, as if this were never called.
+    ///
+    /// Set it when the workers may fall behind for long (slow handlers, bursts) and the
+    /// clients would rather hear "try again" than wait: a little under the time your
+    /// clients (or the proxy in front) wait for a response before they give up, less the
+    /// time a handler takes. A worker then does not run a request for a client that has
+    /// stopped listening. There is no default because the server cannot know that time: a client
+    /// that waits patiently behind a slow report should not get a `503` it never asked
+    /// for. Whatever the setting, a request whose client reset the connection while it
+    /// waited is not run (see the architecture notes, "On a worker").
+    ///
+    /// In [`Model::Blocking`] there is no queue to time: a connection's own thread runs
+    /// each request as soon as it has read it; connections beyond `workers` wait in the
+    /// kernel's listen backlog, out of the server's sight. The setting does nothing there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().queue_timeout(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn queue_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.queue_timeout = (!timeout.is_zero()).then(|| timeout.min(LONGEST_TIMEOUT));
+        self
+    }
+
     /// How many requests one connection may make before the server closes it.
     /// Default is 1,000 (nginx's `keepalive_requests` since 1.19.10). The last response
     /// says `Connection: close`; requests the client pipelined behind it are not

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ::http::{header, Method, StatusCode, Uri, Version};
 use log::{debug, error};
@@ -52,6 +52,8 @@ pub(crate) enum CloseReason {
     RequestTimeout,
     /// The client took no response bytes within the send timeout.
     SendTimeout,
+    /// The request waited for a worker longer than the queue timeout; a `503` went instead.
+    QueueTimeout,
     /// The producer of a streamed body dropped its sender before finishing: the body
     /// ends without its end, so the client cannot take it for whole.
     StreamAborted,
@@ -380,6 +382,39 @@ pub(crate) fn refuse(ex: ConnParts<'_>, out: &mut Vec<u8>, status: StatusCode, d
     });
 }
 
+/// Answers `request`, which waited `waited` for a worker, past the queue timeout, with the
+/// server's own `503 Service Unavailable` (and `Retry-After: 1`) instead of running the
+/// handler. The connection closes after it and nothing buffered behind it is run: those
+/// requests waited as long, and a client told to come back later should not be kept
+/// busy on this connection meanwhile. Access-logged with its request line, as a `500`
+/// written in place of a handler's response is.
+pub(crate) fn overdue(
+    ex: ConnParts<'_>,
+    request: &crate::Request,
+    waited: Duration,
+    out: &mut Vec<u8>,
+    error_body: &ErrorBody,
+) -> Answer {
+    *ex.served += 1;
+    debug!(
+        "{} #{}: {} {} waited {waited:?} for a worker, past the queue timeout; answering 503",
+        ex.peer,
+        ex.id,
+        request.method(),
+        request.uri()
+    );
+    ex.input.consume(ex.input.len());
+    let logged = AccessLog::enabled().then(|| (Instant::now(), request.uri().clone()));
+    let answer = Own {
+        method: request.method(),
+        version: request.version(),
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        detail: "no worker was free in time, try again",
+        reason: CloseReason::QueueTimeout,
+    };
+    answer.write(ex, out, logged, error_body)
+}
+
 /// What to do about a request that has not all arrived, in either model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Partial {
@@ -414,7 +449,8 @@ pub(crate) fn partial(
 }
 
 /// A response the server writes itself in place of a handler's (a `500` for a handler
-/// that failed, a `501` for `CONNECT`); the connection closes after it.
+/// that failed, a `501` for `CONNECT`, a `503` for a request that waited too long); the
+/// connection closes after it.
 struct Own<'m> {
     method: &'m Method,
     version: Version,

@@ -82,6 +82,11 @@ struct Args {
     #[arg(long, default_value = "10", value_parser = seconds)]
     shutdown_grace: Duration,
 
+    /// Seconds a complete request may wait for a worker before the server answers
+    /// `503 Service Unavailable` itself [default: no limit; 0 is no limit too].
+    #[arg(long, value_parser = seconds)]
+    queue_timeout: Option<Duration>,
+
     /// Also answer `POST /echo` with the request body (for load and fault tests).
     #[arg(long)]
     echo: bool,
@@ -155,6 +160,9 @@ fn run(args: Args) -> Result<(), String> {
         .shutdown_grace(args.shutdown_grace);
     if let Some(workers) = args.workers {
         builder = builder.workers(usize::from(workers));
+    }
+    if let Some(timeout) = args.queue_timeout {
+        builder = builder.queue_timeout(timeout);
     }
     let server = builder
         .bind(args.addr)

@@ -302,6 +302,11 @@ pub(crate) fn encode_error(
     }
     out.extend_from_slice(b"\r\nContent-Length: ");
     out.extend_from_slice(itoa::Buffer::new().format(body_len).as_bytes());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // The server's own 503 means "overloaded now" (a request that waited past the
+        // queue timeout): RFC 9110 §10.2.3, when to try again.
+        out.extend_from_slice(b"\r\nRetry-After: 1");
+    }
     out.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
     if method == Method::HEAD {
         return;

@@ -12,6 +12,7 @@
 use std::io;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 use log::error;
@@ -137,6 +138,9 @@ pub(crate) struct Job {
     pub(crate) token: Token,
     pub(crate) conn: Connection,
     pub(crate) request: Option<Request>,
+    /// The poller's turn that sent it: the start of its wait for a worker (the
+    /// `queue_timeout`, and whether its socket is looked at before it runs).
+    pub(crate) queued: Instant,
 }
 
 /// A connection on its way back to the poller.

@@ -54,7 +54,7 @@ pub(crate) fn spawn<H: Handler>(
     );
 
     // If anything below fails, dropping the channel ends stops the threads already started.
-    let mut threads = worker::spawn_pool(config.workers, &responder, &handoff, worker_ends)?;
+    let mut threads = worker::spawn_pool(config.workers, config.queue_timeout, &responder, &handoff, worker_ends)?;
     let poller = Poller::new(poll, listener, config, Arc::clone(&handoff), poller_ends);
     threads.insert(
         0,

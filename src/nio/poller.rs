@@ -351,7 +351,7 @@ impl Poller {
                 }
                 // All that was pulled is written: a worker reads the next burst (the reader
                 // may block, so never here).
-                Some(LiveBody::Reader { .. }) => return self.dispatch(token, conn, None),
+                Some(LiveBody::Reader { .. }) => return self.dispatch(token, conn, None, now),
                 None => {}
             }
             if let Some(reason) = conn.closing {
@@ -391,7 +391,7 @@ impl Poller {
                             let buf = mem::take(&mut conn.input);
                             self.recycle(buf);
                         }
-                        return self.dispatch(token, conn, Some(*request));
+                        return self.dispatch(token, conn, Some(*request), now);
                     }
                     // More of the body is in the socket: read it.
                     Fed::More if conn.readable => continue,
@@ -420,7 +420,7 @@ impl Poller {
                         let buf = mem::take(&mut conn.input);
                         self.recycle(buf);
                     }
-                    return self.dispatch(token, conn, Some(request));
+                    return self.dispatch(token, conn, Some(request), now);
                 }
                 Ok(Next::Partial { expects_continue }) => expects_continue,
                 Err(e) => {
@@ -529,16 +529,27 @@ impl Poller {
         }
     }
 
-    fn dispatch(&mut self, token: Token, mut conn: Connection, request: Option<Request>) {
+    /// Sends a connection to the worker pool. `now` is this turn's clock, read once per
+    /// turn: the job's wait is counted from it, which costs no clock read per request
+    /// and counts the rest of the turn (time the request was already complete) as waiting.
+    fn dispatch(&mut self, token: Token, mut conn: Connection, request: Option<Request>, now: Instant) {
         conn.body_limit = None;
         conn.body_clock = None;
         self.slots.sent_to_worker(token);
         // Published before the worker can see the request, so a handler reporting
         // the counters (`/_status`) counts its own connection as busy.
         self.publish_counts();
-        if let Err(crossbeam_channel::SendError(job)) = self.ends.jobs.send(Job { token, conn, request }) {
+        self.handoff.counters.job_queued();
+        let job = Job {
+            token,
+            conn,
+            request,
+            queued: now,
+        };
+        if let Err(crossbeam_channel::SendError(job)) = self.ends.jobs.send(job) {
             // Only when every worker thread is gone; nothing can serve it.
             error!("no worker left to serve #{}", token.0);
+            self.handoff.counters.job_taken();
             self.slots.back_from_worker(token);
             self.close(token, job.conn, CloseReason::Shutdown);
         }

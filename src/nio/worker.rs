@@ -9,9 +9,11 @@
 //! it pulls only while the socket takes it.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
@@ -19,12 +21,12 @@ use log::{debug, error};
 use mio::Token;
 
 use super::handoff::{Handback, Handoff, Job, Returned, WorkerEnds};
-use crate::config::COPY_BODY_BYTES;
+use crate::config::{COPY_BODY_BYTES, PEEK_AFTER};
 use crate::connection::{Connection, LiveBody};
 use crate::h1::response::Payload;
 use crate::handler::{self, Handler};
 use crate::service::CloseReason;
-use crate::service::{Answer, Responder};
+use crate::service::{self, Answer, Responder};
 use crate::shutdown::ServerThread;
 use crate::transport::Sent;
 use crate::upgrade::{self, OnUpgrade, Upgraded};
@@ -42,6 +44,7 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// joinable at shutdown.
 pub(crate) fn spawn_pool<H: Handler>(
     workers: usize,
+    queue_timeout: Option<Duration>,
     responder: &Responder<H>,
     handoff: &Arc<Handoff>,
     ends: WorkerEnds,
@@ -50,6 +53,7 @@ pub(crate) fn spawn_pool<H: Handler>(
         .map(|k| {
             let mut worker = Worker {
                 responder: responder.clone(),
+                queue_timeout,
                 scratch: Vec::with_capacity(4096),
             };
             let handoff = Arc::clone(handoff);
@@ -71,6 +75,8 @@ pub(crate) fn spawn_pool<H: Handler>(
 
 struct Worker<H> {
     responder: Responder<H>,
+    /// A request that waited longer for a worker gets the server's `503` instead.
+    queue_timeout: Option<Duration>,
     /// Response heads (and small bodies) are encoded here; reused, never shrunk.
     scratch: Vec<u8>,
 }
@@ -78,7 +84,14 @@ struct Worker<H> {
 impl<H: Handler> Worker<H> {
     fn run(&mut self, handoff: &Arc<Handoff>, jobs: &Receiver<Job>, returns: &Sender<Returned>) {
         // The poller drops its sender when it exits: that ends the loop.
-        for Job { token, conn, request } in jobs.iter() {
+        for Job {
+            token,
+            conn,
+            request,
+            queued,
+        } in jobs.iter()
+        {
+            handoff.counters.job_taken();
             handoff.counters.worker_busy();
             let mut held = Held {
                 token,
@@ -86,8 +99,37 @@ impl<H: Handler> Worker<H> {
                 handoff,
                 returns,
             };
-            let served = self.serve(handoff, token, held.conn(), request);
+            // A job without a request is a body being pulled: it is answered already.
+            let admission = match request {
+                Some(_) => self.admit(held.conn(), queued),
+                None => Admission::Run,
+            };
+            if admission == Admission::Gone {
+                held.give_up(CloseReason::PeerClosed);
+                continue;
+            }
+            let served = self.serve(handoff, token, held.conn(), request, admission);
             held.hand_back(served);
+        }
+    }
+
+    /// Decides whether the request a job brings is run, from how long it waited for a
+    /// worker since `queued`.
+    ///
+    /// One clock read per request. Only a request that waited `PEEK_AFTER` or longer has
+    /// its socket looked at; a pool that keeps up never pays for the look.
+    fn admit(&self, conn: &Connection, queued: Instant) -> Admission {
+        let waited = queued.elapsed();
+        if waited >= PEEK_AFTER && client_reset(&conn.stream) {
+            debug!(
+                "{}: the client reset the connection while its request waited {waited:?} for a worker; not run",
+                conn.peer
+            );
+            return Admission::Gone;
+        }
+        match self.queue_timeout {
+            Some(timeout) if waited > timeout => Admission::Overdue(waited),
+            _ => Admission::Run,
         }
     }
 
@@ -101,6 +143,7 @@ impl<H: Handler> Worker<H> {
         token: Token,
         conn: &mut Connection,
         first: Option<Request>,
+        admission: Admission,
     ) -> io::Result<Option<OnUpgrade>> {
         self.scratch.clear();
         let mut first = first;
@@ -113,7 +156,16 @@ impl<H: Handler> Worker<H> {
                 break;
             }
             let answer = match first.take() {
-                Some(request) => self.responder.answer(conn.parts(token.0), request, &mut self.scratch),
+                Some(request) => match admission {
+                    Admission::Overdue(waited) => service::overdue(
+                        conn.parts(token.0),
+                        &request,
+                        waited,
+                        &mut self.scratch,
+                        self.responder.error_body(),
+                    ),
+                    _ => self.responder.answer(conn.parts(token.0), request, &mut self.scratch),
+                },
                 // Nothing pipelined behind it, the usual case: no parse needed to know.
                 None if conn.input.is_empty() => break,
                 None => self.responder.answer_next(conn.parts(token.0), &mut self.scratch),
@@ -174,6 +226,43 @@ impl<H: Handler> Worker<H> {
     }
 }
 
+/// What becomes of the request a job brings, decided before its handler runs
+/// ([`Worker::admit`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Admission {
+    /// Run the handler.
+    Run,
+    /// It waited this long, past the queue timeout: the server answers `503` itself and
+    /// the connection closes.
+    Overdue(Duration),
+    /// The client reset the connection while the request waited: nothing is answered,
+    /// the connection closes.
+    Gone,
+}
+
+/// Whether the client reset the connection (or it failed otherwise) since the poller
+/// read the request: one non-blocking `recv` with `MSG_PEEK`, which takes nothing from
+/// the socket.
+///
+/// A FIN is not a reset. A client may send its request and shut its sending side
+/// (RFC 9112 §9.6 allows the half-close); it still reads the answer, and nothing on the
+/// wire tells it from a client that closed both sides and went away. So a FIN (the peek
+/// reads 0 bytes) runs the request, as the poller would answer it had it been complete
+/// with the FIN already read; the queue timeout is what bounds the work done for clients
+/// that left that way. Bytes (a request pipelined behind this one) say nothing either way.
+fn client_reset(stream: &mio::net::TcpStream) -> bool {
+    let mut byte = [MaybeUninit::uninit()];
+    loop {
+        match socket2::SockRef::from(stream).peek(&mut byte) {
+            Ok(_) => return false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // ECONNRESET, or another error the next read or write would meet as well.
+            Err(_) => return true,
+        }
+    }
+}
+
 /// A connection on a worker. It goes back to the poller through [`Held::hand_back`];
 /// if the worker unwinds first, dropping it hands the connection back to be closed, so
 /// the poller frees the slot instead of keeping it on a worker for good.
@@ -221,6 +310,13 @@ impl Held<'_> {
                 Handback::Live(conn)
             };
             self.send(handback, urgent);
+        }
+    }
+
+    /// Hands the connection back to be closed without a word: its client is gone.
+    fn give_up(mut self, reason: CloseReason) {
+        if let Some(conn) = self.conn.take() {
+            self.send(Handback::Dead(conn, reason), true);
         }
     }
 
