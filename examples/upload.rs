@@ -38,7 +38,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nioserve::http::{header, Method, StatusCode};
 use nioserve::{Body, BodyPolicy, Request, Response, Server};
@@ -117,31 +117,36 @@ struct Uploads {
 impl Uploads {
     /// Keeps the body of `req` as a new file and answers its length and SHA-256.
     fn store(&self, req: &Request) -> Response {
-        // The whole body has arrived: what is timed is the handler's work alone.
-        let started = Instant::now();
         let (name, part) = match self.new_file() {
             Ok(named) => named,
             Err(e) => return failed("no file for the upload", &e),
         };
         let part_path = self.dir.join(format!("{name}.part"));
-        match copy_hashed(req, part) {
-            Ok((len, hash)) => match fs::rename(&part_path, self.dir.join(&name)) {
-                Ok(()) => {
-                    eprintln!(
-                        "upload: stored {name}: {len} bytes, sha256 {hash}; copied, hashed and \
-                         flushed in {:.3} s",
-                        started.elapsed().as_secs_f64()
-                    );
-                    nioserve::response()
-                        .content_type("text/plain; charset=utf-8")
-                        .body(format!("{hash}  {name}\n{len}\n"))
-                }
-                Err(e) => failed("the upload could not be renamed", &e),
-            },
+        let kept = copy_hashed(req, part).and_then(|kept| {
+            fs::rename(&part_path, self.dir.join(&name))?;
+            Ok(kept)
+        });
+        match kept {
+            Ok(Kept {
+                len,
+                sha256,
+                copied,
+                flushed,
+            }) => {
+                eprintln!(
+                    "upload: stored {name}: {len} bytes, sha256 {sha256}; copied and hashed in \
+                     {:.3} s, flushed in {:.3} s",
+                    copied.as_secs_f64(),
+                    flushed.as_secs_f64()
+                );
+                nioserve::response()
+                    .content_type("text/plain; charset=utf-8")
+                    .body(format!("{sha256}  {name}\n{len}\n"))
+            }
             Err(e) => {
                 // Leave nothing half-written behind.
                 let _ = fs::remove_file(&part_path);
-                failed("the upload could not be written", &e)
+                failed("the upload could not be kept", &e)
             }
         }
     }
@@ -170,10 +175,22 @@ impl Uploads {
     }
 }
 
-/// Copies the body of `req` to `file` and flushes it to disk, hashing it on the way:
-/// its length and SHA-256 in hex. A spooled body is read from its temporary file
-/// `COPY_BYTES` at a time; it is never in memory whole.
-fn copy_hashed(req: &Request, file: File) -> io::Result<(u64, String)> {
+/// What [`copy_hashed`] kept.
+struct Kept {
+    len: u64,
+    /// The body's SHA-256, in hex.
+    sha256: String,
+    /// How long reading, hashing and writing the body took.
+    copied: Duration,
+    /// How long flushing the file to disk took after that.
+    flushed: Duration,
+}
+
+/// Copies the body of `req` to `file` and flushes it to disk, hashing it on the way. A
+/// spooled body is read from its temporary file `COPY_BYTES` at a time; it is never in
+/// memory whole.
+fn copy_hashed(req: &Request, file: File) -> io::Result<Kept> {
+    let started = Instant::now();
     let mut out = BufWriter::with_capacity(
         COPY_BYTES,
         Hashing {
@@ -184,8 +201,14 @@ fn copy_hashed(req: &Request, file: File) -> io::Result<(u64, String)> {
     // `io::copy` reads straight into a `BufWriter`'s buffer: one copy of each byte.
     let len = io::copy(&mut req.body().reader(), &mut out)?;
     let Hashing { file, hash } = out.into_inner().map_err(|e| e.into_error())?;
+    let copied = started.elapsed();
     file.sync_all()?;
-    Ok((len, hex(&hash.finalize())))
+    Ok(Kept {
+        len,
+        sha256: hex(&hash.finalize()),
+        copied,
+        flushed: started.elapsed() - copied,
+    })
 }
 
 /// A writer to a file that hashes what it writes.
