@@ -21,7 +21,8 @@
 //! - `GET /`: a line saying how to upload, at once, even while uploads are under way.
 //! - A body sent anywhere else, or with another method, is refused by the body policy
 //!   with `405 Method Not Allowed` as soon as its head has arrived: before any byte of
-//!   it is read, and without `100 Continue`, so `curl` never sends it. A body larger
+//!   it is read, and without `100 Continue`, so a client that waits for one (`curl`
+//!   does, for a body over 1 MiB) never sends it. A body larger
 //!   than 4 GiB gets `413`, from its `Content-Length` or as soon as a chunked one grows
 //!   past it.
 //!
