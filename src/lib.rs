@@ -15,6 +15,8 @@
 //! Requests and responses are the [`http`](https://docs.rs/http/1) crate's types. Every rule of RFC 9112
 //! the server enforces (framing, persistence, limits) is in `src/h1/` and
 //! tested on byte slices; the architecture is described in `docs/architecture.md`.
+//! `docs/library.md` walks a program through using it (routing, JSON, static files,
+//! uploads, server-sent events, tests on port 0, Ctrl-C), in snippets that are doc-tested.
 //!
 //! # Logging
 //!
@@ -123,6 +125,12 @@ pub use crate::status::Status;
 pub use crate::stream::{BodySender, BodyStream, SendError};
 pub use crate::trigger::ShutdownTrigger;
 pub use crate::upgrade::{OnUpgrade, Upgraded};
+
+/// `docs/library.md`, the walk-through for a program that uses nioserve: included here
+/// so that `cargo test --doc` compiles and runs every snippet of it.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/library.md")]
+struct LibraryWalkThrough;
 
 /// A request as a handler receives it: head and complete body.
 ///
