@@ -7,7 +7,7 @@
 //! read buffer to the file.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
 use std::path::Path;
 
 use crate::h1::error::{Limits, ParseError};
@@ -76,7 +76,12 @@ impl Spool {
     }
 
     /// The request, once [`feed`](Spool::feed) said the body has ended.
-    pub(crate) fn into_request(self) -> Request {
+    /// The file's cursor is put back at its start, so reading the file itself (not only
+    /// through `RequestBody::reader`) reads the body.
+    pub(crate) fn into_request(mut self) -> Request {
+        if let Err(e) = self.file.rewind() {
+            log::debug!("rewinding a spooled body: {e}");
+        }
         Request::from_parts(self.parts, RequestBody::spooled(self.file, self.len))
     }
 }
