@@ -129,6 +129,14 @@ impl Connection {
         }
     }
 
+    /// Forgets what was kept about the request being read (its spool, its body limit
+    /// and clock): it went to a worker, or was refused.
+    pub(crate) fn forget_request(&mut self) {
+        self.spool = None;
+        self.body_limit = None;
+        self.body_clock = None;
+    }
+
     /// The response whose head was just written goes on with `body`, produced while it
     /// is written.
     pub(crate) fn go_on_with(&mut self, body: LiveBody) {

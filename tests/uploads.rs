@@ -166,3 +166,34 @@ fn no_place_for_the_body_is_a_500_not_a_hang() {
     drop(client);
     handle.shutdown();
 }
+
+#[test]
+fn a_spooled_body_sent_a_byte_at_a_time_arrives_intact() {
+    const LEN: u64 = 70 * 1024;
+    let handle = hashing_server(server().workers(1));
+    let mut client = Client::connect(handle.local_addr());
+    client.send(format!("PUT /up HTTP/1.1\r\nHost: t\r\nContent-Length: {LEN}\r\n\r\n").as_bytes());
+    // The first kilobyte one byte per write, the rest at once.
+    let body: Vec<u8> = (0..LEN).map(pattern).collect();
+    for byte in &body[..1024] {
+        client.stream.write_all(std::slice::from_ref(byte)).unwrap();
+    }
+    client.stream.write_all(&body[1024..]).unwrap();
+    let hash = fnv(FNV_START, &body);
+    assert_eq!(client.reply().body_text(), format!("{LEN} {hash:x} file"));
+    drop(client);
+    handle.shutdown();
+}
+
+#[test]
+fn a_client_that_vanishes_mid_upload_frees_its_connection() {
+    let handle = hashing_server(server().workers(1).max_body_bytes(8 << 20));
+    let mut client = Client::connect(handle.local_addr());
+    client.send(b"PUT /up HTTP/1.1\r\nHost: t\r\nContent-Length: 4194304\r\n\r\n");
+    client.stream.write_all(&vec![b'v'; 1 << 20]).unwrap();
+    support::wait_until("the upload is being read", || handle.stats().connections_open == 1);
+    drop(client);
+    support::wait_until("the connection is closed", || handle.stats().connections_open == 0);
+    assert_eq!(handle.stats().requests, 0, "a partial upload never reaches the handler");
+    handle.shutdown();
+}

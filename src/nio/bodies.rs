@@ -79,7 +79,6 @@ impl Bodies {
             Ok(false) => Fed::More,
             Err(SpoolError::Refused(e)) => {
                 debug!("{} #{}: rejected: {} ({})", conn.peer, token.0, e.reason(), e.status());
-                conn.spool = None;
                 Fed::Refused((e.status(), e.reason()))
             }
             Err(SpoolError::Io(e)) => {
@@ -87,7 +86,6 @@ impl Bodies {
                     "{} #{}: the request body could not be written to a temporary file: {e}",
                     conn.peer, token.0
                 );
-                conn.spool = None;
                 Fed::Refused((::http::StatusCode::INTERNAL_SERVER_ERROR, ""))
             }
         }

@@ -379,7 +379,6 @@ impl Poller {
             }
             if self.bodies.too_slow(&conn, now) {
                 // The body arrives slower than the least rate: tell the client, then close.
-                conn.spool = None;
                 self.handoff.counters.timed_out();
                 self.refuse(token, &mut conn, ::http::StatusCode::REQUEST_TIMEOUT, "");
                 continue;
@@ -397,7 +396,6 @@ impl Poller {
                     Fed::More if conn.readable => continue,
                     Fed::More if conn.eof => return self.close(token, conn, CloseReason::PeerClosed),
                     Fed::More if turn == Turn::Expired(Wait::ReadingBody) => {
-                        conn.spool = None;
                         self.handoff.counters.timed_out();
                         turn = Turn::Event;
                         self.refuse(token, &mut conn, ::http::StatusCode::REQUEST_TIMEOUT, "");
@@ -519,8 +517,7 @@ impl Poller {
 
     /// Queues an error response the server writes itself; the connection closes after it.
     fn refuse(&mut self, token: Token, conn: &mut Connection, status: ::http::StatusCode, detail: &str) {
-        conn.body_limit = None;
-        conn.body_clock = None;
+        conn.forget_request();
         let mut out = Vec::with_capacity(256);
         service::refuse(conn.parts(token.0), &mut out, status, detail, &self.error_body);
         if let Err(err) = conn.write_response(&out, Payload::None) {
@@ -533,8 +530,7 @@ impl Poller {
     /// turn: the job's wait is counted from it, which costs no clock read per request
     /// and counts the rest of the turn (time the request was already complete) as waiting.
     fn dispatch(&mut self, token: Token, mut conn: Connection, request: Option<Request>, now: Instant) {
-        conn.body_limit = None;
-        conn.body_clock = None;
+        conn.forget_request();
         self.slots.sent_to_worker(token);
         // Published before the worker can see the request, so a handler reporting
         // the counters (`/_status`) counts its own connection as busy.
