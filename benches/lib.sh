@@ -89,11 +89,16 @@ stop_pids() {
 }
 
 # scratch_webapp DIR NAME: copies the repository's webapp/ to DIR/www, adds a 1 MiB file
-# DIR/www/NAME (not kept in the repository), and makes it all readable by servers that
-# drop privileges (nginx's workers). Prints DIR/www.
+# DIR/www/NAME and the page-sized files 1k.bin, 4k.bin, 32k.bin and 64k.bin (random bytes,
+# none kept in the repository), and index.html.gz beside index.html (gzip -9, what nginx's
+# gzip_static serves), and makes it all readable by servers that drop privileges (nginx's
+# workers). Prints DIR/www.
 scratch_webapp() {
+  local kib
   cp -R "$REPO/webapp" "$1/www"
   head -c 1048576 /dev/urandom >"$1/www/$2"
+  for kib in 1 4 32 64; do head -c $((kib * 1024)) /dev/urandom >"$1/www/${kib}k.bin"; done
+  gzip -9 -k -n "$1/www/index.html"
   chmod 755 "$1"
   chmod -R a+rX "$1/www"
   printf '%s\n' "$1/www"

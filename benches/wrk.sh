@@ -5,11 +5,16 @@
 #   benches/wrk.sh                        3 rounds of 10 s per test and server
 #   DURATION=2s ROUNDS=1 benches/wrk.sh   a quick check
 #   benches/wrk.sh --compare-blocking     also nioserve --model blocking
+#   benches/wrk.sh --compare-log          also nioserve with its default logging on (an
+#                                         access-log line per request, stderr to a file)
 #   MODEL=blocking benches/wrk.sh         the "nioserve" under test uses the blocking model
 #
-# Tests (wrk -t1 --latency): /hello.txt (13 B) with 64 connections, /index.html with 64
-# and 256, /1mb.bin (1 MiB, generated into a scratch copy of webapp/) with 16. Rounds
-# alternate between servers (the order rotates each round). For every run: requests/s,
+# Tests (wrk -t1 --latency): /hello.txt (13 B) with 64 connections; pages of 1, 4, 32 and
+# 64 KiB (1k.bin … 64k.bin, random bytes generated into a scratch copy of webapp/) and
+# /index.html (10.7 KB) with 64; /index.html with 256; /index.html with 64 connections
+# sending `Accept-Encoding: gzip` (nginx: gzip_static serves index.html.gz; nioserve
+# negotiates); /1mb.bin (1 MiB) with 16. Rounds alternate between servers (the order
+# rotates each round). For every run: requests/s,
 # p99 latency, socket errors and non-2xx/3xx responses, and the CPU seconds the server
 # used (utime + stime from /proc/PID/stat; nginx: master + workers), hence requests per
 # server CPU-second. Medians over the rounds are printed with the ratios
@@ -17,7 +22,8 @@
 # bench-results/wrk.tsv (every run) and to the <!-- wrk:begin/end --> section of
 # docs/benchmarks.md, with a chart (docs/wrk.svg).
 #
-# Environment: DURATION (10s), ROUNDS (3), ONLY (tests to run: hello64 index64 index256 1mb16),
+# Environment: DURATION (10s), ROUNDS (3), ONLY (tests to run, of: hello64 1k64 4k64 index64
+# 32k64 64k64 index256 gzip64 1mb16),
 # MODEL (nio), NIO_WORKERS (2),
 # BLOCKING_WORKERS (300: enough threads for 256 connections), SKIP_BUILD=1,
 # CARGO_TARGET_DIR. Needs Linux, python3, wrk and nginx (installed with apt-get when
@@ -38,6 +44,7 @@ TARGET=${CARGO_TARGET_DIR:-$REPO/target}/release
 RESULTS=$REPO/bench-results
 DOC=$REPO/docs/benchmarks.md
 COMPARE_BLOCKING=0
+COMPARE_LOG=0
 ARGS="$*"
 
 say() { printf 'wrk.sh: %s\n' "$*" >&2; }
@@ -46,6 +53,7 @@ die() { say "$*"; exit 1; }
 for arg in "$@"; do
   case $arg in
     --compare-blocking) COMPARE_BLOCKING=1 ;;
+    --compare-log) COMPARE_LOG=1 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $arg (see --help)" ;;
   esac
@@ -102,16 +110,18 @@ trap 'exit 130' INT TERM
 
 
 
-# start NAME KIND [ARG]: KIND nio|blocking (ARG: workers) or nginx (ARG: worker processes).
+# start NAME KIND [ARG]: KIND nio|nio-log|blocking (ARG: workers) or nginx (ARG: worker
+# processes). nio-log is nio with the demo's default logging: an access-log line per request.
 start() {
   local name=$1 kind=$2 arg=$3 port log pid
   port=$(free_port)
   log=$TMP/$name.log
   case $kind in
-    nio | blocking)
-      local model=()
+    nio | nio-log | blocking)
+      local model=() level=warn
       [ "$kind" = blocking ] && model=(--model blocking)
-      RUST_LOG=warn "$NIOSERVE" "$WWW" --addr "127.0.0.1:$port" "${model[@]}" --workers "$arg" \
+      [ "$kind" = nio-log ] && level=info
+      RUST_LOG=$level "$NIOSERVE" "$WWW" --addr "127.0.0.1:$port" "${model[@]}" --workers "$arg" \
         --max-keep-alive-requests $KEEP_ALIVE_REQUESTS --keep-alive-timeout 300 --max-connections 30000 \
         >"$log" 2>&1 &
       pid=$!
@@ -152,20 +162,31 @@ start nginx-2w nginx 2
 if [ "$COMPARE_BLOCKING" = 1 ] && [ "$MODEL" != blocking ]; then
   start nioserve-blocking blocking "$BLOCKING_WORKERS"
 fi
+if [ "$COMPARE_LOG" = 1 ] && [ "$MODEL" != blocking ]; then
+  start nioserve-log nio-log "$NIO_WORKERS"
+fi
 
 # Every server serves every file before any measurement (and warms its file cache).
-ALL_TESTS=("hello64 /hello.txt 64" "index64 /index.html 64" "index256 /index.html 256" "1mb16 /1mb.bin 16")
+# NAME PATH CONNECTIONS [ACCEPT-ENCODING]
+ALL_TESTS=("hello64 /hello.txt 64" "1k64 /1k.bin 64" "4k64 /4k.bin 64" "index64 /index.html 64"
+  "32k64 /32k.bin 64" "64k64 /64k.bin 64" "index256 /index.html 256" "gzip64 /index.html 64 gzip"
+  "1mb16 /1mb.bin 16")
+ALL_NAMES=$(printf '%s\n' "${ALL_TESTS[@]}" | awk '{print $1}' | xargs)
 TESTS=()
 for test in "${ALL_TESTS[@]}"; do
-  case " ${ONLY:-hello64 index64 index256 1mb16} " in *" ${test%% *} "*) TESTS+=("$test") ;; esac
+  case " ${ONLY:-$ALL_NAMES} " in *" ${test%% *} "*) TESTS+=("$test") ;; esac
 done
-[ ${#TESTS[@]} -gt 0 ] || die "ONLY=\"$ONLY\" names no test (hello64 index64 index256 1mb16)"
+[ ${#TESTS[@]} -gt 0 ] || die "ONLY=\"$ONLY\" names no test ($ALL_NAMES)"
 for i in "${!NAMES[@]}"; do
-  for path in /hello.txt /index.html /1mb.bin; do
+  for path in /hello.txt /1k.bin /4k.bin /index.html /32k.bin /64k.bin /1mb.bin; do
     for _ in 1 2 3; do
       curl -fsS -o /dev/null "http://127.0.0.1:${PORTS[$i]}$path" || die "${NAMES[$i]}: GET $path failed"
     done
   done
+  # The gzip test measures compressed responses: both servers must send them.
+  encoding=$(curl -fsS -o /dev/null -D - -H 'Accept-Encoding: gzip' "http://127.0.0.1:${PORTS[$i]}/index.html" \
+    | tr -d '\r' | awk -F': ' 'tolower($1) == "content-encoding" {print $2}')
+  [ "$encoding" = gzip ] || say "${NAMES[$i]}: /index.html with Accept-Encoding: gzip came back '${encoding:-identity}'"
 done
 
 # --- runs --------------------------------------------------------------------------------
@@ -177,7 +198,9 @@ say "$runs runs of $DURATION: about $((runs * (SECS + 1) / 60 + 1)) min"
 run=0
 for round in $(seq 1 "$ROUNDS"); do
   for test in "${TESTS[@]}"; do
-    read -r tname path conns <<<"$test"
+    read -r tname path conns coding <<<"$test"
+    headers=()
+    [ -n "$coding" ] && headers=(-H "Accept-Encoding: $coding")
     for k in $(seq 0 $((${#NAMES[@]} - 1))); do
       i=$(((k + round - 1) % ${#NAMES[@]}))   # rotate the order each round
       name=${NAMES[$i]} pid=${PIDS[$i]} port=${PORTS[$i]}
@@ -185,7 +208,7 @@ for round in $(seq 1 "$ROUNDS"); do
       kill -0 "$pid" 2>/dev/null || die "$name (pid $pid) has exited; its log: $(tail -5 "$TMP/$name.log")"
       out=$TMP/wrk-$round-$tname-$name.txt
       t0=$(cpu_ticks "$pid")
-      timeout $((SECS + 30)) "$WRK" -t1 -c"$conns" -d"$DURATION" --timeout 2s --latency \
+      timeout $((SECS + 30)) "$WRK" -t1 -c"$conns" -d"$DURATION" --timeout 2s --latency "${headers[@]}" \
         "http://127.0.0.1:$port$path" >"$out" 2>&1 || say "wrk exited with status $? ($name $tname)"
       t1=$(cpu_ticks "$pid")
       row=$(python3 - "$out" $((t1 - t0)) "$CLK_TCK" <<'EOF'
@@ -245,6 +268,8 @@ blocking_note=""
 [ "$MODEL" = blocking ] && blocking_note=", \`--workers $BLOCKING_WORKERS\`"
 [ "$COMPARE_BLOCKING" = 1 ] && [ "$MODEL" = nio ] \
   && blocking_note="; nioserve-blocking: \`--model blocking --workers $BLOCKING_WORKERS\`"
+[ "$COMPARE_LOG" = 1 ] && [ "$MODEL" = nio ] \
+  && blocking_note="$blocking_note; nioserve-log: the same with \`RUST_LOG=info\` (the demo's default: an access-log line per request), stderr to a file"
 python3 - "$TSV" "$section" <<EOF
 import statistics, sys
 from collections import defaultdict
@@ -282,8 +307,9 @@ for key, rs in runs.items():
         "n": len(rs),
     }
 
-label = {"hello64": "/hello.txt c64", "index64": "/index.html c64", "index256": "/index.html c256",
-         "1mb16": "/1mb.bin c16"}
+label = {"hello64": "/hello.txt c64", "1k64": "/1k.bin c64", "4k64": "/4k.bin c64",
+         "index64": "/index.html c64", "32k64": "/32k.bin c64", "64k64": "/64k.bin c64",
+         "index256": "/index.html c256", "gzip64": "/index.html gzip c64", "1mb16": "/1mb.bin c16"}
 main_table = ["| test | server | req/s | p99 ms | socket errors / non-2xx (all rounds) | server CPU s | req per CPU-s |",
               "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
 for t in tests:
@@ -302,6 +328,14 @@ for t in tests:
     ratio_table.append(f"| {label.get(t, t)} | {ratio(n.get('rps'), w2.get('rps'))} "
                        f"| {ratio(n.get('rps'), w1.get('rps'))} | {ratio(n.get('per_cpu'), w2.get('per_cpu'))} "
                        f"| {ratio(n.get('per_cpu'), w1.get('per_cpu'))} | {ratio(n.get('p99'), w2.get('p99'))} |")
+if "nioserve-log" in servers:
+    ratio_table.append("")
+    ratio_table.append("| test | logging on / off req/s | logging on / off req per CPU-s |")
+    ratio_table.append("| --- | ---: | ---: |")
+    for t in tests:
+        n, g = stats.get((t, "nioserve"), {}), stats.get((t, "nioserve-log"), {})
+        ratio_table.append(f"| {label.get(t, t)} | {ratio(g.get('rps'), n.get('rps'))} "
+                           f"| {ratio(g.get('per_cpu'), n.get('per_cpu'))} |")
 if "nioserve-blocking" in servers:
     ratio_table.append("")
     ratio_table.append("| test | nio / blocking req/s | nio / blocking req per CPU-s |")
@@ -329,9 +363,9 @@ $command_line
 
 \`wrk -t1 -c<connections> -d$DURATION --latency\` against each server in turn, the order rotating each round;
 {rounds} round(s); medians over the rounds. Servers (all on 127.0.0.1 at once, serving the same scratch
-copy of \`webapp/\` plus a generated \`1mb.bin\`): nioserve demo \`--workers $NIO_WORKERS
+copy of \`webapp/\` plus generated \`1k.bin\` … \`64k.bin\`, \`1mb.bin\` and \`index.html.gz\`): nioserve demo \`--workers $NIO_WORKERS
 --max-keep-alive-requests $KEEP_ALIVE_REQUESTS\` (model \`$MODEL\`$blocking_note), nginx with 1 and with 2 worker processes and
-[\`benches/nginx.conf\`](../benches/nginx.conf) (\`sendfile\`, \`tcp_nopush\`, \`open_file_cache\`, no
+[\`benches/nginx.conf\`](../benches/nginx.conf) (\`sendfile\`, \`tcp_nopush\`, \`open_file_cache\`, \`gzip_static\`, no
 access log, \`keepalive_requests $KEEP_ALIVE_REQUESTS\`). Server CPU = utime + stime of the server's
 processes during the run (nginx: master + workers); wrk shares the 2 cores with the server.
 

@@ -91,6 +91,12 @@ struct Args {
     #[arg(long)]
     echo: bool,
 
+    /// Files up to this many bytes are read once and served from memory (one `writev`
+    /// of head and body); larger ones are sent from the cached descriptor with
+    /// `sendfile`. 0 sends every file with `sendfile`.
+    #[arg(long, default_value_t = 64 * 1024)]
+    in_memory_up_to: u64,
+
     /// Serve dot-files (`.env`, `.git/`, any path component starting with `.`);
     /// by default they are 404, except a leading `/.well-known/`.
     #[arg(long)]
@@ -141,7 +147,8 @@ fn run(args: Args) -> Result<(), String> {
     raise_open_files_limit();
     let files = StaticFiles::new(&args.dir)
         .map_err(|e| e.to_string())?
-        .serve_hidden(args.hidden);
+        .serve_hidden(args.hidden)
+        .in_memory_up_to(args.in_memory_up_to);
     let model = match args.model {
         ModelArg::Nio => Model::Nio,
         ModelArg::Blocking => Model::Blocking,
