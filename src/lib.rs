@@ -110,6 +110,7 @@ pub use http;
 /// program need not depend on `bytes` itself.
 pub use bytes;
 
+pub use crate::access::AccessLog;
 pub use crate::body::{Body, BodyReader, FileRegion};
 pub use crate::body_policy::BodyPolicy;
 pub use crate::config::Model;
