@@ -280,9 +280,19 @@ fn a_sink_that_blocks_costs_lines_not_requests() {
     let handle = start(server().workers(2).access_log(AccessLog::writer(sink.clone())), page);
     // Lines of about 3 KiB: the writer's 1 MiB of room is full after some 350.
     let long = "x".repeat(3000);
-    let mut client = Client::connect(handle.local_addr());
-    for i in 0..REQUESTS {
-        assert_eq!(client.get(&format!("/blocked/{i}/{long}")).status, 200, "request {i}");
+    let addr = handle.local_addr();
+    let (answered, all_answered) = mpsc::channel();
+    thread::spawn(move || {
+        let mut client = Client::connect(addr);
+        for i in 0..REQUESTS {
+            assert_eq!(client.get(&format!("/blocked/{i}/{long}")).status, 200, "request {i}");
+        }
+        let _ = answered.send(());
+    });
+    if all_answered.recv_timeout(PATIENCE * 3).is_err() {
+        // Its threads are stuck: shutting it down would wait for them for ever.
+        std::mem::forget(handle);
+        panic!("requests stalled behind the blocked access log");
     }
     wait_until("lines are dropped", || handle.stats().access_log_dropped > 0);
     assert!(sink.inner.text().is_empty(), "nothing could be written yet");
