@@ -601,7 +601,8 @@ impl Server {
         self.counters.clone()
     }
 
-    /// Starts the poller and the workers and returns at once.
+    /// Starts the poller and the workers (and the access log's writer, if it has one:
+    /// see [`Builder::access_log`]) and returns at once.
     ///
     /// # Errors
     ///

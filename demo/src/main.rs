@@ -99,7 +99,8 @@ struct Args {
 
     /// Where the access log goes: FILE (appended to, created if missing), `-` for
     /// standard error, or `off`. Lines are written in batches by a thread of their own,
-    /// at least every 0.1 s, and all of them before the server exits.
+    /// at least every 0.1 s, and all of them before the server exits. `log` sends them
+    /// through the logger instead, among the other logs (one write per line: slower).
     #[arg(long, value_name = "FILE", default_value = "-")]
     access_log: PathBuf,
 }
@@ -236,6 +237,7 @@ fn access_log(to: &Path) -> Result<AccessLog, String> {
     let log = match to.to_str() {
         Some("off") => AccessLog::off(),
         Some("-") => AccessLog::stderr(),
+        Some("log") => AccessLog::log_crate(),
         _ => AccessLog::file(to).map_err(|e| format!("cannot open the access log {}: {e}", to.display()))?,
     };
     Ok(if log_enabled!(target: "nioserve::access", Level::Info) {

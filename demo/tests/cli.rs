@@ -599,3 +599,20 @@ fn an_access_log_that_cannot_be_opened_stops_the_start() {
     assert_eq!(errors.len(), 1, "{stderr}");
     assert!(errors[0].contains(missing), "{stderr}");
 }
+
+#[test]
+fn the_access_log_can_go_through_the_logger_among_the_other_logs() {
+    let (mut demo, banner) = Demo::serve(&webapp(), &["--access-log", "log"], Log::Default);
+    let mut client = Client::connect(Demo::addr(&banner));
+    assert_eq!(client.get("/hello.txt?n=0").status, 200);
+    drop(client);
+    demo.signal("-TERM");
+    let (status, stderr) = demo.wait_for_exit();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let lines = hello_lines(&stderr);
+    assert_eq!(lines.len(), 1, "{stderr}");
+    // env_logger's format: `[TIME INFO  nioserve::access] PEER "REQUEST" …`.
+    let (prefix, line) = lines[0].split_once("nioserve::access] ").expect("the logger's prefix");
+    assert!(prefix.starts_with('[') && prefix.contains("INFO"), "{stderr}");
+    assert_hello_line(line);
+}
