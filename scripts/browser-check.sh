@@ -144,7 +144,7 @@ start_server() {
     local port
     for port in $(seq 18080 18179); do
         : >"$LOG"
-        RUST_LOG=debug target/release/nioserve webapp --addr "127.0.0.1:$port" >>"$LOG" 2>&1 &
+        RUST_LOG=debug target/release/nioserve webapp --addr "127.0.0.1:$port" --access-log log >>"$LOG" 2>&1 &
         SERVER_PID=$!
         if wait_for_status "$port"; then
             PORT=$port

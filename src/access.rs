@@ -1,37 +1,251 @@
-//! The access log: one `info` line per response on the target `nioserve::access`,
-//! written when the response's last byte has been written, or when its connection
-//! ends first. That way a line tells the bytes that actually went out and the time to
-//! the last byte, whoever wrote it: a worker, or the poller for a client that reads
-//! slowly. The error responses the server writes itself (400, 408, 413, 414, 431, 501,
-//! 505, 500) get a line like any other.
+//! The access log: one line per response, written when the response's last byte has
+//! been written, or when its connection ends first. That way a line tells the bytes
+//! that actually went out and the time to the last byte, whoever wrote it: a worker, or
+//! the poller for a client that reads slowly. The error responses the server writes
+//! itself (400, 408, 413, 414, 431, 501, 505, 500) get a line like any other.
 //!
 //! ```text
 //! 127.0.0.1:44004 "GET /css/styles.css HTTP/1.1" 200 8325 0.026ms
 //! 127.0.0.1:44010 "-" 431 45 0.011ms
 //! ```
 //!
-//! Lines are made only while the level is enabled: with it off a response costs one
-//! check, no allocation and no clock read. Positions are counted in the connection's
-//! output (bytes handed to the socket so far), which costs an addition per write.
+//! Where lines go is the server's [`AccessLog`]: the `log` crate (`info` on the target
+//! `nioserve::access`, the default), nowhere, or a writer (a file, standard error) fed
+//! in batches by one thread of the server's own ([`writer`]), so that a worker or the
+//! poller never makes a system call for a line: it formats the line into memory and
+//! appends it to a shared buffer under a lock held for a copy.
+//!
+//! Each connection carries a [`ConnectionLog`]: the responses not yet written whole, and
+//! where their lines go. Lines are made only while the log is on: with it off a
+//! response costs one check, no allocation and no clock read. Positions are counted in
+//! the connection's output (bytes handed to the socket so far), which costs an addition
+//! per write.
+
+mod writer;
 
 use std::collections::VecDeque;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::fs::OpenOptions;
+use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use ::http::{Method, Uri, Version};
 use log::{info, log_enabled, Level};
 
-/// The target of access-log lines, to filter them (`RUST_LOG=nioserve::access=off`).
+use self::writer::Shared;
+pub(crate) use self::writer::Writer;
+use crate::stats::Counters;
+
+/// The target of access-log lines sent to the `log` crate, to filter them
+/// (`RUST_LOG=nioserve::access=off`).
 pub(crate) const TARGET: &str = "nioserve::access";
 
-/// The responses of one connection whose last byte has not been written yet, in order.
+/// Where a server's access-log lines go: set with
+/// [`Builder::access_log`](crate::Builder::access_log).
+///
+/// - [`log_crate`](AccessLog::log_crate), the default: each line is an `info` record on
+///   the target `nioserve::access`, for whatever logger the program installed (or none).
+///   Every line is one call to the logger, made by the thread that finished the
+///   response; `env_logger` makes that one `write(2)` to standard error per request, from
+///   the workers.
+/// - [`stderr`](AccessLog::stderr), [`file`](AccessLog::file) and
+///   [`writer`](AccessLog::writer): lines are written in batches by one thread of the
+///   server's own (`nioserve-access`), at least every 100 ms and whenever 64 KiB have
+///   gathered, and on shutdown. A worker only formats the line into memory and appends
+///   it to a shared buffer. When the writer cannot keep up (a terminal scrolled back, a
+///   pipe nobody reads, a full disk) workers do not wait for it: past 1 MiB waiting,
+///   lines are dropped and counted in [`Stats::access_log_dropped`](crate::Stats::access_log_dropped),
+///   and a warning (target `nioserve::log_writer`) says how many, at most once a second,
+///   once the writer can go on. A write that fails is reported the same way; the lines
+///   of that batch count as dropped, and the next batch is tried.
+/// - [`off`](AccessLog::off): no lines at all.
+///
+/// [`ServerHandle::shutdown`](crate::ServerHandle::shutdown) (and [`wait`](crate::ServerHandle::wait),
+/// and dropping the handle) returns once every line has been handed to the writer (and
+/// `flush`ed), or, if the writer is stuck, after the
+/// [shutdown grace period](crate::Builder::shutdown_grace) more, with the lines it could
+/// not write counted as dropped.
+///
+/// Lines are the same wherever they go, one per response, `\n` after each:
+///
+/// ```text
+/// 127.0.0.1:44004 "GET /css/styles.css HTTP/1.1" 200 8325 0.026ms
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use nioserve::{AccessLog, Server};
+///
+/// let path = std::env::temp_dir().join(format!("nioserve-doc-access-{}.log", std::process::id()));
+/// let server = Server::builder().access_log(AccessLog::file(&path)?).bind("127.0.0.1:0")?;
+/// # std::fs::remove_file(&path)?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Default)]
+pub struct AccessLog(Choice);
+
+#[derive(Clone, Default)]
+enum Choice {
+    #[default]
+    LogCrate,
+    Off,
+    /// Shared, so that a cloned builder's servers write whole batches in turn.
+    Writer(Arc<Mutex<dyn Write + Send>>),
+}
+
+impl AccessLog {
+    /// Each line is an `info` record on the target `nioserve::access` of the
+    /// [`log`](https://docs.rs/log/0.4) crate, made by the thread that finished the
+    /// response. The default. The logger's level for that target is asked once per
+    /// response, so `RUST_LOG=nioserve::access=off` (with `env_logger`) turns it off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().access_log(nioserve::AccessLog::log_crate());
+    /// ```
+    pub fn log_crate() -> AccessLog {
+        AccessLog(Choice::LogCrate)
+    }
+
+    /// No access log.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().access_log(nioserve::AccessLog::off());
+    /// ```
+    pub fn off() -> AccessLog {
+        AccessLog(Choice::Off)
+    }
+
+    /// Lines go to standard error, in batches written by the server's writer thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = nioserve::Server::builder().access_log(nioserve::AccessLog::stderr());
+    /// ```
+    pub fn stderr() -> AccessLog {
+        AccessLog::writer(io::stderr())
+    }
+
+    /// Lines are appended to the file at `path`, created if missing, in batches written
+    /// by the server's writer thread.
+    ///
+    /// The file is opened now, in append mode (`O_APPEND`): every batch goes to the end
+    /// of the file as it is then, so a log rotated with `copytruncate` (logrotate) goes
+    /// on at the start of the truncated file. The file is not reopened on `SIGHUP`: a
+    /// rotation that renames the file (logrotate's default `create`) needs a restart.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the file cannot be opened for appending or created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let path = std::env::temp_dir().join(format!("nioserve-doc-file-{}.log", std::process::id()));
+    /// let log = nioserve::AccessLog::file(&path)?;
+    /// assert!(path.exists());
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn file(path: impl AsRef<Path>) -> io::Result<AccessLog> {
+        let file = OpenOptions::new().append(true).create(true).open(path)?;
+        Ok(AccessLog::writer(file))
+    }
+
+    /// Lines go to `sink`, in batches written by the server's writer thread: each batch
+    /// is one `write_all` of whole lines, then a `flush`. The sink may be slow or block:
+    /// only the writer thread waits for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// struct Collector(std::sync::mpsc::Sender<Vec<u8>>);
+    ///
+    /// impl Write for Collector {
+    ///     fn write(&mut self, batch: &[u8]) -> std::io::Result<usize> {
+    ///         let _ = self.0.send(batch.to_vec());
+    ///         Ok(batch.len())
+    ///     }
+    ///     fn flush(&mut self) -> std::io::Result<()> {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let builder = nioserve::Server::builder().access_log(nioserve::AccessLog::writer(Collector(tx)));
+    /// # let _ = rx;
+    /// ```
+    pub fn writer(sink: impl Write + Send + 'static) -> AccessLog {
+        AccessLog(Choice::Writer(Arc::new(Mutex::new(sink))))
+    }
+
+    /// Starts what a running server logs through: the writer thread, if lines go to a
+    /// writer. `wait` bounds how long finishing it waits for a stuck sink.
+    pub(crate) fn start(&self, counters: &Counters, wait: Duration) -> io::Result<(Sink, Option<Writer>)> {
+        Ok(match &self.0 {
+            Choice::LogCrate => (Sink::LogCrate, None),
+            Choice::Off => (Sink::Off, None),
+            Choice::Writer(sink) => {
+                let writer = Writer::spawn(Arc::clone(sink), counters.clone(), wait)?;
+                (Sink::Batched(writer.shared()), Some(writer))
+            }
+        })
+    }
+}
+
+impl fmt::Debug for AccessLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Choice::LogCrate => "AccessLog(log crate)",
+            Choice::Off => "AccessLog(off)",
+            Choice::Writer(_) => "AccessLog(writer)",
+        })
+    }
+}
+
+/// Where a running server's lines go; each connection holds a clone.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum Sink {
+    #[default]
+    Off,
+    LogCrate,
+    Batched(Arc<Shared>),
+}
+
+impl Sink {
+    /// The log of a new connection.
+    pub(crate) fn connection_log(&self) -> ConnectionLog {
+        ConnectionLog {
+            pending: VecDeque::new(),
+            written: 0,
+            sink: self.clone(),
+        }
+    }
+}
+
+/// The responses of one connection whose last byte has not been written yet, in order,
+/// and where their lines go.
 #[derive(Debug, Default)]
-pub(crate) struct AccessLog {
+pub(crate) struct ConnectionLog {
     pending: VecDeque<Pending>,
     /// How many bytes of the connection's output the socket has taken, as last told:
     /// what a response cut off by the end of its connection is logged with.
     written: u64,
+    sink: Sink,
 }
 
 /// One response waiting for its last byte.
@@ -47,10 +261,14 @@ struct Pending {
     end: u64,
 }
 
-impl AccessLog {
-    /// Whether access-log lines are written at all; asked once per response.
-    pub(crate) fn enabled() -> bool {
-        log_enabled!(target: TARGET, Level::Info)
+impl ConnectionLog {
+    /// Whether access-log lines are made at all; asked once per response.
+    pub(crate) fn enabled(&self) -> bool {
+        match self.sink {
+            Sink::Off => false,
+            Sink::LogCrate => log_enabled!(target: TARGET, Level::Info),
+            Sink::Batched(_) => true,
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -78,8 +296,6 @@ impl AccessLog {
         self.push(text, started, at + head as u64, at + response.len() as u64);
     }
 
-    /// The socket has taken the connection's first `written` bytes: logs every
-    /// response now written whole.
     /// The response pushed last, a streamed one whose end was not known, ends at
     /// `end`. Bytes the connection has already written are looked at again.
     pub(crate) fn ends_at(&mut self, end: u64) {
@@ -90,11 +306,13 @@ impl AccessLog {
         self.written(written);
     }
 
+    /// The socket has taken the connection's first `written` bytes: logs every
+    /// response now written whole.
     pub(crate) fn written(&mut self, written: u64) {
         self.written = written;
         while self.pending.front().is_some_and(|p| p.end <= written) {
             if let Some(done) = self.pending.pop_front() {
-                done.log(written);
+                done.log(written, &self.sink);
             }
         }
         if self.pending.is_empty() && self.pending.capacity() > 0 {
@@ -104,26 +322,33 @@ impl AccessLog {
     }
 }
 
-impl Drop for AccessLog {
+impl Drop for ConnectionLog {
     /// The connection ended before these responses were written whole (the client
     /// vanished, a timeout, the end of the shutdown grace period): each is logged with
     /// the body bytes that did go out.
     fn drop(&mut self) {
         for cut_off in self.pending.drain(..) {
-            cut_off.log(self.written);
+            cut_off.log(self.written, &self.sink);
         }
     }
 }
 
 impl Pending {
-    fn log(&self, written: u64) {
+    fn log(self, written: u64, sink: &Sink) {
         let body = written.min(self.end).saturating_sub(self.body_at);
-        info!(
-            target: TARGET,
-            "{} {body} {:.3}ms",
-            self.text,
-            self.started.elapsed().as_secs_f64() * 1000.0
-        );
+        let ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        match sink {
+            Sink::Off => {}
+            Sink::LogCrate => info!(target: TARGET, "{} {body} {ms:.3}ms", self.text),
+            Sink::Batched(shared) => {
+                // The line is finished in the string that holds its start, which was
+                // sized for it: usually no allocation here.
+                let mut line = self.text;
+                // Writing to a String cannot fail.
+                let _ = writeln!(line, " {body} {ms:.3}ms");
+                shared.append(line.as_bytes());
+            }
+        }
     }
 }
 
@@ -147,7 +372,7 @@ mod tests {
 
     #[test]
     fn a_response_is_done_once_its_last_byte_is_written() {
-        let mut log = AccessLog::default();
+        let mut log = ConnectionLog::default();
         let now = Instant::now();
         log.push("a".into(), now, 10, 20);
         log.push("b".into(), now, 30, 40);
@@ -162,7 +387,7 @@ mod tests {
 
     #[test]
     fn the_body_of_an_error_response_starts_after_its_head() {
-        let mut log = AccessLog::default();
+        let mut log = ConnectionLog::default();
         log.push_whole(
             "e".into(),
             Instant::now(),

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use log::debug;
 
-use crate::access::AccessLog;
+use crate::access::{ConnectionLog, Sink};
 use crate::body::{BodyReader, Piece};
 use crate::config::{self, Config};
 use crate::h1::request::{self, Next};
@@ -44,6 +44,7 @@ pub(crate) fn spawn<H: Handler>(
     config: &Config,
     counters: &Counters,
     shutting_down: &Arc<AtomicBool>,
+    access: &Sink,
 ) -> io::Result<Vec<ServerThread>> {
     listener.set_nonblocking(false)?;
     // Linux applies SO_RCVTIMEO to accept(), so an idle thread notices shutdown.
@@ -66,6 +67,7 @@ pub(crate) fn spawn<H: Handler>(
                 out: Vec::with_capacity(4096),
                 accept_errors: AcceptErrors::default(),
                 switched: None,
+                access: access.clone(),
             };
             thread::Builder::new()
                 .name(format!("nioserve-conn-{k}"))
@@ -94,6 +96,8 @@ struct ConnThread<H> {
     /// Set when the connection just served switched protocols: its callback, and the
     /// bytes read after the request.
     switched: Option<(OnUpgrade, Bytes)>,
+    /// Where the access-log lines of the connections served go.
+    access: Sink,
 }
 
 /// What a thread keeps about the connection it serves, beside its read buffer.
@@ -112,13 +116,13 @@ struct Conn {
     written: u64,
     /// Responses whose last byte is not written yet. Dropped with responses still pending
     /// (a write failed), it logs what went out.
-    access: AccessLog,
+    access: ConnectionLog,
     /// The `101` just written hands the connection to this callback.
     upgrade: Option<OnUpgrade>,
 }
 
 impl Conn {
-    fn new(local: SocketAddr) -> Conn {
+    fn new(local: SocketAddr, access: ConnectionLog) -> Conn {
         Conn {
             local,
             served: 0,
@@ -126,7 +130,7 @@ impl Conn {
             eof: false,
             continue_sent: false,
             written: 0,
-            access: AccessLog::default(),
+            access,
             upgrade: None,
         }
     }
@@ -192,7 +196,7 @@ impl<H: Handler> ConnThread<H> {
         stream.set_read_timeout(Some(WAKE_EVERY))?;
         stream.set_write_timeout(Some(self.send_timeout))?;
         self.input.consume(self.input.len());
-        let mut conn = Conn::new(stream.local_addr()?);
+        let mut conn = Conn::new(stream.local_addr()?, self.access.connection_log());
         let mut waiting_since = Instant::now();
         let mut request_started = None;
         let mut last_data = Instant::now();

@@ -13,6 +13,7 @@ use ::http::header::HeaderValue;
 use ::http::StatusCode;
 use bytes::Bytes;
 
+use crate::access::AccessLog;
 use crate::h1::error::Limits;
 
 /// How long a lingering connection may keep sending before it is dropped.
@@ -123,6 +124,9 @@ pub(crate) struct Config {
     /// How long a complete request may wait for a worker before the server answers it
     /// `503 Service Unavailable` itself. Default is `None`: no deadline.
     pub(crate) queue_timeout: Option<Duration>,
+    /// Where access-log lines go. Default is the `log` crate (`info`, target
+    /// `nioserve::access`).
+    pub(crate) access_log: AccessLog,
 }
 
 /// What [`Builder::error_body`](crate::Builder::error_body) was given.
@@ -175,6 +179,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(10),
             error_body: ErrorBody::default(),
             queue_timeout: None,
+            access_log: AccessLog::default(),
         }
     }
 }

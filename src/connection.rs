@@ -14,7 +14,7 @@ use std::time::Instant;
 use bytes::{Buf, Bytes};
 use mio::net::TcpStream;
 
-use crate::access::AccessLog;
+use crate::access::ConnectionLog;
 use crate::body::FileRegion;
 use crate::body::{BodyReader, Piece};
 use crate::h1::response::Payload;
@@ -57,7 +57,7 @@ pub(crate) struct Connection {
     /// Bytes of this connection's output the socket has taken so far.
     written: u64,
     /// Responses not yet written whole, for the access log (empty when it is off).
-    pub(crate) access: AccessLog,
+    pub(crate) access: ConnectionLog,
     /// The rest of the body of the response being written, while it is being produced.
     /// Boxed: most connections never have one, and every idle one carries the field.
     pub(crate) body: Option<Box<LiveBody>>,
@@ -106,7 +106,7 @@ const PULL_PER_TURN: usize = 1024 * 1024;
 const PULL_PIECE: usize = 64 * 1024;
 
 impl Connection {
-    pub(crate) fn new(stream: TcpStream, peer: SocketAddr, local: SocketAddr) -> Connection {
+    pub(crate) fn new(stream: TcpStream, peer: SocketAddr, local: SocketAddr, access: ConnectionLog) -> Connection {
         Connection {
             stream,
             peer,
@@ -121,7 +121,7 @@ impl Connection {
             continue_sent: false,
             queued: 0,
             written: 0,
-            access: AccessLog::default(),
+            access,
             body: None,
             spool: None,
             body_limit: None,

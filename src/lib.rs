@@ -10,7 +10,9 @@
 //! buffered does it move the connection, by value, to a **small fixed pool of
 //! worker threads**, which runs the [`Handler`], writes the response, and hands the
 //! connection straight back. An idle connection costs a slab slot and a socket,
-//! not a thread: the server has `1 + workers` threads however many clients it holds.
+//! not a thread: the server has `1 + workers` threads however many clients it holds
+//! (`1 + workers + 1` when the [access log](Builder::access_log) goes to a file or a
+//! stream: one more thread writes it).
 //!
 //! Requests and responses are the [`http`](https://docs.rs/http/1) crate's types. Every rule of RFC 9112
 //! the server enforces (framing, persistence, limits) is in `src/h1/` and
@@ -47,6 +49,11 @@
 //! turns on the access log alone, `RUST_LOG=info` the access log, warnings and errors,
 //! `RUST_LOG=info,nioserve::access=off` the warnings without the access log. With the
 //! target off, a response costs one check for it: no allocation, no clock read.
+//!
+//! That is the default. [`Builder::access_log`] sends the lines elsewhere instead
+//! ([`AccessLog::file`], [`AccessLog::stderr`], any writer), without the logger: they
+//! are gathered in memory and written in batches by a thread of the server's own, so a
+//! busy server's workers make no system call for them; or nowhere ([`AccessLog::off`]).
 //!
 //! # Examples
 //!
@@ -110,6 +117,7 @@ pub use http;
 /// program need not depend on `bytes` itself.
 pub use bytes;
 
+pub use crate::access::AccessLog;
 pub use crate::body::{Body, BodyReader, FileRegion};
 pub use crate::body_policy::BodyPolicy;
 pub use crate::config::Model;

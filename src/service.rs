@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use ::http::{header, Method, StatusCode, Uri, Version};
 use log::{debug, error};
 
-use crate::access::{self, AccessLog};
+use crate::access::{self, ConnectionLog};
 use crate::body_policy::{BodyPolicy, BodyRule};
 use crate::config::{Config, ErrorBody};
 use crate::connection_info::ConnectionInfo;
@@ -75,7 +75,7 @@ pub(crate) struct ConnParts<'a> {
     /// The client shut down its sending side.
     pub(crate) eof: bool,
     /// Where responses wait for their last byte to be logged.
-    pub(crate) access: &'a mut AccessLog,
+    pub(crate) access: &'a mut ConnectionLog,
     /// Where the first byte of `out` goes in the connection's output: the bytes
     /// handed to the socket (or queued for it) before this exchange.
     pub(crate) queued: u64,
@@ -185,7 +185,7 @@ impl<H: Handler> Responder<H> {
             // handler ever sees one. What follows it may already be bytes meant for the
             // tunnel: never a request.
             ex.input.consume(ex.input.len());
-            let logged = AccessLog::enabled().then(|| (Instant::now(), request.uri().clone()));
+            let logged = ex.access.enabled().then(|| (Instant::now(), request.uri().clone()));
             let answer = Own {
                 method: request.method(),
                 version: request.version(),
@@ -202,7 +202,7 @@ impl<H: Handler> Responder<H> {
         let mut request = request;
         if let Some(status) = self.body_refusal(&mut request) {
             debug!("{} #{}: body refused by the policy ({status})", ex.peer, ex.id);
-            let logged = AccessLog::enabled().then(|| (Instant::now(), request.uri().clone()));
+            let logged = ex.access.enabled().then(|| (Instant::now(), request.uri().clone()));
             let answer = Own {
                 method: request.method(),
                 version: request.version(),
@@ -224,7 +224,7 @@ impl<H: Handler> Responder<H> {
         let method = request.method().clone();
         let route = Route::of(&request);
         // The line is logged once the response's last byte is written (see `access`).
-        let access = AccessLog::enabled().then(|| (Instant::now(), request.uri().clone()));
+        let access = ex.access.enabled().then(|| (Instant::now(), request.uri().clone()));
 
         let handler = &self.handler;
         let response = match panic::catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
@@ -282,7 +282,7 @@ impl<H: Handler> Responder<H> {
         if let Some((started, uri)) = access {
             let body_at = ex.queued + out.len() as u64;
             let text = access::request_line(ex.peer, &method, &uri, version, status);
-            // A streamed body's end is known once its producer finishes (`AccessLog::ends_at`).
+            // A streamed body's end is known once its producer finishes (`ConnectionLog::ends_at`).
             let end = payload.len().map_or(u64::MAX, |len| body_at + len);
             ex.access.push(text, started, body_at, end);
         }
@@ -368,7 +368,7 @@ pub(crate) fn refuse(ex: ConnParts<'_>, out: &mut Vec<u8>, status: StatusCode, d
     let custom = error_body.for_status(status);
     let custom = custom.as_ref().map(|(content_type, body)| (content_type, &body[..]));
     response::encode_error(out, &method, status, detail, custom);
-    if AccessLog::enabled() {
+    if ex.access.enabled() {
         let text = access::refusal_line(ex.peer, status.as_u16());
         ex.access
             .push_whole(text, Instant::now(), ex.queued + at as u64, &out[at..]);
@@ -404,7 +404,7 @@ pub(crate) fn overdue(
         request.uri()
     );
     ex.input.consume(ex.input.len());
-    let logged = AccessLog::enabled().then(|| (Instant::now(), request.uri().clone()));
+    let logged = ex.access.enabled().then(|| (Instant::now(), request.uri().clone()));
     let answer = Own {
         method: request.method(),
         version: request.version(),

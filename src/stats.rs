@@ -57,6 +57,11 @@ pub struct Stats {
     /// waits for its next burst). Part of `connections_busy`. Always 0 in the blocking
     /// model, which has no queue (waiting connections sit in the kernel's backlog).
     pub queued: usize,
+    /// Access-log lines that were never written: dropped because the log's writer
+    /// thread was that far behind (its sink slow or stuck), lost in a write that
+    /// failed, or left unwritten by a sink still stuck at shutdown. Always 0 unless the
+    /// [`AccessLog`](crate::AccessLog) goes to a writer (a file, standard error).
+    pub access_log_dropped: u64,
 }
 
 impl Stats {
@@ -128,6 +133,7 @@ struct Inner {
     closed: AtomicU64,
     timed_out: AtomicU64,
     queued: AtomicUsize,
+    access_log_dropped: AtomicU64,
 }
 
 impl Counters {
@@ -145,6 +151,7 @@ impl Counters {
             closed: AtomicU64::new(0),
             timed_out: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
+            access_log_dropped: AtomicU64::new(0),
         }))
     }
 
@@ -174,6 +181,7 @@ impl Counters {
             timed_out: c.timed_out.load(Relaxed),
             uptime: c.started.elapsed(),
             queued: c.queued.load(Relaxed),
+            access_log_dropped: c.access_log_dropped.load(Relaxed),
         }
     }
 
@@ -243,5 +251,10 @@ impl Counters {
 
     pub(crate) fn worker_free(&self) {
         self.0.workers_busy.fetch_sub(1, Relaxed);
+    }
+
+    /// Access-log lines that will never be written.
+    pub(crate) fn access_log_dropped(&self, lines: u64) {
+        self.0.access_log_dropped.fetch_add(lines, Relaxed);
     }
 }

@@ -5,22 +5,23 @@
 //! handler and the `/_status` counters all live in the library.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{self, ExitCode};
 use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
-use log::{error, info, warn};
-use nioserve::{Handler, Model, Request, Response, Server, StaticFiles, Status};
+use log::{error, info, log_enabled, warn, Level};
+use nioserve::{AccessLog, Handler, Model, Request, Response, Server, StaticFiles, Status};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 /// Serve a static web application directory with nioserve: one poller thread
 /// holds every idle keep-alive connection, a small worker pool runs requests.
 ///
-/// Logging: RUST_LOG=info (default) writes one access-log line per request;
-/// RUST_LOG=debug traces each connection's life.
+/// Logging: RUST_LOG=info (default) writes one access-log line per request (where
+/// --access-log says; RUST_LOG=warn turns it off); RUST_LOG=debug traces each
+/// connection's life.
 #[derive(Debug, Parser)]
 #[command(name = "nioserve", version)]
 struct Args {
@@ -101,6 +102,13 @@ struct Args {
     /// by default they are 404, except a leading `/.well-known/`.
     #[arg(long)]
     hidden: bool,
+
+    /// Where the access log goes: FILE (appended to, created if missing), `-` for
+    /// standard error, or `off`. Lines are written in batches by a thread of their own,
+    /// at least every 0.1 s, and all of them before the server exits. `log` sends them
+    /// through the logger instead, among the other logs (one write per line: slower).
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    access_log: PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -171,6 +179,7 @@ fn run(args: Args) -> Result<(), String> {
     if let Some(timeout) = args.queue_timeout {
         builder = builder.queue_timeout(timeout);
     }
+    builder = builder.access_log(access_log(&args.access_log)?);
     let server = builder
         .bind(args.addr)
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
@@ -227,6 +236,22 @@ fn run(args: Args) -> Result<(), String> {
         error!("{report}");
     }
     Ok(())
+}
+
+/// The access log `--access-log` asks for, if `RUST_LOG` lets the target
+/// `nioserve::access` log at `info` (the default level does; `RUST_LOG=warn` does not).
+fn access_log(to: &Path) -> Result<AccessLog, String> {
+    let log = match to.to_str() {
+        Some("off") => AccessLog::off(),
+        Some("-") => AccessLog::stderr(),
+        Some("log") => AccessLog::log_crate(),
+        _ => AccessLog::file(to).map_err(|e| format!("cannot open the access log {}: {e}", to.display()))?,
+    };
+    Ok(if log_enabled!(target: "nioserve::access", Level::Info) {
+        log
+    } else {
+        AccessLog::off()
+    })
 }
 
 /// Raises the soft limit on open files to the hard limit, as nginx's

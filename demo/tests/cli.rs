@@ -476,3 +476,143 @@ fn requests_sent_during_a_stall_longer_than_the_keep_alive_timeout_are_answered(
         demo.stderr()
     );
 }
+
+/// A path for an access log in the temporary directory, removed when dropped.
+struct TempLog(PathBuf);
+
+impl TempLog {
+    fn new(name: &str) -> TempLog {
+        let path = std::env::temp_dir().join(format!("nioserve-it-cli-{name}-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        TempLog(path)
+    }
+
+    fn arg(&self) -> &str {
+        self.0.to_str().expect("UTF-8 path")
+    }
+}
+
+impl Drop for TempLog {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The access-log lines in `text` (whatever else it holds) for `GET /hello.txt?n=…`,
+/// as they are written: no logger's prefix, `PEER "REQUEST" STATUS BYTES TIMEms`.
+fn hello_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|line| line.contains("\"GET /hello.txt?n="))
+        .collect()
+}
+
+fn assert_hello_line(line: &str) {
+    let size = std::fs::metadata(webapp().join("hello.txt"))
+        .expect("webapp/hello.txt")
+        .len();
+    assert!(line.starts_with("127.0.0.1:"), "{line:?}");
+    assert!(line.contains(" HTTP/1.1\" 200 "), "{line:?}");
+    let fields: Vec<&str> = line.rsplitn(3, ' ').collect();
+    assert_eq!(fields[1], size.to_string(), "{line:?}");
+    assert!(fields[0].ends_with("ms"), "{line:?}");
+}
+
+#[test]
+fn the_access_log_goes_to_a_file_whole_by_the_time_the_server_exits() {
+    const REQUESTS: usize = 60;
+    let log = TempLog::new("access");
+    std::fs::write(&log.0, "a line from the last run\n").expect("an older log");
+    let (mut demo, banner) = Demo::serve(&webapp(), &["--access-log", log.arg()], Log::Default);
+    let mut client = Client::connect(Demo::addr(&banner));
+    for n in 0..REQUESTS {
+        assert_eq!(client.get(&format!("/hello.txt?n={n}")).status, 200);
+    }
+    drop(client);
+
+    demo.signal("-TERM");
+    let (status, stderr) = demo.wait_for_exit();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    // The other logs still go to stderr; the access lines do not.
+    assert!(stderr.contains("stopped after"), "{stderr}");
+    assert!(hello_lines(&stderr).is_empty(), "{stderr}");
+
+    let text = std::fs::read_to_string(&log.0).expect("the access log");
+    assert!(text.starts_with("a line from the last run\n"), "appended to: {text}");
+    assert!(text.ends_with('\n'), "no partial line: {text}");
+    let lines = hello_lines(&text);
+    assert_eq!(lines.len(), REQUESTS, "{text}");
+    for (n, line) in lines.iter().enumerate() {
+        assert!(line.contains(&format!("\"GET /hello.txt?n={n} HTTP/1.1\"")), "{line}");
+        assert_hello_line(line);
+    }
+}
+
+#[test]
+fn the_access_log_goes_to_stderr_by_default_and_can_be_turned_off() {
+    for (case, args, log, logged) in [
+        ("default", &[][..], Log::Default, true),
+        ("-", &["--access-log", "-"][..], Log::Default, true),
+        ("off", &["--access-log", "off"][..], Log::Default, false),
+        ("RUST_LOG=warn", &[][..], Log::Level("warn"), false),
+    ] {
+        let (mut demo, banner) = Demo::serve(&webapp(), args, log);
+        let mut client = Client::connect(Demo::addr(&banner));
+        for n in 0..3 {
+            assert_eq!(client.get(&format!("/hello.txt?n={n}")).status, 200);
+        }
+        if logged {
+            // Written within the flush interval, not only at exit.
+            wait_until(&format!("{case}: three access lines on stderr"), || {
+                hello_lines(&demo.stderr()).len() == 3
+            });
+        }
+        drop(client);
+        demo.signal("-TERM");
+        let (status, stderr) = demo.wait_for_exit();
+        assert_eq!(status.code(), Some(0), "{case}: {stderr}");
+        let lines = hello_lines(&stderr);
+        if logged {
+            assert_eq!(lines.len(), 3, "{case}: {stderr}");
+            lines.iter().for_each(|line| assert_hello_line(line));
+        } else {
+            assert!(lines.is_empty(), "{case}: {stderr}");
+        }
+        if let Log::Default = log {
+            assert!(stderr.contains("stopped after"), "{case}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn an_access_log_that_cannot_be_opened_stops_the_start() {
+    let missing = std::env::temp_dir().join(format!("nioserve-it-cli-no-dir-{}/access.log", std::process::id()));
+    let missing = missing.to_str().expect("UTF-8 path");
+    let webapp = webapp();
+    let webapp = webapp.to_str().expect("UTF-8 path");
+    let mut demo = Demo::spawn(
+        &[webapp, "--addr", "127.0.0.1:0", "--access-log", missing],
+        Log::Default,
+    );
+    let (status, stderr) = demo.wait_for_exit();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    let errors = error_lines(&stderr);
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains(missing), "{stderr}");
+}
+
+#[test]
+fn the_access_log_can_go_through_the_logger_among_the_other_logs() {
+    let (mut demo, banner) = Demo::serve(&webapp(), &["--access-log", "log"], Log::Default);
+    let mut client = Client::connect(Demo::addr(&banner));
+    assert_eq!(client.get("/hello.txt?n=0").status, 200);
+    drop(client);
+    demo.signal("-TERM");
+    let (status, stderr) = demo.wait_for_exit();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let lines = hello_lines(&stderr);
+    assert_eq!(lines.len(), 1, "{stderr}");
+    // env_logger's format: `[TIME INFO  nioserve::access] PEER "REQUEST" …`.
+    let (prefix, line) = lines[0].split_once("nioserve::access] ").expect("the logger's prefix");
+    assert!(prefix.starts_with('[') && prefix.contains("INFO"), "{stderr}");
+    assert_hello_line(line);
+}

@@ -26,6 +26,7 @@ use mio::{Interest, Poll, Waker};
 
 pub(crate) use self::handoff::Handoff;
 use self::poller::{Poller, LISTENER, WAKER};
+use crate::access::Sink;
 use crate::config::Config;
 use crate::handler::Handler;
 use crate::service::Responder;
@@ -40,6 +41,7 @@ pub(crate) fn spawn<H: Handler>(
     config: &Config,
     counters: &Counters,
     shutting_down: &Arc<AtomicBool>,
+    access: &Sink,
 ) -> io::Result<(Arc<Handoff>, Vec<ServerThread>)> {
     listener.set_nonblocking(true)?;
     let mut listener = mio::net::TcpListener::from_std(listener);
@@ -55,7 +57,14 @@ pub(crate) fn spawn<H: Handler>(
 
     // If anything below fails, dropping the channel ends stops the threads already started.
     let mut threads = worker::spawn_pool(config.workers, config.queue_timeout, &responder, &handoff, worker_ends)?;
-    let poller = Poller::new(poll, listener, config, Arc::clone(&handoff), poller_ends);
+    let poller = Poller::new(
+        poll,
+        listener,
+        config,
+        Arc::clone(&handoff),
+        poller_ends,
+        access.clone(),
+    );
     threads.insert(
         0,
         thread::Builder::new()

@@ -29,6 +29,7 @@ use mio::{Events, Interest, Poll, Token};
 use super::bodies::{Bodies, Fed};
 use super::handoff::{Handback, Handoff, Job, PollerEnds, Returned};
 use super::slots::{Readiness, Slots, Timeouts, Wait};
+use crate::access::Sink;
 use crate::config::{self, Config, ErrorBody};
 use crate::connection::{Connection, LiveBody, Pump};
 use crate::h1::error::Limits;
@@ -98,6 +99,8 @@ pub(crate) struct Poller {
     buffers: Vec<ReadBuf>,
     /// Where bytes from lingering connections are read to be thrown away.
     discard: Box<[u8]>,
+    /// Where the access-log lines of the connections accepted go.
+    access: Sink,
     accepting: Accepting,
     accept_errors: AcceptErrors,
     /// Set when shutdown began: the end of the grace period.
@@ -114,6 +117,7 @@ impl Poller {
         config: &Config,
         handoff: Arc<Handoff>,
         ends: PollerEnds,
+        access: Sink,
     ) -> Poller {
         let timeouts = Timeouts {
             idle: config.keep_alive_timeout,
@@ -136,6 +140,7 @@ impl Poller {
             error_body: config.error_body.clone(),
             buffers: Vec::new(),
             discard: vec![0; 16 * 1024].into_boxed_slice(),
+            access,
             accepting: Accepting::Open,
             accept_errors: AcceptErrors::default(),
             grace_ends: None,
@@ -272,7 +277,8 @@ impl Poller {
                     let token = self.slots.reserve();
                     self.handoff.counters.accepted();
                     debug!("New client: {peer} #{}", token.0);
-                    self.drive(token, Connection::new(stream, peer, local), Turn::Event, now);
+                    let conn = Connection::new(stream, peer, local, self.access.connection_log());
+                    self.drive(token, conn, Turn::Event, now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {

@@ -1,0 +1,416 @@
+//! The access log written in batches by a thread of its own ([`AccessLog::file`],
+//! [`AccessLog::writer`]): every line is there, whole, when shutdown returns; lines come
+//! out within the flush interval without it; a sink that is stuck or fails costs lines
+//! (counted and reported), never a request; and no worker or poller ever writes to the
+//! sink. This test binary installs a logger that keeps the writer's warnings.
+
+mod support;
+
+use std::collections::HashSet;
+use std::io::{self, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex, OnceLock};
+use std::thread;
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+use nioserve::{AccessLog, Model, Request, Response, ServerHandle};
+use support::{server, start, wait_until, Client, PATIENCE};
+
+/// Keeps every warning of the access log's writer.
+struct Warnings(Mutex<Vec<String>>);
+
+impl Log for Warnings {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.target().starts_with("nioserve::log_writer") && metadata.level() <= Level::Warn
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if self.enabled(record.metadata()) {
+            self.0.lock().expect("warnings").push(record.args().to_string());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+fn warnings() -> &'static Warnings {
+    static WARNINGS: OnceLock<&'static Warnings> = OnceLock::new();
+    WARNINGS.get_or_init(|| {
+        let warnings: &'static Warnings = Box::leak(Box::new(Warnings(Mutex::new(Vec::new()))));
+        log::set_logger(warnings).expect("the only logger of this test binary");
+        log::set_max_level(LevelFilter::Warn);
+        warnings
+    })
+}
+
+fn wait_for_warning(what: &str) -> String {
+    let mut found = None;
+    wait_until(&format!("a warning with {what:?}"), || {
+        found = warnings()
+            .0
+            .lock()
+            .expect("warnings")
+            .iter()
+            .find(|w| w.contains(what))
+            .cloned();
+        found.is_some()
+    });
+    found.expect("found")
+}
+
+/// A sink that keeps what it is given, and the name of each thread that wrote to it.
+#[derive(Clone, Default)]
+struct Collected {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    writers: Arc<Mutex<Vec<String>>>,
+}
+
+impl Collected {
+    fn text(&self) -> String {
+        String::from_utf8(self.bytes.lock().expect("bytes").clone()).expect("UTF-8 lines")
+    }
+
+    fn writers(&self) -> Vec<String> {
+        self.writers.lock().expect("writers").clone()
+    }
+}
+
+impl Write for Collected {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let name = thread::current().name().unwrap_or("(unnamed)").to_string();
+        self.writers.lock().expect("writers").push(name);
+        self.bytes.lock().expect("bytes").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A sink whose every write waits until the gate is opened.
+#[derive(Clone, Default)]
+struct Gated {
+    open: Arc<(Mutex<bool>, Condvar)>,
+    inner: Collected,
+}
+
+impl Gated {
+    fn open(&self) {
+        *self.open.0.lock().expect("gate") = true;
+        self.open.1.notify_all();
+    }
+}
+
+impl Write for Gated {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let (open, opened) = &*self.open;
+        let mut open = open.lock().expect("gate");
+        while !*open {
+            open = opened.wait(open).expect("gate");
+        }
+        drop(open);
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One access-log line, taken apart: `PEER "METHOD TARGET VERSION" STATUS BYTES MSms`.
+#[derive(Debug)]
+struct Line {
+    request: String,
+    status: u16,
+    bytes: u64,
+}
+
+fn parse(line: &str) -> Line {
+    let (peer, rest) = line.split_once(' ').unwrap_or_else(|| panic!("no peer in {line:?}"));
+    assert!(peer.starts_with("127.0.0.1:"), "peer in {line:?}");
+    let rest = rest
+        .strip_prefix('"')
+        .unwrap_or_else(|| panic!("no request in {line:?}"));
+    let (request, rest) = rest
+        .split_once("\" ")
+        .unwrap_or_else(|| panic!("no request in {line:?}"));
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let [status, bytes, ms] = fields[..] else {
+        panic!("not STATUS BYTES TIME in {line:?}")
+    };
+    let ms: f64 = ms
+        .strip_suffix("ms")
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("time in {line:?}"));
+    assert!(ms >= 0.0, "{line:?}");
+    Line {
+        request: request.to_string(),
+        status: status.parse().unwrap_or_else(|_| panic!("status in {line:?}")),
+        bytes: bytes.parse().unwrap_or_else(|_| panic!("bytes in {line:?}")),
+    }
+}
+
+fn page(req: Request) -> Response {
+    Response::new(format!("page {}", req.uri().path()).into())
+}
+
+/// `clients` keep-alive connections at once, each sending `each` requests for
+/// `/{prefix}/{client}/{i}`, all answered 200.
+fn load(handle: &ServerHandle, prefix: &str, clients: usize, each: usize) {
+    let addr = handle.local_addr();
+    thread::scope(|scope| {
+        for c in 0..clients {
+            scope.spawn(move || {
+                let mut client = Client::connect(addr);
+                for i in 0..each {
+                    assert_eq!(client.get(&format!("/{prefix}/{c}/{i}")).status, 200);
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn every_line_is_in_the_file_whole_when_shutdown_returns() {
+    for model in [Model::Nio, Model::Blocking] {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("access.log");
+        std::fs::write(&path, "a line from before\n").expect("an older log");
+        let log = AccessLog::file(&path).expect("open the log");
+        let handle = start(server().model(model).workers(4).access_log(log), page);
+        load(&handle, "f", 4, 50);
+        handle.shutdown();
+
+        let text = std::fs::read_to_string(&path).expect("the log");
+        assert!(text.ends_with('\n'), "{model:?}: the last line is whole");
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("a line from before"), "{model:?}: appended to");
+        let mut seen = HashSet::new();
+        for line in lines {
+            let line = parse(line);
+            let path = line
+                .request
+                .strip_prefix("GET ")
+                .and_then(|r| r.strip_suffix(" HTTP/1.1"))
+                .unwrap_or_else(|| panic!("{line:?}"));
+            assert_eq!(line.status, 200);
+            assert_eq!(line.bytes, format!("page {path}").len() as u64, "{line:?}");
+            assert!(seen.insert(path.to_string()), "{model:?}: {path} twice");
+        }
+        assert_eq!(seen.len(), 200, "{model:?}: one line per request");
+    }
+}
+
+#[test]
+fn lines_are_written_within_the_flush_interval_without_a_shutdown() {
+    for model in [Model::Nio, Model::Blocking] {
+        let sink = Collected::default();
+        let handle = start(
+            server()
+                .model(model)
+                .workers(2)
+                .access_log(AccessLog::writer(sink.clone())),
+            page,
+        );
+        let mut client = Client::connect(handle.local_addr());
+        let path = format!("/soon/{model:?}");
+        assert_eq!(client.get(&path).status, 200);
+        let wanted = format!("\"GET {path} HTTP/1.1\" 200 ");
+        wait_until("the line is written", || sink.text().contains(&wanted));
+        assert!(sink.text().ends_with('\n'), "whole lines: {}", sink.text());
+        // The server is still up, and the next line comes out the same way.
+        assert_eq!(client.get(&format!("{path}/again")).status, 200);
+        wait_until("the next line is written", || {
+            sink.text().contains("/again HTTP/1.1\" 200 ")
+        });
+        drop(handle);
+    }
+}
+
+#[test]
+fn no_worker_or_poller_ever_writes_to_the_sink() {
+    const BIG: usize = 8 * 1024 * 1024;
+    for model in [Model::Nio, Model::Blocking] {
+        let sink = Collected::default();
+        let handle = start(
+            server()
+                .model(model)
+                .workers(2)
+                .access_log(AccessLog::writer(sink.clone())),
+            |req: Request| {
+                if req.uri().path() == "/big" {
+                    Response::new(vec![b'x'; BIG].into())
+                } else {
+                    page(req)
+                }
+            },
+        );
+        load(&handle, "t", 3, 30);
+        // A response the client takes its time over is finished, and logged, by the
+        // poller (NIO): the worker handed it over when the socket was full.
+        let mut slow = Client::connect(handle.local_addr());
+        slow.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+        wait_until("the big response waits for the client", || {
+            let stats = handle.stats();
+            stats.requests == 91 && (model == Model::Blocking || stats.connections_busy == 0)
+        });
+        assert_eq!(slow.reply().body.len(), BIG);
+        wait_until("the big response's line is written", || {
+            sink.text().contains(&format!("\"GET /big HTTP/1.1\" 200 {BIG} "))
+        });
+        handle.shutdown();
+
+        assert_eq!(sink.text().lines().count(), 91, "{model:?}");
+        let writers = sink.writers();
+        assert!(!writers.is_empty());
+        assert!(
+            writers.iter().all(|name| name == "nioserve-access"),
+            "{model:?}: written by {writers:?}"
+        );
+    }
+}
+
+#[test]
+fn a_sink_that_blocks_costs_lines_not_requests() {
+    warnings();
+    let sink = Gated::default();
+    let handle = start(server().workers(2).access_log(AccessLog::writer(sink.clone())), page);
+    // Lines of about 3 KiB: the writer's 1 MiB of room is full after some 350. The
+    // client goes on until lines are being dropped, and 50 requests more.
+    let long = "x".repeat(3000);
+    let addr = handle.local_addr();
+    let counters = handle.counters();
+    let (answered, all_answered) = mpsc::channel();
+    thread::spawn(move || {
+        let mut client = Client::connect(addr);
+        let mut after_first_drop = 0;
+        for i in 0..5000 {
+            assert_eq!(client.get(&format!("/blocked/{i}/{long}")).status, 200, "request {i}");
+            if counters.snapshot().access_log_dropped > 0 {
+                after_first_drop += 1;
+                if after_first_drop == 50 {
+                    let _ = answered.send(i + 1);
+                    return;
+                }
+            }
+        }
+        panic!("5000 requests and no line dropped");
+    });
+    let Ok(requests) = all_answered.recv_timeout(PATIENCE * 3) else {
+        // Its threads may be stuck: shutting it down would wait for them for ever.
+        std::mem::forget(handle);
+        panic!("requests stalled behind the blocked access log");
+    };
+    assert!(sink.inner.text().is_empty(), "nothing could be written yet");
+
+    sink.open();
+    let warning = wait_for_warning("lines dropped");
+    let reported: u64 = warning
+        .split_whitespace()
+        .find_map(|word| word.parse().ok())
+        .unwrap_or_else(|| panic!("a number in {warning:?}"));
+    assert!(reported > 0, "{warning}");
+    let counters = handle.counters();
+    handle.shutdown();
+    let written = sink.inner.text().lines().map(parse).count() as u64;
+    assert!(written > 0);
+    assert_eq!(
+        written + counters.snapshot().access_log_dropped,
+        requests,
+        "every line is written or counted as dropped"
+    );
+}
+
+#[test]
+fn shutdown_gives_up_on_a_sink_stuck_for_good() {
+    const REQUESTS: u64 = 20;
+    let sink = Gated::default();
+    let handle = start(
+        server()
+            .workers(2)
+            .shutdown_grace(std::time::Duration::from_millis(100))
+            .access_log(AccessLog::writer(sink.clone())),
+        page,
+    );
+    load(&handle, "stuck", 2, REQUESTS as usize / 2);
+    let counters = handle.counters();
+    let (done, shut) = mpsc::channel();
+    thread::spawn(move || {
+        handle.shutdown();
+        let _ = done.send(());
+    });
+    shut.recv_timeout(PATIENCE)
+        .expect("shutdown returns though the sink never takes a byte");
+    assert_eq!(counters.snapshot().access_log_dropped, REQUESTS);
+    // The gate stays shut: the writer thread stays blocked in its write until the
+    // process ends, and reports nothing to the other tests' logger.
+    std::mem::forget(sink);
+}
+
+#[test]
+fn a_sink_that_fails_costs_its_lines_and_is_reported() {
+    warnings();
+    // A real EPIPE: the other end of the socket is gone.
+    let (sink, reader) = UnixStream::pair().expect("socket pair");
+    drop(reader);
+    let handle = start(server().workers(2).access_log(AccessLog::writer(sink)), page);
+    let mut client = Client::connect(handle.local_addr());
+    for i in 0..5 {
+        assert_eq!(client.get(&format!("/epipe/{i}")).status, 200);
+    }
+    wait_until("the lines are counted as lost", || {
+        handle.stats().access_log_dropped == 5
+    });
+    let warning = wait_for_warning("Broken pipe");
+    assert!(warning.contains("lines lost"), "{warning}");
+    // The writer lives on: the next lines are tried too.
+    assert_eq!(client.get("/epipe/after").status, 200);
+    wait_until("the next line is counted as lost", || {
+        handle.stats().access_log_dropped == 6
+    });
+    drop(handle);
+}
+
+/// A sink whose first write panics and second fails; the rest succeed.
+#[derive(Clone, Default)]
+struct Flaky {
+    calls: Arc<AtomicU32>,
+    inner: Collected,
+}
+
+impl Write for Flaky {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.calls.fetch_add(1, Ordering::SeqCst) {
+            0 => panic!("the flaky sink panics, as a user's sink might"),
+            1 => Err(io::Error::other("the flaky sink says no")),
+            _ => self.inner.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_writer_survives_a_sink_that_panics_or_fails() {
+    warnings();
+    let sink = Flaky::default();
+    let handle = start(server().workers(2).access_log(AccessLog::writer(sink.clone())), page);
+    let mut client = Client::connect(handle.local_addr());
+    assert_eq!(client.get("/flaky/1").status, 200);
+    wait_until("the first line is lost", || handle.stats().access_log_dropped == 1);
+    assert_eq!(client.get("/flaky/2").status, 200);
+    wait_until("the second line is lost", || handle.stats().access_log_dropped == 2);
+    assert_eq!(client.get("/flaky/3").status, 200);
+    wait_until("the third line is written", || {
+        sink.inner.text().contains("\"GET /flaky/3 HTTP/1.1\" 200 ")
+    });
+    wait_for_warning("the access log's sink panicked");
+    wait_for_warning("the flaky sink says no");
+    let report = handle.shutdown();
+    assert_eq!(report.cut_off(), 0);
+    assert_eq!(sink.inner.text().lines().count(), 1);
+}
