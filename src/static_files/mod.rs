@@ -102,6 +102,23 @@ use response::{content_type, error_response, redirect_to_directory, serve_file, 
 ///   of file descriptors, the cache closes those it holds and the open is tried
 ///   once more; if it still fails, `503 Service Unavailable` with `Retry-After: 1`.
 ///   Any other I/O error is `500` (and logged at `warn`).
+/// - **Error pages**: `404.html` at the root, if there is one, is the body of every
+///   `404` (on by default, as static-web-server does;
+///   [`clear_error_pages`](StaticFiles::clear_error_pages) turns it off), and
+///   [`error_page`](StaticFiles::error_page) sets a page for any 4xx or 5xx status.
+///   The status and its headers (`Allow`, `Retry-After`) stay; the page brings its
+///   `Content-Type` and no `ETag`, `Last-Modified` or `Accept-Ranges`, so a missing
+///   path never gets a `304` or `206`. The page comes from the cache; one that is
+///   missing, a symlink out of the root, a FIFO or a directory is not served: the
+///   one-line body is, and a `warn` line says so once.
+/// - **SPA fallback** ([`spa_fallback`](StaticFiles::spa_fallback), off by
+///   default): a `404` for a path whose last segment has no `.` (`/app/settings`)
+///   becomes the page (usually `index.html`), `200`, `Cache-Control: no-cache`.
+///   Dot-files, refused paths (`400`), missing assets (`/logo.png`) and directories
+///   without an index are not routes.
+/// - **`Cache-Control`** comes from a [`CachePolicy`] of rules on the path, the
+///   file name or its type ([`cache_control`](StaticFiles::cache_control)), on
+///   `200`, `206` and `304` file responses only; none by default.
 ///
 /// - Files up to 64 KiB ([`in_memory_up_to`](StaticFiles::in_memory_up_to)) are
 ///   read once and served from memory; larger ones are streamed from disk with
@@ -290,9 +307,12 @@ impl StaticFiles {
     /// Sets whether a directory without an index file is answered with a listing
     /// of its entries instead of `403 Forbidden`.
     ///
-    /// Default is `false`. The listing is a plain HTML page of links, one per entry,
-    /// sorted by name, with every name HTML-escaped; entries whose names are not
-    /// UTF-8 are left out (no request could reach them).
+    /// Default is `false`. The listing is a plain HTML table, one row per entry,
+    /// sorted by name: a link with the name HTML-escaped, the size in bytes of a
+    /// regular file, and the modification time (UTC, to the minute). A symlink is
+    /// shown as itself, not followed (no size, its own time), so a link out of the
+    /// root tells nothing of its target. Entries whose names are not UTF-8 are left
+    /// out (no request could reach them).
     ///
     /// # Examples
     ///
@@ -436,7 +456,7 @@ impl StaticFiles {
     /// let response = files.call(request);
     /// assert_eq!(response.status(), 404);
     /// assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8");
-    /// assert_eq!(response.body().len(), Some(22));
+    /// assert_eq!(response.body().len(), Some(21));
     /// # std::fs::remove_dir_all(&root)?;
     /// # Ok(())
     /// # }
