@@ -127,7 +127,7 @@ pub use crate::request_body::{BodyRead, RequestBody};
 pub use crate::response_builder::{response, ResponseBuilder};
 pub use crate::server::{Builder, Server, ServerHandle};
 pub use crate::shutdown::ShutdownReport;
-pub use crate::static_files::StaticFiles;
+pub use crate::static_files::{CachePolicy, StaticFiles};
 pub use crate::stats::{Counters, Stats};
 pub use crate::status::Status;
 pub use crate::stream::{BodySender, BodyStream, SendError};

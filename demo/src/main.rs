@@ -11,8 +11,9 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
+use http::StatusCode;
 use log::{error, info, log_enabled, warn, Level};
-use nioserve::{AccessLog, Handler, Model, Request, Response, Server, StaticFiles, Status};
+use nioserve::{AccessLog, CachePolicy, Handler, Model, Request, Response, Server, StaticFiles, Status};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -109,6 +110,27 @@ struct Args {
     /// through the logger instead, among the other logs (one write per line: slower).
     #[arg(long, value_name = "FILE", default_value = "-")]
     access_log: PathBuf,
+    /// List a directory that has no index.html (names, sizes, dates) instead of 403.
+    #[arg(long)]
+    list_directories: bool,
+
+    /// Serve the file PATH under DIR as the body of STATUS errors (repeatable), e.g.
+    /// `403=errors/403.html`. DIR/404.html, if present, is the 404 page by default.
+    #[arg(long, value_name = "STATUS=PATH", value_parser = error_page)]
+    error_page: Vec<(StatusCode, String)>,
+
+    /// Single-page app: answer an unknown path whose last segment has no extension
+    /// (`/app/settings`, not `/logo.png`) with DIR/index.html, 200, `no-cache`.
+    #[arg(long)]
+    spa: bool,
+
+    /// A Cache-Control rule PATTERN=DIRECTIVES (repeatable), tried in order before the
+    /// defaults `hashed=public, max-age=31536000, immutable`, `text/html=no-cache`,
+    /// `*=no-cache`. PATTERN: `hashed`, a type (`image/*`), a path glob (`/assets/**`)
+    /// or a name glob (`*.js`); DIRECTIVES `none` sends no header (`*=none` turns the
+    /// defaults off).
+    #[arg(long, value_name = "PATTERN=DIRECTIVES", value_parser = cache_rule)]
+    cache_control: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -122,6 +144,34 @@ fn seconds(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("{text:?} is not a number of seconds"))?;
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} is not a usable number of seconds"))
+}
+
+/// `STATUS=PATH`: a 4xx or 5xx status and a file under the served directory.
+fn error_page(text: &str) -> Result<(StatusCode, String), String> {
+    let usage = || format!("{text:?} is not STATUS=PATH, e.g. 404=errors/404.html");
+    let (status, path) = text.split_once('=').ok_or_else(usage)?;
+    let status = status
+        .parse::<StatusCode>()
+        .ok()
+        .filter(|status| status.is_client_error() || status.is_server_error())
+        .ok_or_else(|| format!("{status:?} is not a 4xx or 5xx status"))?;
+    // What StaticFiles::error_page refuses, said here rather than as a panic.
+    let names_a_file = !path.ends_with('/') && path.split('/').any(|segment| !segment.is_empty());
+    let stays_visible = path
+        .split('/')
+        .all(|segment| segment == "." || !segment.starts_with('.'));
+    if !names_a_file || !stays_visible || path.contains(['\\', '\0']) {
+        return Err(format!(
+            "{path:?} is not a file under the served directory (no `..`, no dot-files)"
+        ));
+    }
+    Ok((status, path.to_owned()))
+}
+
+/// A `--cache-control` rule, checked now so that a typo stops the start.
+fn cache_rule(text: &str) -> Result<String, String> {
+    CachePolicy::new().parse_rule(text).map_err(|e| e.to_string())?;
+    Ok(text.to_owned())
 }
 
 fn main() -> ExitCode {
@@ -153,10 +203,22 @@ fn main() -> ExitCode {
 fn run(args: Args) -> Result<(), String> {
     // Before StaticFiles::new, which sizes its descriptor budget from the limit.
     raise_open_files_limit();
-    let files = StaticFiles::new(&args.dir)
+    let mut policy = CachePolicy::new();
+    for rule in &args.cache_control {
+        policy = policy.parse_rule(rule).map_err(|e| e.to_string())?;
+    }
+    let mut files = StaticFiles::new(&args.dir)
         .map_err(|e| e.to_string())?
         .serve_hidden(args.hidden)
-        .in_memory_up_to(args.in_memory_up_to);
+        .in_memory_up_to(args.in_memory_up_to)
+        .list_directories(args.list_directories)
+        .cache_control(policy.append(CachePolicy::recommended()));
+    for (status, page) in &args.error_page {
+        files = files.error_page(*status, page);
+    }
+    if args.spa {
+        files = files.spa_fallback("index.html");
+    }
     let model = match args.model {
         ModelArg::Nio => Model::Nio,
         ModelArg::Blocking => Model::Blocking,

@@ -616,3 +616,158 @@ fn the_access_log_can_go_through_the_logger_among_the_other_logs() {
     assert!(prefix.starts_with('[') && prefix.contains("INFO"), "{stderr}");
     assert_hello_line(line);
 }
+
+/// A directory to serve, made for one test and removed on drop.
+struct Site(PathBuf);
+
+impl Site {
+    fn new(name: &str, files: &[(&str, &str)]) -> Site {
+        let root = std::env::temp_dir().join(format!("nioserve-it-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for (path, content) in files {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("create directory");
+            std::fs::write(path, content).expect("write file");
+        }
+        Site(root)
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_missing_path_gets_the_bundled_404_page_with_status_404() {
+    let (_demo, banner) = Demo::serve(&webapp(), &[], Log::Default);
+    let mut client = Client::connect(Demo::addr(&banner));
+    let on_disk = std::fs::read(webapp().join("404.html")).expect("webapp/404.html");
+    for path in ["/nope", "/deep/er/path.css"] {
+        let reply = client.get(path);
+        assert_eq!(reply.status, 404, "{path}");
+        assert_eq!(reply.header("content-type"), Some("text/html; charset=utf-8"), "{path}");
+        assert_eq!(reply.body, on_disk, "{path}");
+        assert_eq!(reply.header("etag"), None, "{path}");
+    }
+}
+
+#[test]
+fn error_page_sets_the_page_of_a_status() {
+    let site = Site::new(
+        "error-page",
+        &[
+            ("errors/403.html", "<h1>private</h1>\n"),
+            ("private/notes.txt", "notes\n"),
+        ],
+    );
+    let (_demo, banner) = Demo::serve(&site.0, &["--error-page", "403=errors/403.html"], Log::Default);
+    let mut client = Client::connect(Demo::addr(&banner));
+    let reply = client.get("/private/");
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.text(), "<h1>private</h1>\n");
+    assert_eq!(reply.header("content-type"), Some("text/html; charset=utf-8"));
+    // No 404.html in this directory: the plain body.
+    assert_eq!(client.get("/missing").text(), "404 Not Found\n");
+}
+
+#[test]
+fn spa_answers_routes_with_the_index_page() {
+    let (_demo, banner) = Demo::serve(&webapp(), &["--spa"], Log::Default);
+    let mut client = Client::connect(Demo::addr(&banner));
+    let index = std::fs::read(webapp().join("index.html")).expect("webapp/index.html");
+    let route = client.get("/app/settings");
+    assert_eq!(route.status, 200);
+    assert_eq!(route.body, index);
+    assert_eq!(route.header("cache-control"), Some("no-cache"));
+    assert_eq!(client.get("/missing.png").status, 404);
+    assert_eq!(client.get("/.env").status, 404);
+
+    let (_demo, banner) = Demo::serve(&webapp(), &[], Log::Default);
+    assert_eq!(Client::connect(Demo::addr(&banner)).get("/app/settings").status, 404);
+}
+
+#[test]
+fn cache_control_has_sensible_defaults_and_takes_rules() {
+    let site = Site::new(
+        "cache-control",
+        &[
+            ("index.html", "<h1>home</h1>\n"),
+            ("app.3f9a2c1b.js", "console.log(1);\n"),
+            ("styles.css", "body {}\n"),
+        ],
+    );
+    let immutable = "public, max-age=31536000, immutable";
+    let cases: [(&[&str], [Option<&str>; 3]); 3] = [
+        (&[], [Some("no-cache"), Some(immutable), Some("no-cache")]),
+        (
+            &[
+                "--cache-control",
+                "*.css=max-age=60",
+                "--cache-control",
+                "hashed=max-age=5",
+            ],
+            [Some("no-cache"), Some("max-age=5"), Some("max-age=60")],
+        ),
+        (&["--cache-control", "*=none"], [None, None, None]),
+    ];
+    for (args, expected) in cases {
+        let (_demo, banner) = Demo::serve(&site.0, args, Log::Default);
+        let mut client = Client::connect(Demo::addr(&banner));
+        for (path, expected) in ["/", "/app.3f9a2c1b.js", "/styles.css"].into_iter().zip(expected) {
+            let reply = client.get(path);
+            assert_eq!(reply.status, 200, "{args:?} {path}");
+            assert_eq!(reply.header("cache-control"), expected, "{args:?} {path}");
+        }
+        assert_eq!(client.get("/missing").header("cache-control"), None, "{args:?}");
+    }
+}
+
+#[test]
+fn list_directories_shows_sizes_and_escaped_names() {
+    let hostile = "<script>&\"'.txt";
+    let site = Site::new("listing", &[(&format!("files/{hostile}"), "0123456789")]);
+    let (_demo, banner) = Demo::serve(&site.0, &[], Log::Default);
+    assert_eq!(Client::connect(Demo::addr(&banner)).get("/files/").status, 403);
+
+    let (_demo, banner) = Demo::serve(&site.0, &["--list-directories"], Log::Default);
+    let listing = Client::connect(Demo::addr(&banner)).get("/files/");
+    assert_eq!(listing.status, 200);
+    let html = listing.text();
+    assert!(!html.contains("<script>"), "{html}");
+    let row = html
+        .lines()
+        .find(|line| line.contains(">&lt;script&gt;&amp;&quot;&#39;.txt</a>"))
+        .unwrap_or_else(|| panic!("no escaped name in {html}"));
+    assert!(row.contains(">10<"), "no size in {row}");
+}
+
+#[test]
+fn bad_page_and_cache_control_flags_exit_2_with_one_error_line() {
+    let webapp = webapp();
+    let webapp = webapp.to_str().expect("UTF-8 path");
+    let cases: [(&str, &str, &[&str]); 7] = [
+        ("--cache-control", "*.js", &["--cache-control", "PATTERN=DIRECTIVES"]),
+        ("--cache-control", "*.js=max-age=1h", &["max-age", "seconds"]),
+        ("--cache-control", "text/=no-cache", &["media type"]),
+        ("--error-page", "404", &["--error-page", "STATUS=PATH"]),
+        ("--error-page", "200=index.html", &["4xx or 5xx"]),
+        ("--error-page", "404=../outside.html", &["not a file under"]),
+        ("--error-page", "404=.secret.html", &["not a file under"]),
+    ];
+    for (flag, value, mentions) in cases {
+        let mut demo = Demo::spawn(&[webapp, "--addr", "127.0.0.1:0", flag, value], Log::Default);
+        let (status, stderr) = demo.wait_for_exit();
+        assert_eq!(status.code(), Some(2), "{flag} {value}: {stderr}");
+        let errors = error_lines(&stderr);
+        assert_eq!(errors.len(), 1, "{flag} {value}: one error line in {stderr:?}");
+        for mention in mentions {
+            assert!(
+                errors[0].contains(mention),
+                "{flag} {value}: {:?} lacks {mention:?}",
+                errors[0]
+            );
+        }
+    }
+}

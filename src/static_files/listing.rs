@@ -1,5 +1,6 @@
-//! Directory listings: an HTML page of links, for a directory without an index
-//! when [`list_directories`](super::StaticFiles::list_directories) is on.
+//! Directory listings: an HTML table of links with each entry's size and
+//! modification time, for a directory without an index when
+//! [`list_directories`](super::StaticFiles::list_directories) is on.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -51,37 +52,53 @@ pub(super) fn list_directory(
         if !show_hidden && is_hidden_entry(name, at_root) {
             continue;
         }
-        // The entry's own type, not its target's: a symlink to a directory gets no
-        // `/` and reaches it through the redirect. Some file systems do not say in
-        // the entry (`DT_UNKNOWN`); then ask, without following a link.
-        let is_directory = match entry.file_type() {
-            FileType::Unknown => statat(dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)
-                .is_ok_and(|stat| FileType::from_raw_mode(stat.st_mode) == FileType::Directory),
-            kind => kind == FileType::Directory,
+        // The entry's own type and times, not its target's: a symlink to a
+        // directory gets no `/` and reaches it through the redirect, and a link out
+        // of the root tells nothing of what it points to.
+        let stat = statat(dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW).ok();
+        let kind = match (entry.file_type(), &stat) {
+            // Some file systems do not say in the entry (`DT_UNKNOWN`).
+            (FileType::Unknown, Some(stat)) => FileType::from_raw_mode(stat.st_mode),
+            (kind, _) => kind,
         };
-        entries.push((name.to_owned(), is_directory));
+        entries.push(Entry {
+            name: name.to_owned(),
+            is_directory: kind == FileType::Directory,
+            // A size only for what has one worth showing: a regular file.
+            size: stat
+                .as_ref()
+                .filter(|_| kind == FileType::RegularFile)
+                .and_then(|stat| u64::try_from(stat.st_size).ok()),
+            // `time_t` is `i64` here, but not everywhere.
+            #[allow(clippy::unnecessary_cast)]
+            modified: stat.as_ref().map(|stat| stat.st_mtime as i64),
+        });
     }
-    entries.sort();
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
 
     let title = html_escape(url_path);
     let mut html = format!(
-        "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>Index of {title}</title></head>\n\
-         <body>\n<h1>Index of {title}</h1>\n<ul>\n"
+        "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>Index of {title}</title>\n\
+         <style>td, th {{ padding: 0 1em 0 0; text-align: left; }} td.size {{ text-align: right; }}</style></head>\n\
+         <body>\n<h1>Index of {title}</h1>\n<table>\n\
+         <tr><th>Name</th><th>Size (bytes)</th><th>Modified (UTC)</th></tr>\n"
     );
     if !at_root {
-        html.push_str("<li><a href=\"../\">../</a></li>\n");
+        html.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
     }
-    for (name, is_directory) in entries {
-        let slash = if is_directory { "/" } else { "" };
+    for entry in entries {
+        let slash = if entry.is_directory { "/" } else { "" };
+        let size = entry.size.map_or_else(|| "-".to_owned(), |size| size.to_string());
+        let modified = entry.modified.map_or_else(String::new, utc_minute);
         // Writing to a `String` cannot fail.
         let _ = writeln!(
             html,
-            "<li><a href=\"{}{slash}\">{}{slash}</a></li>",
-            utf8_percent_encode(&name, PATH_SEGMENT),
-            html_escape(&name),
+            "<tr><td><a href=\"{}{slash}\">{}{slash}</a></td><td class=\"size\">{size}</td><td>{modified}</td></tr>",
+            utf8_percent_encode(&entry.name, PATH_SEGMENT),
+            html_escape(&entry.name),
         );
     }
-    html.push_str("</ul>\n</body>\n</html>\n");
+    html.push_str("</table>\n</body>\n</html>\n");
 
     let mut response = Response::new(Body::from(html));
     response.headers_mut().insert(
@@ -89,6 +106,40 @@ pub(super) fn list_directory(
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     Ok(response)
+}
+
+/// One entry of a listing.
+struct Entry {
+    name: String,
+    is_directory: bool,
+    /// In bytes, for a regular file.
+    size: Option<u64>,
+    /// Seconds since the epoch, if the entry could be asked.
+    modified: Option<i64>,
+}
+
+/// `secs` since the epoch as `YYYY-MM-DD HH:MM`, in UTC.
+fn utc_minute(secs: i64) -> String {
+    let (days, in_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's `civil_from_days`: the proleptic Gregorian date of a day count.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        in_day / 3600,
+        in_day % 3600 / 60
+    )
 }
 
 /// `text` with the five characters that mean something in HTML escaped.
@@ -105,4 +156,22 @@ fn html_escape(text: &str) -> String {
         }
     }
     escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_show_as_utc_dates() {
+        for (secs, shown) in [
+            (0, "1970-01-01 00:00"),
+            (951_782_400, "2000-02-29 00:00"),
+            (1_704_189_659, "2024-01-02 10:00"),
+            (253_402_300_799, "9999-12-31 23:59"),
+            (-1, "1969-12-31 23:59"),
+        ] {
+            assert_eq!(utc_minute(secs), shown, "{secs}");
+        }
+    }
 }

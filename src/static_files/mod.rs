@@ -12,8 +12,10 @@
 //!
 //! One file per concern: [`path`] decodes the request path, [`open`] opens it
 //! beneath the root, [`cache`] keeps what was learned, [`conditional`] and
-//! [`range`] apply RFC 9110 §13 and §14, [`listing`] lists a directory, and
-//! [`response`] builds the responses.
+//! [`range`] apply RFC 9110 §13 and §14, [`listing`] lists a directory,
+//! [`response`] builds the responses, [`pages`] finds the pages served in place of
+//! what was asked (error pages, the SPA fallback), and [`cache_control`] holds the
+//! [`CachePolicy`] that says which `Cache-Control` a file gets.
 
 use std::fs::{self, File, Metadata};
 use std::io;
@@ -27,18 +29,23 @@ use http::{Method, StatusCode, Uri};
 use crate::{Handler, Request, Response};
 
 mod cache;
+mod cache_control;
 mod conditional;
 mod listing;
 mod open;
+mod pages;
 mod path;
 mod range;
 mod response;
 #[cfg(test)]
 mod tests;
 
-use cache::{FileCache, Hit};
+use cache::{CachedFile, FileCache, Hit};
+pub use cache_control::CachePolicy;
+use cache_control::Served;
 use listing::list_directory;
 use open::{is_out_of_descriptors, status_for_io_error, Root};
+use pages::{Page, DEFAULT_NOT_FOUND_PAGE};
 use path::RequestPath;
 use response::{content_type, error_response, redirect_to_directory, serve_file, without_body};
 
@@ -95,6 +102,23 @@ use response::{content_type, error_response, redirect_to_directory, serve_file, 
 ///   of file descriptors, the cache closes those it holds and the open is tried
 ///   once more; if it still fails, `503 Service Unavailable` with `Retry-After: 1`.
 ///   Any other I/O error is `500` (and logged at `warn`).
+/// - **Error pages**: `404.html` at the root, if there is one, is the body of every
+///   `404` (on by default, as static-web-server does;
+///   [`clear_error_pages`](StaticFiles::clear_error_pages) turns it off), and
+///   [`error_page`](StaticFiles::error_page) sets a page for any 4xx or 5xx status.
+///   The status and its headers (`Allow`, `Retry-After`) stay; the page brings its
+///   `Content-Type` and no `ETag`, `Last-Modified` or `Accept-Ranges`, so a missing
+///   path never gets a `304` or `206`. The page comes from the cache; one that is
+///   missing, a symlink out of the root, a FIFO or a directory is not served: the
+///   one-line body is, and a `warn` line says so once.
+/// - **SPA fallback** ([`spa_fallback`](StaticFiles::spa_fallback), off by
+///   default): a `404` for a path whose last segment has no `.` (`/app/settings`)
+///   becomes the page (usually `index.html`), `200`, `Cache-Control: no-cache`.
+///   Dot-files, refused paths (`400`), missing assets (`/logo.png`) and directories
+///   without an index are not routes.
+/// - **`Cache-Control`** comes from a [`CachePolicy`] of rules on the path, the
+///   file name or its type ([`cache_control`](StaticFiles::cache_control)), on
+///   `200`, `206` and `304` file responses only; none by default.
 ///
 /// - Files up to 64 KiB ([`in_memory_up_to`](StaticFiles::in_memory_up_to)) are
 ///   read once and served from memory; larger ones are streamed from disk with
@@ -149,6 +173,13 @@ pub struct StaticFiles {
     cache_validity: Duration,
     /// Shared by clones, so every worker sees one cache.
     cache: Arc<FileCache>,
+    /// The page served for each error status that has one; at most one per status.
+    /// Shared by clones, with what was learned about each (missing, warned).
+    error_pages: Vec<(StatusCode, Arc<Page>)>,
+    /// The page served for an unknown route of a single-page app.
+    spa_fallback: Option<Arc<Page>>,
+    /// `Cache-Control` for file responses; empty: none.
+    cache_control: Arc<CachePolicy>,
 }
 
 /// Files at most this large are kept in memory by default.
@@ -204,6 +235,12 @@ impl StaticFiles {
             in_memory_up_to: DEFAULT_IN_MEMORY_UP_TO,
             cache_validity: DEFAULT_CACHE_VALIDITY,
             cache: Arc::new(FileCache::new()),
+            error_pages: vec![(
+                StatusCode::NOT_FOUND,
+                Page::new(DEFAULT_NOT_FOUND_PAGE, false, "error page"),
+            )],
+            spa_fallback: None,
+            cache_control: Arc::new(CachePolicy::new()),
         })
     }
 
@@ -270,9 +307,12 @@ impl StaticFiles {
     /// Sets whether a directory without an index file is answered with a listing
     /// of its entries instead of `403 Forbidden`.
     ///
-    /// Default is `false`. The listing is a plain HTML page of links, one per entry,
-    /// sorted by name, with every name HTML-escaped; entries whose names are not
-    /// UTF-8 are left out (no request could reach them).
+    /// Default is `false`. The listing is a plain HTML table, one row per entry,
+    /// sorted by name: a link with the name HTML-escaped, the size in bytes of a
+    /// regular file, and the modification time (UTC, to the minute). A symlink is
+    /// shown as itself, not followed (no size, its own time), so a link out of the
+    /// root tells nothing of its target. Entries whose names are not UTF-8 are left
+    /// out (no request could reach them).
     ///
     /// # Examples
     ///
@@ -371,6 +411,164 @@ impl StaticFiles {
         self
     }
 
+    /// Serves the file `page` under the root as the body of every `status` error
+    /// this handler answers, in place of the one-line `text/plain` one: a `404` for
+    /// a missing path, a `403` for a directory without index, a `503` when out of
+    /// file descriptors, and so on. Setting a page for a status again replaces it.
+    ///
+    /// By default `404.html` at the root, if there is one, is the `404` page (as
+    /// static-web-server does); [`clear_error_pages`](StaticFiles::clear_error_pages)
+    /// turns that off. The page keeps the error's status (a `404` stays `404`) and
+    /// its headers (`405`'s `Allow`, `503`'s `Retry-After`); it gets its own
+    /// `Content-Type` from its name, and no `ETag`, `Last-Modified` or
+    /// `Accept-Ranges`, so no `If-None-Match` or `Range` on a missing path can turn
+    /// into a `304` or a `206` of the page. A `HEAD` gets its headers only.
+    ///
+    /// The page is read through the cache, like any small file, so a flood of
+    /// 404s costs no disk read. It is looked up under the rules of any request: a
+    /// symlink out of the root, a FIFO, a directory are not served. If it cannot
+    /// be served, the plain body is sent, and a `warn` line says why, once (for the
+    /// default `404.html`, only if something unservable is there); a page found
+    /// missing is looked for again after [`cache_validity`](StaticFiles::cache_validity).
+    /// Nothing in fetching the page can cause another error page: a failure leaves
+    /// the plain error as it was.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `status` is not a 4xx or 5xx status, or `page` does not name a
+    /// file under the root: it is empty, ends in `/`, has a `..` segment, or is a
+    /// dot-file (`.errors/404.html`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use http::StatusCode;
+    /// use nioserve::{Handler, Request, StaticFiles};
+    ///
+    /// let root = std::env::temp_dir().join(format!("nioserve-doc-error-page-{}", std::process::id()));
+    /// std::fs::create_dir_all(root.join("errors"))?;
+    /// std::fs::write(root.join("errors/missing.html"), "<h1>Nothing here</h1>")?;
+    /// let files = StaticFiles::new(&root)?.error_page(StatusCode::NOT_FOUND, "errors/missing.html");
+    ///
+    /// let mut request = Request::new(Default::default());
+    /// *request.uri_mut() = http::Uri::from_static("/no/such/page");
+    /// let response = files.call(request);
+    /// assert_eq!(response.status(), 404);
+    /// assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8");
+    /// assert_eq!(response.body().len(), Some(21));
+    /// # std::fs::remove_dir_all(&root)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn error_page(mut self, status: StatusCode, page: &str) -> StaticFiles {
+        assert!(
+            status.is_client_error() || status.is_server_error(),
+            "an error page is for a 4xx or 5xx status, not {status}"
+        );
+        let page = Page::new(page, true, "error page");
+        self.error_pages.retain(|(existing, _)| *existing != status);
+        self.error_pages.push((status, page));
+        self
+    }
+
+    /// Forgets every error page, the default `404.html` included: errors get the
+    /// one-line `text/plain` body again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let files = nioserve::StaticFiles::new(std::env::temp_dir())?.clear_error_pages();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn clear_error_pages(mut self) -> StaticFiles {
+        self.error_pages.clear();
+        self
+    }
+
+    /// Answers a `GET` or `HEAD` of an unknown route of a single-page app with the
+    /// file `page` under the root (usually `index.html`), `200 OK`, the way
+    /// `try_files $uri /index.html` does in nginx, so that a client-side router can
+    /// take `/app/settings` from there.
+    ///
+    /// A route is a path that is not found and whose last segment has no `.`:
+    /// `/app/settings` gets the page, `/app/logo.png` and `/api/x.json` stay `404`
+    /// (a missing asset must not turn into HTML). What is refused stays refused:
+    /// a dot-file (`/.env`) is `404`, a path with `..` or an encoded `/` is `400`,
+    /// a path outside the [mount point](StaticFiles::mount) is `404`, and a directory
+    /// without an index is `403` (or listed). Under a mount point, the page is the
+    /// mounted root's.
+    ///
+    /// The page is served as itself (its `ETag`, conditional requests, ranges),
+    /// with `Cache-Control: no-cache` unless the [policy](StaticFiles::cache_control)
+    /// gives it another: one file answers many URLs, and must be revalidated for a
+    /// new deploy to be seen. If the page is missing, the `404` stands (with its
+    /// [error page](StaticFiles::error_page)), and a `warn` line says so once.
+    ///
+    /// # Panics
+    ///
+    /// As [`error_page`](StaticFiles::error_page), if `page` does not name a file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use nioserve::{Handler, Request, StaticFiles};
+    ///
+    /// let root = std::env::temp_dir().join(format!("nioserve-doc-spa-{}", std::process::id()));
+    /// std::fs::create_dir_all(&root)?;
+    /// std::fs::write(root.join("index.html"), "<div id=app></div>")?;
+    /// let files = StaticFiles::new(&root)?.spa_fallback("index.html");
+    /// let get = |path: &'static str| {
+    ///     let mut request = Request::new(Default::default());
+    ///     *request.uri_mut() = http::Uri::from_static(path);
+    ///     files.call(request)
+    /// };
+    ///
+    /// assert_eq!(get("/app/settings").status(), 200);
+    /// assert_eq!(get("/app/settings").headers()["cache-control"], "no-cache");
+    /// assert_eq!(get("/app/logo.png").status(), 404);
+    /// # std::fs::remove_dir_all(&root)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn spa_fallback(mut self, page: &str) -> StaticFiles {
+        self.spa_fallback = Some(Page::new(page, true, "SPA fallback"));
+        self
+    }
+
+    /// Sets the `Cache-Control` of file responses (`200`, `206`, `304`) by the
+    /// rules of `policy`; see [`CachePolicy`]. Default: no rules, no
+    /// `Cache-Control` (browsers then cache by heuristic, RFC 9111 §4.2.2);
+    /// [`CachePolicy::recommended`] is what most sites want. Errors, redirects and
+    /// listings get none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use nioserve::{CachePolicy, Handler, Request, StaticFiles};
+    ///
+    /// let root = std::env::temp_dir().join(format!("nioserve-doc-cache-control-{}", std::process::id()));
+    /// std::fs::create_dir_all(&root)?;
+    /// std::fs::write(root.join("app.3f9a2c1b.js"), "console.log(1);")?;
+    /// let files = StaticFiles::new(&root)?.cache_control(CachePolicy::recommended());
+    ///
+    /// let mut request = Request::new(Default::default());
+    /// *request.uri_mut() = http::Uri::from_static("/app.3f9a2c1b.js");
+    /// let response = files.call(request);
+    /// assert_eq!(response.headers()["cache-control"], "public, max-age=31536000, immutable");
+    /// # std::fs::remove_dir_all(&root)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cache_control(mut self, policy: CachePolicy) -> StaticFiles {
+        self.cache_control = Arc::new(policy);
+        self
+    }
+
     /// The response to a `GET` (a `HEAD` strips it afterwards), or the status of
     /// an error.
     fn respond(&self, request: &Request) -> Result<Response, StatusCode> {
@@ -386,17 +584,26 @@ impl StaticFiles {
             // As if absent: a 403 would tell that `/.git/` is there.
             return Err(StatusCode::NOT_FOUND);
         }
+        match self.serve_path(request, &path) {
+            Err(StatusCode::NOT_FOUND) => self.spa_fallback_for(request, &path).ok_or(StatusCode::NOT_FOUND),
+            result => result,
+        }
+    }
+
+    /// The response to a `GET` of `path`, decoded and allowed: the file it names,
+    /// from the cache or the disk, or what else it leads to.
+    fn serve_path(&self, request: &Request, path: &RequestPath<'_>) -> Result<Response, StatusCode> {
         // Only paths that resolved to a file inside the root are ever cached: a
         // refused path is refused every time.
         let cached = match self.cache.lookup(&path.key) {
             Some(hit) if hit.file.is_fresh(self.cache.now(), self.cache_validity) => {
                 log::debug!("resource path: {} (cached)", self.root.join(path.relative()).display());
-                return Ok(serve_file(request, &hit.file, hit.content_type));
+                return Ok(self.file_response(request, path, &hit.file, hit.content_type));
             }
             stale => stale,
         };
 
-        match (self.respond_from_disk(request, &path, cached.as_ref()), cached) {
+        match (self.respond_from_disk(request, path, cached.as_ref()), cached) {
             // The disk could not be asked (out of file descriptors even after the
             // cache gave its own back, an I/O error): the last version seen is a
             // better answer than a 503 or a 500.
@@ -405,7 +612,7 @@ impl StaticFiles {
                     "resource path: {} (cached, not revalidated)",
                     self.root.join(path.relative()).display()
                 );
-                Ok(serve_file(request, &hit.file, hit.content_type))
+                Ok(self.file_response(request, path, &hit.file, hit.content_type))
             }
             (result, _) => result,
         }
@@ -443,7 +650,7 @@ impl StaticFiles {
 
         if let Some(hit) = cached {
             if hit.file.revalidate(&resource.metadata, self.cache.now()) {
-                return Ok(serve_file(request, &hit.file, hit.content_type.clone()));
+                return Ok(self.file_response(request, path, &hit.file, hit.content_type.clone()));
             }
         }
         let content_type = content_type(&name);
@@ -458,7 +665,44 @@ impl StaticFiles {
                 cached.map(|hit| &hit.file),
             )
             .map_err(|error| status_for_io_error(&self.root.join(&name), &error))?;
-        Ok(serve_file(request, &file, content_type))
+        Ok(self.file_response(request, path, &file, content_type))
+    }
+
+    /// The response to a `GET` of the regular file `path` led to (its index, for a
+    /// directory), with the `Cache-Control` the policy gives it.
+    fn file_response(
+        &self,
+        request: &Request,
+        path: &RequestPath<'_>,
+        file: &CachedFile,
+        content_type: HeaderValue,
+    ) -> Response {
+        let policy = &self.cache_control;
+        if policy.is_empty() {
+            return serve_file(request, file, content_type);
+        }
+        // A directory's URL serves its index, which is the name rules are about.
+        let name = if path.names_directory {
+            self.index_file.file_name().and_then(|name| name.to_str()).unwrap_or("")
+        } else {
+            path.file_name()
+        };
+        let value = policy
+            .header_for(Served {
+                path: &path.key,
+                name,
+                content_type: &content_type,
+            })
+            .cloned();
+        let mut response = serve_file(request, file, content_type);
+        let is_file_response = matches!(
+            response.status(),
+            StatusCode::OK | StatusCode::PARTIAL_CONTENT | StatusCode::NOT_MODIFIED
+        );
+        if let Some(value) = value.filter(|_| is_file_response) {
+            response.headers_mut().insert(header::CACHE_CONTROL, value);
+        }
+        response
     }
 
     /// What `path` leads to: a regular file to serve (and the name it was found
@@ -495,6 +739,12 @@ impl StaticFiles {
 
     /// Opens what `relative` names beneath the root.
     fn open(&self, relative: &Path) -> Result<Resource, StatusCode> {
+        self.open_resource(relative)
+            .map_err(|error| status_for_io_error(&self.root.join(relative), &error))
+    }
+
+    /// Opens what `relative` names beneath the root; the error as the system gave it.
+    fn open_resource(&self, relative: &Path) -> io::Result<Resource> {
         log::debug!("resource path: {}", self.root.join(relative).display());
         let file = match self.dir.open(relative) {
             Err(error) if is_out_of_descriptors(&error) => {
@@ -505,22 +755,18 @@ impl StaticFiles {
                 self.dir.open(relative)
             }
             result => result,
-        };
-        let error_status = |error: io::Error| status_for_io_error(&self.root.join(relative), &error);
-        let file = file.map_err(error_status)?;
+        }?;
         // `fstat` on the open file, not `stat` on the path: the metadata describes
         // exactly the file whose bytes will be sent.
-        let metadata = file.metadata().map_err(error_status)?;
+        let metadata = file.metadata()?;
         Ok(Resource { file, metadata })
     }
 }
 
 impl Handler for StaticFiles {
     fn call(&self, request: Request) -> Response {
-        match *request.method() {
-            Method::GET => self.respond(&request).unwrap_or_else(error_response),
-            // RFC 9110 §9.3.2: the header fields GET would get, without the content.
-            Method::HEAD => without_body(self.respond(&request).unwrap_or_else(error_response)),
+        let response = match *request.method() {
+            Method::GET | Method::HEAD => self.respond(&request).unwrap_or_else(error_response),
             _ => {
                 let mut response = error_response(StatusCode::METHOD_NOT_ALLOWED);
                 // RFC 9110 §15.5.6: a 405 lists the methods the resource does support.
@@ -529,6 +775,19 @@ impl Handler for StaticFiles {
                     .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
                 response
             }
+        };
+        // Every error of this handler's (412 and 416 too) is an `error_response`,
+        // which an error page may dress; nothing else is.
+        let response = if response.status().is_client_error() || response.status().is_server_error() {
+            self.with_error_page(response)
+        } else {
+            response
+        };
+        if request.method() == Method::HEAD {
+            // RFC 9110 §9.3.2: the header fields GET would get, without the content.
+            without_body(response)
+        } else {
+            response
         }
     }
 }

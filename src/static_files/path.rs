@@ -86,6 +86,44 @@ impl<'a> RequestPath<'a> {
         })
     }
 
+    /// The path of a page the operator configured (an error page, the SPA
+    /// fallback), a file under the root named like `errors/404.html`, with or
+    /// without a leading `/`, not percent-encoded.
+    ///
+    /// # Errors
+    ///
+    /// Why the name cannot be such a page: it is empty or names a directory, or has
+    /// a `..` segment, a `\` or NUL, or a dot-file (a page is served to anyone who
+    /// asks for a missing path, so it must not be one that is refused).
+    pub(super) fn page(name: &str) -> Result<RequestPath<'static>, &'static str> {
+        let mut key = String::with_capacity(name.len() + 1);
+        for segment in name.split('/') {
+            match segment {
+                "" | "." => {}
+                ".." => return Err("has a `..` segment"),
+                segment if segment.contains(['\\', '\0']) => return Err("has a `\\` or NUL"),
+                segment if segment.starts_with('.') => return Err("is a dot-file"),
+                segment => {
+                    key.push('/');
+                    key.push_str(segment);
+                }
+            }
+        }
+        if key.is_empty() || name.ends_with('/') {
+            return Err("does not name a file");
+        }
+        Ok(RequestPath {
+            names_directory: false,
+            hidden: false,
+            key: Cow::Owned(key),
+        })
+    }
+
+    /// The name of the last component, empty for the root.
+    pub(super) fn file_name(&self) -> &str {
+        self.key.trim_end_matches('/').rsplit('/').next().unwrap_or("")
+    }
+
     /// The path relative to the root, empty for the root itself. Every component is
     /// a plain name (no `.`, `..` or separator).
     pub(super) fn relative(&self) -> &Path {
