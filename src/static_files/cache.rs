@@ -69,6 +69,16 @@ struct Version {
     siblings: Box<[Identity]>,
 }
 
+/// A file just opened and found servable, with its precompressed siblings: what
+/// [`FileCache::admit`] caches.
+#[derive(Debug)]
+pub(super) struct Opened {
+    pub(super) file: File,
+    /// `fstat` of `file`.
+    pub(super) metadata: Metadata,
+    pub(super) siblings: Vec<Sibling>,
+}
+
 /// A precompressed sibling of a file, opened beneath the root, in `coding`.
 #[derive(Debug)]
 pub(super) struct Sibling {
@@ -163,32 +173,31 @@ impl FileCache {
         })
     }
 
-    /// Caches what `key` now leads to: the open `file`, described by `metadata`,
-    /// with the precompressed `siblings` found beside it. If the same version of
-    /// that file is cached already (under another name, or by another worker just
-    /// now), that entry is shared and `file` closed. `stale` is what `key` led to
-    /// before, dropped if it is not this.
+    /// Caches what `key` now leads to: the file `opened`, with the precompressed
+    /// siblings found beside it. If the same version of that file is cached
+    /// already (under another name, or by another worker just now), that entry is
+    /// shared and the files closed. `stale` is what `key` led to before, dropped
+    /// if it is not this.
     pub(super) fn admit(
         &self,
         key: &str,
         content_type: HeaderValue,
-        file: File,
-        metadata: &Metadata,
-        siblings: Vec<Sibling>,
+        opened: Opened,
         policy: Policy,
         stale: Option<&Arc<CachedFile>>,
     ) -> io::Result<Arc<CachedFile>> {
-        let version = version(metadata, &siblings)?;
+        let version = version(&opened.metadata, &opened.siblings)?;
         // Whether compressing could apply at all: only then do two names of one
         // file (`a.txt`, a link `a.bin`) need entries of their own.
-        let size = metadata.len();
+        let size = opened.metadata.len();
         let policy = Policy {
             compress: policy.compress && (compress::MIN_SIZE..=policy.in_memory_up_to).contains(&size),
             ..policy
         };
         let entry_key = EntryKey {
             file: (version.file.0, version.file.1),
-            siblings: siblings
+            siblings: opened
+                .siblings
                 .iter()
                 .zip(&version.siblings)
                 .map(|(sibling, identity)| (sibling.coding, (identity.0, identity.1)))
@@ -211,7 +220,7 @@ impl FileCache {
         }
 
         // Read (and compress) outside the lock: other workers go on serving meanwhile.
-        let loaded = Arc::new(self.load(entry_key, version, file, metadata, siblings, policy, now)?);
+        let loaded = Arc::new(self.load(entry_key, version, opened, policy, now)?);
 
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(stale) = stale {
@@ -229,17 +238,20 @@ impl FileCache {
 
     /// Learns what is needed about an opened file and its siblings; reads those
     /// to be held in memory, and compresses the file if `policy` says so.
-    #[allow(clippy::too_many_arguments)]
     fn load(
         &self,
         key: EntryKey,
         version: Version,
-        file: File,
-        metadata: &Metadata,
-        siblings: Vec<Sibling>,
+        opened: Opened,
         policy: Policy,
         now: u64,
     ) -> io::Result<CachedFile> {
+        let Opened {
+            file,
+            metadata,
+            siblings,
+        } = opened;
+        let metadata = &metadata;
         let modified = version.file.3;
         let plain = self.representation(
             Coding::Identity,
@@ -501,12 +513,6 @@ impl Representation {
 }
 
 impl CachedFile {
-    /// The file as it is, without a content coding.
-    #[cfg(test)]
-    pub(super) fn plain(&self) -> &Representation {
-        &self.representations[0]
-    }
-
     /// The representation `accept` prefers (RFC 9110 §12.5.3), or `None` if it
     /// accepts none of them.
     pub(super) fn negotiate(&self, accept: &AcceptEncoding) -> Option<&Representation> {
@@ -609,7 +615,17 @@ mod tests {
                 compress: false,
             };
             cache
-                .admit(&i.to_string(), content_type, file, &metadata, Vec::new(), policy, None)
+                .admit(
+                    &i.to_string(),
+                    content_type,
+                    Opened {
+                        file,
+                        metadata,
+                        siblings: Vec::new(),
+                    },
+                    policy,
+                    None,
+                )
                 .unwrap()
         }
     }
@@ -661,12 +677,60 @@ mod tests {
                 compress: false,
             };
             let cached = cache
-                .admit(name, content_type, file, &metadata, Vec::new(), policy, None)
+                .admit(
+                    name,
+                    content_type,
+                    Opened {
+                        file,
+                        metadata,
+                        siblings: Vec::new(),
+                    },
+                    policy,
+                    None,
+                )
                 .unwrap();
             let first = first.get_or_insert_with(|| Arc::clone(&cached));
             assert!(Arc::ptr_eq(first, &cached), "{name} got an entry of its own");
         }
         assert_eq!(cache.counts(), (1, 1));
+    }
+
+    #[test]
+    fn compressed_forms_count_against_the_memory_budget() {
+        let files = Files::new("compressed", 0, 0);
+        std::fs::write(files.dir.join("0"), "p { margin: 0; }\n".repeat(200)).unwrap();
+        let cache = FileCache::with_max_open(16);
+        let file = File::open(files.dir.join("0")).unwrap();
+        let metadata = file.metadata().unwrap();
+        let plain_len = metadata.len();
+        let policy = Policy {
+            in_memory_up_to: 64 * 1024,
+            compress: true,
+        };
+        let content_type = HeaderValue::from_static("text/css");
+        let cached = cache
+            .admit(
+                "0",
+                content_type,
+                Opened {
+                    file,
+                    metadata,
+                    siblings: Vec::new(),
+                },
+                policy,
+                None,
+            )
+            .unwrap();
+        assert_eq!(cached.codings(), [Coding::Brotli, Coding::Gzip]);
+        let held: u64 = cached
+            .representations
+            .iter()
+            .map(|representation| representation.size)
+            .sum();
+        assert!(held > plain_len, "the compressed forms are held too");
+        assert_eq!(cache.bytes.load(Ordering::Relaxed), held);
+        cache.forget("0", &cached);
+        assert_eq!(cache.bytes.load(Ordering::Relaxed), 0);
     }
 
     #[test]

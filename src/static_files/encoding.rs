@@ -203,6 +203,9 @@ mod tests {
         AcceptEncoding::parse(&headers)
     }
 
+    /// The representations a file has: a coding and a length each.
+    type Available<'a> = &'a [(Coding, u64)];
+
     /// A file as it is (1,000 bytes) with gzip (300), br (250) and zstd (280) forms.
     const ALL: [(Coding, u64); 4] = [(Identity, 1000), (Brotli, 250), (Zstd, 280), (Gzip, 300)];
 
@@ -211,7 +214,7 @@ mod tests {
         // (Accept-Encoding lines, what is available, what is chosen)
         let identity_gzip = &[(Identity, 1000), (Gzip, 300)][..];
         let identity_only = &[(Identity, 1000)][..];
-        let table: &[(&[&str], &[(Coding, u64)], Option<Coding>)] = &[
+        let table: &[(&[&str], Available<'_>, Option<Coding>)] = &[
             // No field: the file as it is, whatever else there is.
             (&[], &ALL, Some(Identity)),
             // An empty field: no coding wanted (§12.5.3).

@@ -41,7 +41,7 @@ mod response;
 #[cfg(test)]
 mod tests;
 
-use cache::{CachedFile, FileCache, Hit, Policy, Sibling};
+use cache::{CachedFile, FileCache, Hit, Opened, Policy, Sibling};
 use encoding::{AcceptEncoding, Coding};
 use listing::list_directory;
 use open::{is_out_of_descriptors, status_for_io_error, Root};
@@ -536,9 +536,11 @@ impl StaticFiles {
             .admit(
                 &path.key,
                 content_type.clone(),
-                resource.file,
-                &resource.metadata,
-                siblings,
+                Opened {
+                    file: resource.file,
+                    metadata: resource.metadata,
+                    siblings,
+                },
                 policy,
                 cached.map(|hit| &hit.file),
             )
