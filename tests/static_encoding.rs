@@ -68,7 +68,7 @@ fn unbrotli(bytes: &[u8]) -> Vec<u8> {
 ///     style.css                with style.css.br (100 B), .zst (150 B), .gz (200 B)
 ///     data.bin, data.bin.gz    a binary type with a sibling
 ///     plain.bin                a binary type without one
-///     small.js                 text below 1 KiB
+///     small.js                 text below 256 bytes (240)
 ///     image.png                compressible bytes, but an image type
 ///     big.txt, big.txt.gz      300 KiB: streamed from disk, with a real gzip sibling
 ///     huge.txt                 300 KiB of text without a sibling
@@ -108,7 +108,7 @@ impl Site {
             (root.join("data.bin"), noise(2048)),
             (root.join("data.bin.gz"), sibling_bytes("data-gz", 300)),
             (root.join("plain.bin"), noise(2048)),
-            (root.join("small.js"), b"console.log(1);\n".repeat(20)),
+            (root.join("small.js"), b"console.log(1);\n".repeat(15)),
             (root.join("image.png"), vec![0; 4096]),
             (root.join("big.txt.gz"), gzip(&big)),
             (root.join("big.txt"), big.clone()),

@@ -95,6 +95,16 @@ struct Args {
     /// by default they are 404, except a leading `/.well-known/`.
     #[arg(long)]
     hidden: bool,
+
+    /// Do not compress text files held in memory (gzip, brotli) for clients that
+    /// accept it; precompressed `.br`/`.zst`/`.gz` siblings are still served.
+    #[arg(long)]
+    no_compress: bool,
+
+    /// Do not serve precompressed siblings (`app.js.br`, `.zst`, `.gz`) in place
+    /// of a file.
+    #[arg(long)]
+    no_precompressed: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -141,7 +151,9 @@ fn run(args: Args) -> Result<(), String> {
     raise_open_files_limit();
     let files = StaticFiles::new(&args.dir)
         .map_err(|e| e.to_string())?
-        .serve_hidden(args.hidden);
+        .serve_hidden(args.hidden)
+        .compress(!args.no_compress)
+        .precompressed(!args.no_precompressed);
     let model = match args.model {
         ModelArg::Nio => Model::Nio,
         ModelArg::Blocking => Model::Blocking,

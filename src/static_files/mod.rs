@@ -262,7 +262,7 @@ impl StaticFiles {
     /// so to clients that accept it (`Accept-Encoding: gzip, br`). Default is `true`.
     ///
     /// A file whose type is text (`text/*`, JavaScript, JSON, XML, SVG, WebAssembly,
-    /// any `+json` or `+xml` type), of at least 1 KiB and held in memory (see
+    /// any `+json` or `+xml` type), of at least 256 bytes and held in memory (see
     /// [`in_memory_up_to`](StaticFiles::in_memory_up_to)), is compressed once with
     /// gzip (level 6) and brotli (quality 5) as it enters the cache; each form is
     /// kept only if it is smaller than the file, and counts against the cache's
