@@ -87,6 +87,22 @@ use response::{content_type, error_response, not_acceptable, redirect_to_directo
 ///   `If-Match` (strong comparison) or, without `If-Match`, `If-Unmodified-Since`
 ///   gets `412 Precondition Failed`, with or without `Range`; then `If-None-Match`
 ///   or, without it, `If-Modified-Since` gets `304 Not Modified`.
+/// - **Content codings** (RFC 9110 §12.5.3): a file may have, besides itself,
+///   precompressed siblings in the same directory (`app.js.br`, `app.js.zst`,
+///   `app.js.gz`; [`precompressed`](StaticFiles::precompressed)) and, if it is text
+///   of at least 256 bytes held in memory, gzip and brotli forms compressed once as
+///   it is cached ([`compress`](StaticFiles::compress)); both are on by default.
+///   `Accept-Encoding` chooses: among the representations the client accepts, the
+///   highest q-value, then the smallest. Without `Accept-Encoding` the file is sent
+///   as it is. Identity is acceptable unless refused (`identity;q=0`, or `*;q=0`
+///   without `identity`); a request that refuses every representation gets
+///   `406 Not Acceptable`. A malformed member (`gzip;q=2`) is ignored. The chosen
+///   representation has its own `ETag` (the tag of the bytes it is made from,
+///   followed by the coding: `"<mtime>-<size>-gzip"`, the sibling's own mtime and
+///   size for a sibling), `Content-Encoding`, the original's `Content-Type`, and
+///   its own length; conditionals, `Range` and `HEAD` apply to it. Every file
+///   response, `304` and `406` included, says `Vary: Accept-Encoding` while either
+///   option is on.
 /// - A `GET` with `Range: bytes=…` naming one range gets `206 Partial Content` (or
 ///   `416 Range Not Satisfiable`), subject to `If-Range`. A request for **several
 ///   ranges** gets the whole file with `200 OK`: `multipart/byteranges` is not
@@ -104,14 +120,19 @@ use response::{content_type, error_response, not_acceptable, redirect_to_directo
 ///
 /// - Files up to 64 KiB ([`in_memory_up_to`](StaticFiles::in_memory_up_to)) are
 ///   read once and served from memory; larger ones are streamed from disk with
-///   `sendfile`. What is known about a file is trusted for one second
+///   `sendfile`, and never compressed (a precompressed sibling is still served).
+///   The same rule decides for each sibling. What is known about a file and its
+///   siblings is trusted for one second
 ///   ([`cache_validity`](StaticFiles::cache_validity)) and then checked against the
-///   disk again, as nginx's `open_file_cache_valid` does.
+///   disk again, as nginx's `open_file_cache_valid` does: a changed file is
+///   compressed again, a sibling added or removed is noticed.
 /// - The cache is keyed by the file a path leads to (device and inode), so every
 ///   spelling of a path (`/a`, `//a`, `/./a`, `/%61`) and every link to a file share
-///   one entry and at most one open descriptor. It holds at most 4,096 files, 32 MiB
-///   of file bytes, and a quarter of the soft `RLIMIT_NOFILE` (as it is when
-///   [`StaticFiles::new`] runs, at most 4,096) in open descriptors, evicting the least
+///   one entry and at most one open descriptor per representation held on disk
+///   (a link whose siblings differ has an entry of its own). It holds at most
+///   4,096 files, 32 MiB of file bytes (compressed forms included), and a
+///   quarter of the soft `RLIMIT_NOFILE` (as it is when [`StaticFiles::new`]
+///   runs, at most 4,096) in open descriptors, evicting the least
 ///   recently used. An entry whose file is found deleted or replaced is dropped
 ///   then, and its descriptor closed once no response is sending from it.
 ///
