@@ -9,7 +9,9 @@
 #      data-source="stream" on <body>; "poll" would mean it fell back to
 #      polling), and a screenshot goes to docs/webapp.png;
 #   3. every asset the browser asked for was answered 200, and the browser
-#      sent more requests than it opened connections (keep-alive worked).
+#      sent more requests than it opened connections (keep-alive worked);
+#   4. a page load whose requests say "Accept-Encoding: gzip, br" gets every
+#      text asset compressed (Content-Encoding as the browser saw it).
 #
 # Meant for a fresh Debian machine, run as root: installs chromium and curl
 # from Debian's mirrors if they are missing. Needs a Rust toolchain (cargo).
@@ -166,7 +168,9 @@ wait_for_status() {
     local deadline=$((SECONDS + SERVER_START_TIMEOUT))
     while ((SECONDS < deadline)); do
         kill -0 "$SERVER_PID" 2>/dev/null || return 1
-        if curl -sf --max-time 1 "http://127.0.0.1:$1/_status" -o /dev/null; then
+        # The banner first: another server on the port would answer /_status too.
+        if grep -q "on http://127.0.0.1:$1/" "$LOG" &&
+            curl -sf --max-time 1 "http://127.0.0.1:$1/_status" -o /dev/null; then
             return 0
         fi
         sleep 0.1
@@ -321,6 +325,33 @@ check_screenshot() {
     summarize_run shot "$since"
 }
 
+# Chromium sends no `br` over plain http, and headless runs may send less:
+# the header is set explicitly, and what came back is read from the
+# browser's own Network.responseReceived events.
+COMPRESSED_ASSETS=(/ /css/styles.css /js/app.js /favicon.svg)
+
+check_compression() {
+    step "browser: compressed text assets"
+    local responses="$WORK/responses.json"
+    if ! run_chromium enc "$BASE/" --until "$(until_ticks 0)" \
+        --header "Accept-Encoding: gzip, br" --responses "$responses" >/dev/null; then
+        tail -n 20 "$WORK/chromium-enc.err" >&2
+        die "chromium: the page did not load with Accept-Encoding: gzip, br"
+    fi
+    python3 - "$responses" "$BASE" "${COMPRESSED_ASSETS[@]}" <<'PY' || die "a text asset arrived uncompressed"
+import json, sys
+responses, base, assets = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3:]
+failed = 0
+for asset in assets:
+    seen = [r for r in responses if r["url"].split("?")[0] == base + asset]
+    codings = [{k.lower(): v for k, v in r["headers"].items()}.get("content-encoding", "-") for r in seen]
+    ok = seen and all(r["status"] == 200 for r in seen) and all(c in ("gzip", "br") for c in codings)
+    print(f"  {asset:<18} {' '.join(codings) or 'never requested'}{'' if ok else '   <-- not compressed'}")
+    failed += not ok
+sys.exit(1 if failed else 0)
+PY
+}
+
 # ---------------------------------------------------------------- 5. server log
 
 # Per browser run: requests (access lines), connections (New client lines),
@@ -404,6 +435,7 @@ main() {
     check_curl
     check_dom
     check_screenshot
+    check_compression
     check_log
     step "done"
     say "checks took $((SECONDS - t_checks))s after the build; $((SECONDS - t_start))s in all"

@@ -2,7 +2,8 @@
 """Drives one headless Chromium page over the DevTools protocol (Python standard library only).
 
     browser_page.py URL --until JS [--dom OUT.html] [--shot OUT.png] [--timeout SECS]
-                    [--size WIDTH,HEIGHT] -- CHROMIUM ARGS...
+                    [--size WIDTH,HEIGHT] [--header "NAME: VALUE"]... [--responses OUT.json]
+                    -- CHROMIUM ARGS...
 
 Starts CHROMIUM ARGS with --remote-debugging-pipe, opens URL in a WIDTH x HEIGHT viewport
 (default 1280,900), evaluates the JavaScript
@@ -13,6 +14,10 @@ to OUT.png, and closes the browser. Exits 1 if JS is not true within SECS (defau
 Used by browser-check.sh because the page keeps an event stream open: chromium's
 --virtual-time-budget never expires while a fetch is pending, and --dump-dom without it
 dumps the page at its load event, before it has shown anything.
+
+--header sends an extra request header with every request of the page (e.g. an
+Accept-Encoding that Chromium does not send over plain http); --responses writes the URL,
+status and headers of every response the page received, as a JSON list.
 """
 
 import argparse
@@ -33,6 +38,8 @@ class Pipe:
         self.from_browser = from_browser
         self.buffer = b""
         self.next_id = 0
+        # Network.responseReceived events seen while waiting for replies.
+        self.responses = []
 
     def call(self, method, params=None, session=None):
         self.next_id += 1
@@ -42,6 +49,10 @@ class Pipe:
         os.write(self.to_browser, json.dumps(message).encode() + b"\0")
         while True:
             reply = self.read()
+            if reply.get("method") == "Network.responseReceived":
+                response = reply["params"]["response"]
+                self.responses.append({"url": response["url"], "status": response["status"],
+                                       "headers": response["headers"]})
             if reply.get("id") == self.next_id:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
@@ -65,6 +76,8 @@ def main():
     parser.add_argument("--shot")
     parser.add_argument("--timeout", type=float, default=30)
     parser.add_argument("--size", default="1280,900", help="viewport WIDTH,HEIGHT in CSS pixels")
+    parser.add_argument("--header", action="append", default=[], help='"NAME: VALUE" sent with every request')
+    parser.add_argument("--responses", help="write every response's URL, status and headers here (JSON)")
     argv = sys.argv[1:]
     if "--" not in argv:
         parser.error("the chromium command line follows --")
@@ -94,6 +107,11 @@ def main():
         width, height = (int(n) for n in args.size.split(","))
         pipe.call("Emulation.setDeviceMetricsOverride",
                   {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session)
+        if args.header or args.responses:
+            pipe.call("Network.enable", {}, session)
+        if args.header:
+            headers = dict((part.strip() for part in h.split(":", 1)) for h in args.header)
+            pipe.call("Network.setExtraHTTPHeaders", {"headers": headers}, session)
         pipe.call("Page.navigate", {"url": args.url}, session)
         deadline = time.monotonic() + args.timeout
         while True:
@@ -110,6 +128,9 @@ def main():
                                                   "returnByValue": True}, session)["result"]["value"]
             with open(args.dom, "w", encoding="utf-8") as out:
                 out.write(html)
+        if args.responses:
+            with open(args.responses, "w", encoding="utf-8") as out:
+                json.dump(pipe.responses, out, indent=1)
         if args.shot:
             png = pipe.call("Page.captureScreenshot", {"format": "png"}, session)["data"]
             with open(args.shot, "wb") as out:

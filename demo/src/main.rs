@@ -110,6 +110,7 @@ struct Args {
     /// through the logger instead, among the other logs (one write per line: slower).
     #[arg(long, value_name = "FILE", default_value = "-")]
     access_log: PathBuf,
+
     /// List a directory that has no index.html (names, sizes, dates) instead of 403.
     #[arg(long)]
     list_directories: bool,
@@ -131,6 +132,16 @@ struct Args {
     /// defaults off).
     #[arg(long, value_name = "PATTERN=DIRECTIVES", value_parser = cache_rule)]
     cache_control: Vec<String>,
+
+    /// Do not compress text files held in memory (gzip, brotli) for clients that
+    /// accept it; precompressed `.br`/`.zst`/`.gz` siblings are still served.
+    #[arg(long)]
+    no_compress: bool,
+
+    /// Do not serve precompressed siblings (`app.js.br`, `.zst`, `.gz`) in place
+    /// of a file.
+    #[arg(long)]
+    no_precompressed: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -212,6 +223,8 @@ fn run(args: Args) -> Result<(), String> {
         .serve_hidden(args.hidden)
         .in_memory_up_to(args.in_memory_up_to)
         .list_directories(args.list_directories)
+        .compress(!args.no_compress)
+        .precompressed(!args.no_precompressed)
         .cache_control(policy.append(CachePolicy::recommended()));
     for (status, page) in &args.error_page {
         files = files.error_page(*status, page);

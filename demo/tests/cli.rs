@@ -771,3 +771,24 @@ fn bad_page_and_cache_control_flags_exit_2_with_one_error_line() {
         }
     }
 }
+
+#[test]
+fn text_assets_arrive_compressed_unless_no_compress_is_given() {
+    let (_demo, banner) = Demo::serve(&webapp(), &[], Log::Default);
+    let (_plain, plain_banner) = Demo::serve(&webapp(), &["--no-compress"], Log::Default);
+    for path in ["/", "/css/styles.css", "/js/app.js", "/favicon.svg"] {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nAccept-Encoding: gzip\r\n\r\n");
+        let mut client = Client::connect(Demo::addr(&banner));
+        client.send(request.as_bytes());
+        let compressed = client.reply();
+        assert_eq!(compressed.status, 200, "{path}");
+        assert_eq!(compressed.header("content-encoding"), Some("gzip"), "{path}");
+        assert_eq!(compressed.header("vary"), Some("accept-encoding"), "{path}");
+
+        let mut client = Client::connect(Demo::addr(&plain_banner));
+        client.send(request.as_bytes());
+        let plain = client.reply();
+        assert_eq!(plain.header("content-encoding"), None, "{path}");
+        assert!(compressed.body.len() < plain.body.len(), "{path}");
+    }
+}

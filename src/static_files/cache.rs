@@ -13,6 +13,12 @@
 //! dropped at once (its descriptor closes when the last response using it is sent);
 //! and when the process runs out of descriptors, [`FileCache::release_descriptors`]
 //! gives all of its own back.
+//!
+//! An entry holds every representation of its file: the file as it is, its
+//! precompressed siblings (`app.js.br`, `.zst`, `.gz`) found when it was admitted,
+//! and the gzip and brotli forms of a small text file, compressed once here. The
+//! siblings are part of what identifies the entry, so a name whose siblings differ
+//! (a link `b.js` to `a.js`, beside `a.js.gz` only) has an entry of its own.
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
@@ -25,7 +31,9 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use http::header::HeaderValue;
 
+use super::compress;
 use super::conditional::Validators;
+use super::encoding::{choose, AcceptEncoding, Coding};
 use crate::{Body, FileRegion};
 
 /// At most this many files are cached, and this many request paths remembered.
@@ -44,6 +52,52 @@ type FileId = (u64, u64);
 /// Which version of a file: its device, inode, size and modification time.
 type Identity = (u64, u64, u64, SystemTime);
 
+/// What an entry is the cache's copy of: a file, the siblings that were found
+/// beside it (coding, device and inode each), and whether it was to be
+/// compressed (which depends on the type of the name that admitted it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct EntryKey {
+    file: FileId,
+    siblings: Box<[(Coding, FileId)]>,
+    compress: bool,
+}
+
+/// Which version of an entry: the file's and every sibling's [`Identity`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Version {
+    file: Identity,
+    siblings: Box<[Identity]>,
+}
+
+/// A file just opened and found servable, with its precompressed siblings: what
+/// [`FileCache::admit`] caches.
+#[derive(Debug)]
+pub(super) struct Opened {
+    pub(super) file: File,
+    /// `fstat` of `file`.
+    pub(super) metadata: Metadata,
+    pub(super) siblings: Vec<Sibling>,
+}
+
+/// A precompressed sibling of a file, opened beneath the root, in `coding`.
+#[derive(Debug)]
+pub(super) struct Sibling {
+    pub(super) coding: Coding,
+    pub(super) file: File,
+    pub(super) metadata: Metadata,
+}
+
+/// How a file is to be held: the settings of the [`StaticFiles`](super::StaticFiles)
+/// admitting it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Policy {
+    /// Files (and siblings) up to this size are read into memory.
+    pub(super) in_memory_up_to: u64,
+    /// Whether a file held in memory is compressed (gzip, brotli) when admitted:
+    /// compression is on and the name's type is text.
+    pub(super) compress: bool,
+}
+
 /// The cache shared by a [`StaticFiles`](super::StaticFiles) and its clones.
 #[derive(Debug)]
 pub(super) struct FileCache {
@@ -59,10 +113,10 @@ pub(super) struct FileCache {
 #[derive(Debug, Default)]
 struct Entries {
     /// The cached files, by what they are.
-    files: HashMap<FileId, Arc<CachedFile>>,
+    files: HashMap<EntryKey, Arc<CachedFile>>,
     /// Request paths (normalised, see `RequestPath::key`) to the file they led to.
     names: HashMap<Box<str>, Name>,
-    /// How many of `files` hold a descriptor; at most `max_open`.
+    /// How many descriptors `files` hold; at most `max_open`.
     open: usize,
 }
 
@@ -119,25 +173,45 @@ impl FileCache {
         })
     }
 
-    /// Caches what `key` now leads to: the open `file`, described by `metadata`.
-    /// If the same version of that file is cached already (under another name, or
-    /// by another worker just now), that entry is shared and `file` closed.
-    /// `stale` is what `key` led to before, dropped if it is not this.
+    /// Caches what `key` now leads to: the file `opened`, with the precompressed
+    /// siblings found beside it. If the same version of that file is cached
+    /// already (under another name, or by another worker just now), that entry is
+    /// shared and the files closed. `stale` is what `key` led to before, dropped
+    /// if it is not this.
     pub(super) fn admit(
         &self,
         key: &str,
         content_type: HeaderValue,
-        file: File,
-        metadata: &Metadata,
-        in_memory_up_to: u64,
+        opened: Opened,
+        policy: Policy,
         stale: Option<&Arc<CachedFile>>,
     ) -> io::Result<Arc<CachedFile>> {
-        let identity = identity(metadata)?;
-        let id = (identity.0, identity.1);
+        let version = version(&opened.metadata, &opened.siblings)?;
+        // Whether compressing could apply at all: only then do two names of one
+        // file (`a.txt`, a link `a.bin`) need entries of their own.
+        let size = opened.metadata.len();
+        let policy = Policy {
+            compress: policy.compress && (compress::MIN_SIZE..=policy.in_memory_up_to).contains(&size),
+            ..policy
+        };
+        let entry_key = EntryKey {
+            file: (version.file.0, version.file.1),
+            siblings: opened
+                .siblings
+                .iter()
+                .zip(&version.siblings)
+                .map(|(sibling, identity)| (sibling.coding, (identity.0, identity.1)))
+                .collect(),
+            compress: policy.compress,
+        };
         let now = self.now();
         {
             let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-            if let Some(existing) = entries.files.get(&id).filter(|existing| existing.identity == identity) {
+            if let Some(existing) = entries
+                .files
+                .get(&entry_key)
+                .filter(|existing| existing.version == version)
+            {
                 let existing = Arc::clone(existing);
                 existing.checked.store(now, Ordering::Relaxed);
                 entries.link(key, &existing, content_type);
@@ -145,32 +219,127 @@ impl FileCache {
             }
         }
 
-        // Read outside the lock: other workers go on serving meanwhile.
-        let size = metadata.len();
-        let in_memory = in_memory_up_to > 0 && size <= in_memory_up_to && self.reserve_bytes(size);
-        let loaded = CachedFile::load(file, identity, metadata, in_memory, now);
-        if in_memory {
-            // Give back what was reserved and not kept (a read error, or a file
-            // that changed length while it was read).
-            let kept = loaded.as_ref().map_or(0, CachedFile::bytes_in_memory);
-            self.bytes.fetch_sub(size - kept, Ordering::Relaxed);
-        }
-        let loaded = Arc::new(loaded?);
+        // Read (and compress) outside the lock: other workers go on serving meanwhile.
+        let loaded = Arc::new(self.load(entry_key, version, opened, policy, now)?);
 
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(stale) = stale {
             entries.remove_if_same(stale, &self.bytes);
         }
-        if let Some(old) = entries.files.get(&id).cloned() {
+        if let Some(old) = entries.files.get(&loaded.key).cloned() {
             entries.remove_if_same(&old, &self.bytes);
         }
-        entries.files.insert(id, Arc::clone(&loaded));
-        if loaded.holds_descriptor() {
-            entries.open += 1;
-        }
+        entries.files.insert(loaded.key.clone(), Arc::clone(&loaded));
+        entries.open += loaded.descriptors();
         entries.link(key, &loaded, content_type);
         entries.evict_beyond(CACHE_ENTRIES, self.max_open, &self.bytes);
         Ok(loaded)
+    }
+
+    /// Learns what is needed about an opened file and its siblings; reads those
+    /// to be held in memory, and compresses the file if `policy` says so.
+    fn load(
+        &self,
+        key: EntryKey,
+        version: Version,
+        opened: Opened,
+        policy: Policy,
+        now: u64,
+    ) -> io::Result<CachedFile> {
+        let Opened {
+            file,
+            metadata,
+            siblings,
+        } = opened;
+        let metadata = &metadata;
+        let modified = version.file.3;
+        let plain = self.representation(
+            Coding::Identity,
+            file,
+            metadata,
+            Validators::new(modified, metadata.len()),
+            policy,
+        )?;
+        let mut representations = vec![];
+        for (sibling, identity) in siblings.into_iter().zip(&version.siblings) {
+            let validators = Validators::of_coding(identity.3, identity.2, Some(sibling.coding.token()));
+            match self.representation(sibling.coding, sibling.file, &sibling.metadata, validators, policy) {
+                Ok(representation) => representations.push(representation),
+                // The file itself can still be served; the next revalidation tries again.
+                Err(error) => log::debug!("precompressed sibling ({}): {error}", sibling.coding.token()),
+            }
+        }
+        if let (true, Content::InMemory(bytes)) = (policy.compress, &plain.content) {
+            for coding in [Coding::Brotli, Coding::Gzip] {
+                if representations
+                    .iter()
+                    .any(|representation| representation.coding == coding)
+                {
+                    // The operator's own file wins over ours.
+                    continue;
+                }
+                let Some(compressed) = compress::compress(coding, bytes) else {
+                    continue;
+                };
+                if self.reserve_bytes(compressed.len() as u64) {
+                    representations.push(Representation {
+                        coding,
+                        size: compressed.len() as u64,
+                        validators: Validators::of_coding(modified, plain.size, Some(coding.token())),
+                        content: Content::InMemory(Bytes::from(compressed)),
+                    });
+                }
+            }
+        }
+        representations.insert(0, plain);
+        Ok(CachedFile {
+            key,
+            version,
+            representations: representations.into_boxed_slice(),
+            checked: AtomicU64::new(now),
+            used: AtomicU64::new(now),
+            retired: AtomicBool::new(false),
+        })
+    }
+
+    /// One representation of a file: read into memory if it is small enough and
+    /// the budget has room, kept open to be sent from disk if not.
+    fn representation(
+        &self,
+        coding: Coding,
+        file: File,
+        metadata: &Metadata,
+        validators: Validators,
+        policy: Policy,
+    ) -> io::Result<Representation> {
+        let size = metadata.len();
+        let in_memory = policy.in_memory_up_to > 0 && size <= policy.in_memory_up_to && self.reserve_bytes(size);
+        let content = if in_memory {
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            let read = io::Read::read_to_end(&mut &file, &mut bytes);
+            // Give back what was reserved and not kept (a read error, or a file
+            // that changed length while it was read).
+            let kept = match &read {
+                Ok(_) if bytes.len() as u64 == size => size,
+                _ => 0,
+            };
+            self.bytes.fetch_sub(size - kept, Ordering::Relaxed);
+            read?;
+            if kept == size {
+                Content::InMemory(Bytes::from(bytes))
+            } else {
+                // Changed while it was read: serve it from disk this time.
+                Content::OnDisk(Arc::new(file))
+            }
+        } else {
+            Content::OnDisk(Arc::new(file))
+        };
+        Ok(Representation {
+            coding,
+            size,
+            validators,
+            content,
+        })
     }
 
     /// Forgets `key` and, if it is still the cached version, `file`: revalidation
@@ -189,7 +358,7 @@ impl FileCache {
         let open: Vec<Arc<CachedFile>> = entries
             .files
             .values()
-            .filter(|file| file.holds_descriptor())
+            .filter(|file| file.descriptors() > 0)
             .cloned()
             .collect();
         for file in &open {
@@ -240,17 +409,18 @@ impl Entries {
         );
     }
 
-    /// Removes `file` if it is the cached entry for its inode, and retires it so
+    /// Removes `file` if it is the cached entry for its key, and retires it so
     /// that no name finds it again.
     fn remove_if_same(&mut self, file: &Arc<CachedFile>, bytes: &AtomicU64) {
-        let id = (file.identity.0, file.identity.1);
-        if self.files.get(&id).is_some_and(|cached| Arc::ptr_eq(cached, file)) {
-            self.files.remove(&id);
+        if self
+            .files
+            .get(&file.key)
+            .is_some_and(|cached| Arc::ptr_eq(cached, file))
+        {
+            self.files.remove(&file.key);
             file.retired.store(true, Ordering::Relaxed);
             bytes.fetch_sub(file.bytes_in_memory(), Ordering::Relaxed);
-            if file.holds_descriptor() {
-                self.open -= 1;
-            }
+            self.open -= file.descriptors();
         }
     }
 
@@ -265,7 +435,7 @@ impl Entries {
         }
         if self.open > max_open {
             let excess = self.open - max_open + max_open / 16;
-            self.evict_oldest(excess, CachedFile::holds_descriptor, bytes);
+            self.evict_oldest(excess, |file| file.descriptors() > 0, bytes);
         }
     }
 
@@ -289,11 +459,12 @@ impl Entries {
 /// What a response about one file needs, learned from the file once.
 #[derive(Debug)]
 pub(super) struct CachedFile {
-    /// What identifies this version of the file.
-    identity: Identity,
-    pub(super) size: u64,
-    pub(super) validators: Validators,
-    content: Content,
+    /// What this entry is the copy of.
+    key: EntryKey,
+    /// Which version of the file and its siblings.
+    version: Version,
+    /// The file as it is first, then its other codings (at most one each).
+    representations: Box<[Representation]>,
     /// When the disk was last asked about it (ms on the cache's clock).
     checked: AtomicU64,
     /// When a request last used it (ms on the cache's clock), for eviction.
@@ -303,39 +474,23 @@ pub(super) struct CachedFile {
     retired: AtomicBool,
 }
 
+/// One representation of a file (RFC 9110 §3.2): the bytes sent for a coding.
+#[derive(Debug)]
+pub(super) struct Representation {
+    /// How the bytes are encoded; `Identity` for the file as it is.
+    pub(super) coding: Coding,
+    pub(super) size: u64,
+    pub(super) validators: Validators,
+    content: Content,
+}
+
 #[derive(Debug)]
 enum Content {
     InMemory(Bytes),
     OnDisk(Arc<File>),
 }
 
-impl CachedFile {
-    /// Learns what is needed about an opened file; reads it if it is to be held in memory.
-    fn load(file: File, identity: Identity, metadata: &Metadata, in_memory: bool, now: u64) -> io::Result<CachedFile> {
-        let size = metadata.len();
-        let content = if in_memory {
-            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            io::Read::read_to_end(&mut &file, &mut bytes)?;
-            if bytes.len() as u64 != size {
-                // Changed while it was read: serve it from disk this time.
-                Content::OnDisk(Arc::new(file))
-            } else {
-                Content::InMemory(Bytes::from(bytes))
-            }
-        } else {
-            Content::OnDisk(Arc::new(file))
-        };
-        Ok(CachedFile {
-            identity,
-            size,
-            validators: Validators::new(identity.3, size),
-            content,
-            checked: AtomicU64::new(now),
-            used: AtomicU64::new(now),
-            retired: AtomicBool::new(false),
-        })
-    }
-
+impl Representation {
     /// The body for bytes `offset .. offset + len`.
     pub(super) fn body(&self, offset: u64, len: u64) -> Body {
         match &self.content {
@@ -355,9 +510,43 @@ impl CachedFile {
             Content::OnDisk(_) => 0,
         }
     }
+}
 
-    fn holds_descriptor(&self) -> bool {
-        matches!(self.content, Content::OnDisk(_))
+impl CachedFile {
+    /// The file as it is, with no content coding.
+    pub(super) fn plain(&self) -> &Representation {
+        &self.representations[0]
+    }
+
+    /// The representation `accept` prefers (RFC 9110 §12.5.3), or `None` if it
+    /// accepts none of them.
+    pub(super) fn negotiate(&self, accept: &AcceptEncoding) -> Option<&Representation> {
+        let available = self
+            .representations
+            .iter()
+            .map(|representation| (representation.coding, representation.size));
+        choose(accept, available).map(|i| &self.representations[i])
+    }
+
+    /// The codings this entry holds besides the file as it is.
+    #[cfg(test)]
+    pub(super) fn codings(&self) -> Vec<Coding> {
+        self.representations[1..]
+            .iter()
+            .map(|representation| representation.coding)
+            .collect()
+    }
+
+    fn bytes_in_memory(&self) -> u64 {
+        self.representations.iter().map(Representation::bytes_in_memory).sum()
+    }
+
+    /// How many descriptors it holds open: one per representation sent from disk.
+    fn descriptors(&self) -> usize {
+        self.representations
+            .iter()
+            .filter(|representation| matches!(representation.content, Content::OnDisk(_)))
+            .count()
     }
 
     /// Whether it may be served without asking the disk at `now`: it is still
@@ -372,10 +561,14 @@ impl CachedFile {
         !self.retired.load(Ordering::Relaxed) && u128::from(age) < validity.as_millis()
     }
 
-    /// Whether `metadata`, just read from the disk, describes this same version;
-    /// if so, it counts as checked at `now`.
-    pub(super) fn revalidate(&self, metadata: &Metadata, now: u64) -> bool {
-        let same = identity(metadata).is_ok_and(|identity| identity == self.identity);
+    /// Whether `metadata` and `siblings`, just read from the disk, describe this
+    /// same version of the file and its siblings; if so, it counts as checked at `now`.
+    pub(super) fn revalidate(&self, metadata: &Metadata, siblings: &[Sibling], now: u64) -> bool {
+        let same = version(metadata, siblings).is_ok_and(|version| version == self.version)
+            && siblings
+                .iter()
+                .map(|sibling| sibling.coding)
+                .eq(self.key.siblings.iter().map(|(coding, _)| *coding));
         if same {
             self.checked.store(now, Ordering::Relaxed);
         }
@@ -385,6 +578,16 @@ impl CachedFile {
 
 fn identity(metadata: &Metadata) -> io::Result<Identity> {
     Ok((metadata.dev(), metadata.ino(), metadata.len(), metadata.modified()?))
+}
+
+fn version(metadata: &Metadata, siblings: &[Sibling]) -> io::Result<Version> {
+    Ok(Version {
+        file: identity(metadata)?,
+        siblings: siblings
+            .iter()
+            .map(|sibling| identity(&sibling.metadata))
+            .collect::<io::Result<_>>()?,
+    })
 }
 
 #[cfg(test)]
@@ -412,8 +615,22 @@ mod tests {
             let file = File::open(self.dir.join(i.to_string())).unwrap();
             let metadata = file.metadata().unwrap();
             let content_type = HeaderValue::from_static("text/plain");
+            let policy = Policy {
+                in_memory_up_to,
+                compress: false,
+            };
             cache
-                .admit(&i.to_string(), content_type, file, &metadata, in_memory_up_to, None)
+                .admit(
+                    &i.to_string(),
+                    content_type,
+                    Opened {
+                        file,
+                        metadata,
+                        siblings: Vec::new(),
+                    },
+                    policy,
+                    None,
+                )
                 .unwrap()
         }
     }
@@ -460,11 +677,65 @@ mod tests {
             let file = File::open(&path).unwrap();
             let metadata = file.metadata().unwrap();
             let content_type = HeaderValue::from_static("text/plain");
-            let cached = cache.admit(name, content_type, file, &metadata, 0, None).unwrap();
+            let policy = Policy {
+                in_memory_up_to: 0,
+                compress: false,
+            };
+            let cached = cache
+                .admit(
+                    name,
+                    content_type,
+                    Opened {
+                        file,
+                        metadata,
+                        siblings: Vec::new(),
+                    },
+                    policy,
+                    None,
+                )
+                .unwrap();
             let first = first.get_or_insert_with(|| Arc::clone(&cached));
             assert!(Arc::ptr_eq(first, &cached), "{name} got an entry of its own");
         }
         assert_eq!(cache.counts(), (1, 1));
+    }
+
+    #[test]
+    fn compressed_forms_count_against_the_memory_budget() {
+        let files = Files::new("compressed", 0, 0);
+        std::fs::write(files.dir.join("0"), "p { margin: 0; }\n".repeat(200)).unwrap();
+        let cache = FileCache::with_max_open(16);
+        let file = File::open(files.dir.join("0")).unwrap();
+        let metadata = file.metadata().unwrap();
+        let plain_len = metadata.len();
+        let policy = Policy {
+            in_memory_up_to: 64 * 1024,
+            compress: true,
+        };
+        let content_type = HeaderValue::from_static("text/css");
+        let cached = cache
+            .admit(
+                "0",
+                content_type,
+                Opened {
+                    file,
+                    metadata,
+                    siblings: Vec::new(),
+                },
+                policy,
+                None,
+            )
+            .unwrap();
+        assert_eq!(cached.codings(), [Coding::Brotli, Coding::Gzip]);
+        let held: u64 = cached
+            .representations
+            .iter()
+            .map(|representation| representation.size)
+            .sum();
+        assert!(held > plain_len, "the compressed forms are held too");
+        assert_eq!(cache.bytes.load(Ordering::Relaxed), held);
+        cache.forget("0", &cached);
+        assert_eq!(cache.bytes.load(Ordering::Relaxed), 0);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 pub(super) const LAST_HTTP_DATE_SECS: u64 = 253_402_300_799;
 
 /// What tells one version of a file from another (RFC 9110 §8.8).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Validators {
     /// `"<mtime secs hex>-<size hex>"`, quotes included: nginx's format.
     ///
@@ -33,12 +33,24 @@ pub(super) struct Validators {
 impl Validators {
     /// The validators of a file last modified at `modified`, `size` bytes long.
     pub(super) fn new(modified: SystemTime, size: u64) -> Validators {
+        Validators::of_coding(modified, size, None)
+    }
+
+    /// The validators of a compressed representation: those of the file it is
+    /// made from (`modified`, `size`), its tag followed by the coding's name
+    /// (`"<mtime>-<size>-gzip"`), so that each representation has its own
+    /// (RFC 9110 §8.8.3: a tag is for one representation, and a cache that holds
+    /// the gzip form must not answer a plain request with it).
+    pub(super) fn of_coding(modified: SystemTime, size: u64, coding: Option<&str>) -> Validators {
         let mtime_secs = modified
             .duration_since(UNIX_EPOCH)
             // A file can claim to predate 1970, which no HTTP-date can show.
             .map_or(0, |since_epoch| since_epoch.as_secs())
             .min(LAST_HTTP_DATE_SECS);
-        let etag = format!("\"{mtime_secs:x}-{size:x}\"");
+        let etag = match coding {
+            None => format!("\"{mtime_secs:x}-{size:x}\""),
+            Some(coding) => format!("\"{mtime_secs:x}-{size:x}-{coding}\""),
+        };
         let last_modified = UNIX_EPOCH + Duration::from_secs(mtime_secs);
         Validators {
             etag_header: header_value(etag.clone()),

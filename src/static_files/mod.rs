@@ -8,11 +8,14 @@
 //! Small files are read once and served from memory; larger ones are answered with
 //! a [`FileRegion`](crate::FileRegion) that the server streams to the socket
 //! (`sendfile`). What was learned about a file is trusted for a second, then checked
-//! against the disk.
+//! against the disk. A file may have several representations — itself, its
+//! precompressed siblings, gzip and brotli forms of a small text file — and
+//! `Accept-Encoding` chooses among them (§12.5.3).
 //!
 //! One file per concern: [`path`] decodes the request path, [`open`] opens it
-//! beneath the root, [`cache`] keeps what was learned, [`conditional`] and
-//! [`range`] apply RFC 9110 §13 and §14, [`listing`] lists a directory,
+//! beneath the root, [`cache`] keeps what was learned, [`encoding`] negotiates the
+//! content coding, [`compress`] compresses small text files once, [`conditional`]
+//! and [`range`] apply RFC 9110 §13 and §14, [`listing`] lists a directory,
 //! [`response`] builds the responses, [`pages`] finds the pages served in place of
 //! what was asked (error pages, the SPA fallback), and [`cache_control`] holds the
 //! [`CachePolicy`] that says which `Cache-Control` a file gets.
@@ -30,7 +33,9 @@ use crate::{Handler, Request, Response};
 
 mod cache;
 mod cache_control;
+mod compress;
 mod conditional;
+mod encoding;
 mod listing;
 mod open;
 mod pages;
@@ -40,14 +45,15 @@ mod response;
 #[cfg(test)]
 mod tests;
 
-use cache::{CachedFile, FileCache, Hit};
+use cache::{CachedFile, FileCache, Hit, Opened, Policy, Sibling};
 pub use cache_control::CachePolicy;
 use cache_control::Served;
+use encoding::{AcceptEncoding, Coding};
 use listing::list_directory;
 use open::{is_out_of_descriptors, status_for_io_error, Root};
 use pages::{Page, DEFAULT_NOT_FOUND_PAGE};
 use path::RequestPath;
-use response::{content_type, error_response, redirect_to_directory, serve_file, without_body};
+use response::{content_type, error_response, not_acceptable, redirect_to_directory, serve_file, without_body};
 
 /// Serves the files under one directory.
 ///
@@ -88,6 +94,22 @@ use response::{content_type, error_response, redirect_to_directory, serve_file, 
 ///   `If-Match` (strong comparison) or, without `If-Match`, `If-Unmodified-Since`
 ///   gets `412 Precondition Failed`, with or without `Range`; then `If-None-Match`
 ///   or, without it, `If-Modified-Since` gets `304 Not Modified`.
+/// - **Content codings** (RFC 9110 §12.5.3): a file may have, besides itself,
+///   precompressed siblings in the same directory (`app.js.br`, `app.js.zst`,
+///   `app.js.gz`; [`precompressed`](StaticFiles::precompressed)) and, if it is text
+///   of at least 256 bytes held in memory, gzip and brotli forms compressed once as
+///   it is cached ([`compress`](StaticFiles::compress)); both are on by default.
+///   `Accept-Encoding` chooses: among the representations the client accepts, the
+///   highest q-value, then the smallest. Without `Accept-Encoding` the file is sent
+///   as it is. Identity is acceptable unless refused (`identity;q=0`, or `*;q=0`
+///   without `identity`); a request that refuses every representation gets
+///   `406 Not Acceptable`. A malformed member (`gzip;q=2`) is ignored. The chosen
+///   representation has its own `ETag` (the tag of the bytes it is made from,
+///   followed by the coding: `"<mtime>-<size>-gzip"`, the sibling's own mtime and
+///   size for a sibling), `Content-Encoding`, the original's `Content-Type`, and
+///   its own length; conditionals, `Range` and `HEAD` apply to it. Every file
+///   response, `304` and `406` included, says `Vary: Accept-Encoding` while either
+///   option is on.
 /// - A `GET` with `Range: bytes=…` naming one range gets `206 Partial Content` (or
 ///   `416 Range Not Satisfiable`), subject to `If-Range`. A request for **several
 ///   ranges** gets the whole file with `200 OK`: `multipart/byteranges` is not
@@ -122,14 +144,19 @@ use response::{content_type, error_response, redirect_to_directory, serve_file, 
 ///
 /// - Files up to 64 KiB ([`in_memory_up_to`](StaticFiles::in_memory_up_to)) are
 ///   read once and served from memory; larger ones are streamed from disk with
-///   `sendfile`. What is known about a file is trusted for one second
+///   `sendfile`, and never compressed (a precompressed sibling is still served).
+///   The same rule decides for each sibling. What is known about a file and its
+///   siblings is trusted for one second
 ///   ([`cache_validity`](StaticFiles::cache_validity)) and then checked against the
-///   disk again, as nginx's `open_file_cache_valid` does.
+///   disk again, as nginx's `open_file_cache_valid` does: a changed file is
+///   compressed again, a sibling added or removed is noticed.
 /// - The cache is keyed by the file a path leads to (device and inode), so every
 ///   spelling of a path (`/a`, `//a`, `/./a`, `/%61`) and every link to a file share
-///   one entry and at most one open descriptor. It holds at most 4,096 files, 32 MiB
-///   of file bytes, and a quarter of the soft `RLIMIT_NOFILE` (as it is when
-///   [`StaticFiles::new`] runs, at most 4,096) in open descriptors, evicting the least
+///   one entry and at most one open descriptor per representation held on disk
+///   (a link whose siblings differ has an entry of its own). It holds at most
+///   4,096 files, 32 MiB of file bytes (compressed forms included), and a
+///   quarter of the soft `RLIMIT_NOFILE` (as it is when [`StaticFiles::new`]
+///   runs, at most 4,096) in open descriptors, evicting the least
 ///   recently used. An entry whose file is found deleted or replaced is dropped
 ///   then, and its descriptor closed once no response is sending from it.
 ///
@@ -171,6 +198,10 @@ pub struct StaticFiles {
     in_memory_up_to: u64,
     /// How long a cached file is served before it is checked against the disk again.
     cache_validity: Duration,
+    /// Whether small text files are compressed (gzip, brotli) as they are cached.
+    compress: bool,
+    /// Whether `<file>.br`, `.zst` and `.gz` beside a file are served for it.
+    precompressed: bool,
     /// Shared by clones, so every worker sees one cache.
     cache: Arc<FileCache>,
     /// The page served for each error status that has one; at most one per status.
@@ -234,6 +265,8 @@ impl StaticFiles {
             mount: String::new(),
             in_memory_up_to: DEFAULT_IN_MEMORY_UP_TO,
             cache_validity: DEFAULT_CACHE_VALIDITY,
+            compress: true,
+            precompressed: true,
             cache: Arc::new(FileCache::new()),
             error_pages: vec![(
                 StatusCode::NOT_FOUND,
@@ -280,6 +313,73 @@ impl StaticFiles {
     /// ```
     pub fn cache_validity(mut self, validity: Duration) -> StaticFiles {
         self.cache_validity = validity;
+        self
+    }
+
+    /// Sets whether text files held in memory are also kept compressed, and sent
+    /// so to clients that accept it (`Accept-Encoding: gzip, br`). Default is `true`.
+    ///
+    /// A file whose type is text (`text/*`, JavaScript, JSON, XML, SVG, WebAssembly,
+    /// any `+json` or `+xml` type), of at least 256 bytes and held in memory (see
+    /// [`in_memory_up_to`](StaticFiles::in_memory_up_to)), is compressed once with
+    /// gzip (level 6) and brotli (quality 5) as it enters the cache; each form is
+    /// kept only if it is smaller than the file, and counts against the cache's
+    /// memory budget. Requests are answered from those bytes: nothing is compressed
+    /// per request, and a file streamed from disk is never compressed. A
+    /// [precompressed](StaticFiles::precompressed) sibling of the same coding wins.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use nioserve::{Handler, Request, StaticFiles};
+    ///
+    /// let root = std::env::temp_dir().join(format!("nioserve-doc-compress-{}", std::process::id()));
+    /// std::fs::create_dir_all(&root)?;
+    /// std::fs::write(root.join("app.js"), "console.log('hello');\n".repeat(100))?;
+    /// let get_gzip = || {
+    ///     let mut request = Request::new(Default::default());
+    ///     *request.uri_mut() = http::Uri::from_static("/app.js");
+    ///     request.headers_mut().insert("accept-encoding", http::HeaderValue::from_static("gzip"));
+    ///     request
+    /// };
+    ///
+    /// let compressed = StaticFiles::new(&root)?.call(get_gzip());
+    /// assert_eq!(compressed.headers()["content-encoding"], "gzip");
+    /// assert!(compressed.body().len() < Some(2300));
+    /// let plain = StaticFiles::new(&root)?.compress(false).call(get_gzip());
+    /// assert!(plain.headers().get("content-encoding").is_none());
+    /// # std::fs::remove_dir_all(&root)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn compress(mut self, compress: bool) -> StaticFiles {
+        self.compress = compress;
+        self
+    }
+
+    /// Sets whether a file's precompressed siblings are served in its place to
+    /// clients that accept them, as nginx's `gzip_static` does. Default is `true`.
+    ///
+    /// For `app.js`, the siblings are `app.js.br` (brotli), `app.js.zst` (zstd) and
+    /// `app.js.gz` (gzip) in the same directory. They are opened beneath the root
+    /// under the same rules as any requested file (a sibling that is a symlink out
+    /// of the root, a FIFO or a directory is not one), looked for when the file
+    /// enters the cache and again each time it is revalidated, and sent as they are,
+    /// with the original's `Content-Type` and an `ETag` of their own, even if older
+    /// than the original (as nginx does: keeping them current is the build's job).
+    /// A request for `app.js.gz` itself gets that file, as `application/gzip`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let files = nioserve::StaticFiles::new(std::env::temp_dir())?.precompressed(false);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn precompressed(mut self, serve: bool) -> StaticFiles {
+        self.precompressed = serve;
         self
     }
 
@@ -648,20 +748,25 @@ impl StaticFiles {
             }
         };
 
+        let siblings = self.siblings(&name);
         if let Some(hit) = cached {
-            if hit.file.revalidate(&resource.metadata, self.cache.now()) {
+            if hit.file.revalidate(&resource.metadata, &siblings, self.cache.now()) {
                 return Ok(self.file_response(request, path, &hit.file, hit.content_type.clone()));
             }
         }
         let content_type = content_type(&name);
+        let policy = self.cache_policy(&content_type);
         let file = self
             .cache
             .admit(
                 &path.key,
                 content_type.clone(),
-                resource.file,
-                &resource.metadata,
-                self.in_memory_up_to,
+                Opened {
+                    file: resource.file,
+                    metadata: resource.metadata,
+                    siblings,
+                },
+                policy,
                 cached.map(|hit| &hit.file),
             )
             .map_err(|error| status_for_io_error(&self.root.join(&name), &error))?;
@@ -679,7 +784,7 @@ impl StaticFiles {
     ) -> Response {
         let policy = &self.cache_control;
         if policy.is_empty() {
-            return serve_file(request, file, content_type);
+            return self.serve(request, file, content_type);
         }
         // A directory's URL serves its index, which is the name rules are about.
         let name = if path.names_directory {
@@ -694,7 +799,7 @@ impl StaticFiles {
                 content_type: &content_type,
             })
             .cloned();
-        let mut response = serve_file(request, file, content_type);
+        let mut response = self.serve(request, file, content_type);
         let is_file_response = matches!(
             response.status(),
             StatusCode::OK | StatusCode::PARTIAL_CONTENT | StatusCode::NOT_MODIFIED
@@ -703,6 +808,61 @@ impl StaticFiles {
             response.headers_mut().insert(header::CACHE_CONTROL, value);
         }
         response
+    }
+
+    /// The response to `request` from the representation of `file` its
+    /// `Accept-Encoding` prefers, or `406 Not Acceptable` if it refuses them all.
+    ///
+    /// RFC 9110 §12.5.3 leaves the server free, when identity is refused and
+    /// nothing else is acceptable, to send identity anyway (nginx does) or `406`;
+    /// a client that says `identity;q=0` asked not to get the file as it is, so it
+    /// is told, rather than sent what it said it cannot use.
+    fn serve(&self, request: &Request, file: &CachedFile, content_type: HeaderValue) -> Response {
+        let accept = AcceptEncoding::parse(request.headers());
+        match file.negotiate(&accept) {
+            // Any file may gain a sibling, and a text file a compressed form: with
+            // either on, every file response depends on Accept-Encoding.
+            Some(representation) => serve_file(
+                request,
+                representation,
+                content_type,
+                self.compress || self.precompressed,
+            ),
+            None => not_acceptable(),
+        }
+    }
+
+    /// How a file of `content_type` is cached: in memory or not, compressed or not.
+    fn cache_policy(&self, content_type: &HeaderValue) -> Policy {
+        Policy {
+            in_memory_up_to: self.in_memory_up_to,
+            compress: self.compress && compress::is_compressible(content_type),
+        }
+    }
+
+    /// The precompressed siblings of the file found as `name`, opened beneath the
+    /// root; only regular files count. Any that cannot be opened is taken as absent:
+    /// the file itself can still be served.
+    fn siblings(&self, name: &Path) -> Vec<Sibling> {
+        let Some(file_name) = name.file_name().filter(|_| self.precompressed) else {
+            return Vec::new();
+        };
+        Coding::COMPRESSED
+            .into_iter()
+            .filter_map(|coding| {
+                let mut sibling_name = file_name.to_os_string();
+                sibling_name.push(".");
+                sibling_name.push(coding.sibling_extension()?);
+                let sibling = name.with_file_name(sibling_name);
+                let file = self.dir.open(&sibling).ok()?;
+                let metadata = file.metadata().ok()?;
+                // A FIFO was opened non-blocking and is closed unread.
+                metadata.is_file().then(|| {
+                    log::debug!("precompressed: {}", self.root.join(&sibling).display());
+                    Sibling { coding, file, metadata }
+                })
+            })
+            .collect()
     }
 
     /// What `path` leads to: a regular file to serve (and the name it was found

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use http::header::{self, HeaderValue};
 use http::StatusCode;
 
-use super::cache::CachedFile;
+use super::cache::{CachedFile, Opened};
 use super::open::status_for_io_error;
 use super::path::RequestPath;
 use super::response::content_type;
@@ -86,7 +86,9 @@ impl StaticFiles {
         let Some((file, content_type)) = self.page_if_available(page) else {
             return response;
         };
-        *response.body_mut() = file.body(0, file.size);
+        // The plain file: an error page is small, and rare enough not to negotiate.
+        let plain = file.plain();
+        *response.body_mut() = plain.body(0, plain.size);
         response.headers_mut().insert(header::CONTENT_TYPE, content_type);
         response
     }
@@ -189,8 +191,11 @@ impl StaticFiles {
             forget();
             return Err(Unavailable::Unusable("not a regular file".into()));
         }
+        let siblings = self.siblings(path.relative());
         if let Some(hit) = &cached {
-            if hit.file.revalidate(&resource.metadata, self.cache.now()) {
+            // Found as any file is (siblings, compressed forms): the cache entry is
+            // the one a request for the page's own URL uses.
+            if hit.file.revalidate(&resource.metadata, &siblings, self.cache.now()) {
                 return Ok((Arc::clone(&hit.file), hit.content_type.clone()));
             }
         }
@@ -200,9 +205,12 @@ impl StaticFiles {
             .admit(
                 &path.key,
                 content_type.clone(),
-                resource.file,
-                &resource.metadata,
-                self.in_memory_up_to,
+                Opened {
+                    file: resource.file,
+                    metadata: resource.metadata,
+                    siblings,
+                },
+                self.cache_policy(&content_type),
                 cached.as_ref().map(|hit| &hit.file),
             )
             .map_err(|error| Unavailable::Unusable(error.to_string()))?;

@@ -1,21 +1,50 @@
-//! Building the responses: a file's (`200`, `206`, `304`, `412`, `416`), a
-//! redirect to a directory's URL, the one-line errors, and `HEAD`'s.
+//! Building the responses: a file's (`200`, `206`, `304`, `412`, `416`, `406`),
+//! a redirect to a directory's URL, the one-line errors, and `HEAD`'s.
 
 use std::path::Path;
 
 use http::header::{self, HeaderValue};
 use http::{StatusCode, Uri};
 
-use super::cache::CachedFile;
+use super::cache::Representation;
 use super::conditional::{self, header_value, Precondition};
 use super::range::{requested_range, ByteRange};
 use crate::{Body, Request, Response};
 
-/// The response to a `GET` of a regular file, named so that it is of type
-/// `content_type`: `200`, `206`, `304`, `412` or `416`.
-pub(super) fn serve_file(request: &Request, file: &CachedFile, content_type: HeaderValue) -> Response {
-    let size = file.size;
-    let validators = &file.validators;
+/// The response to a `GET` of a regular file in the `representation` chosen for
+/// the request, named so that it is of type `content_type`: `200`, `206`, `304`,
+/// `412` or `416`. Preconditions and ranges apply to that representation: its
+/// validators, its bytes. `vary` says the choice depended on `Accept-Encoding`.
+pub(super) fn serve_file(
+    request: &Request,
+    representation: &Representation,
+    content_type: HeaderValue,
+    vary: bool,
+) -> Response {
+    let mut response = serve_representation(request, representation, content_type);
+    if vary {
+        insert_vary(response.headers_mut());
+    }
+    response
+}
+
+/// `406 Not Acceptable`: the client refused every representation of the file,
+/// identity included (RFC 9110 §12.5.3, §15.5.7).
+pub(super) fn not_acceptable() -> Response {
+    let mut response = error_response(StatusCode::NOT_ACCEPTABLE);
+    insert_vary(response.headers_mut());
+    response
+}
+
+/// RFC 9110 §12.5.5: a response chosen by `Accept-Encoding` says so, whichever
+/// representation it carries (a 304 too, §15.4.5), so that a shared cache keys it by that.
+fn insert_vary(headers: &mut http::HeaderMap) {
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+}
+
+fn serve_representation(request: &Request, representation: &Representation, content_type: HeaderValue) -> Response {
+    let size = representation.size;
+    let validators = &representation.validators;
 
     match conditional::evaluate(request.headers(), validators) {
         Precondition::Proceed => {}
@@ -37,9 +66,9 @@ pub(super) fn serve_file(request: &Request, file: &CachedFile, content_type: Hea
     }
 
     let mut response = match requested_range(request, validators, size) {
-        None => Response::new(file.body(0, size)),
+        None => Response::new(representation.body(0, size)),
         Some(ByteRange::Satisfiable { first, last }) => {
-            let mut response = Response::new(file.body(first, last - first + 1));
+            let mut response = Response::new(representation.body(first, last - first + 1));
             *response.status_mut() = StatusCode::PARTIAL_CONTENT;
             response.headers_mut().insert(
                 header::CONTENT_RANGE,
@@ -58,6 +87,9 @@ pub(super) fn serve_file(request: &Request, file: &CachedFile, content_type: Hea
     };
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, content_type);
+    if let Some(content_encoding) = representation.coding.content_encoding() {
+        headers.insert(header::CONTENT_ENCODING, content_encoding);
+    }
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     validators.insert_into(headers);
     response
