@@ -23,9 +23,9 @@ use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http::header::HeaderValue;
 
 use super::conditional::Validators;
+use super::media_type::MediaType;
 use crate::{Body, FileRegion};
 
 /// At most this many files are cached, and this many request paths remembered.
@@ -72,14 +72,14 @@ struct Name {
     file: Weak<CachedFile>,
     /// From the name asked for, not the file's: `/a.txt` and a link `/a.css` to it
     /// share the file, not the type.
-    content_type: HeaderValue,
+    media_type: MediaType,
 }
 
 /// A cached file as one request path finds it.
 #[derive(Debug)]
 pub(super) struct Hit {
     pub(super) file: Arc<CachedFile>,
-    pub(super) content_type: HeaderValue,
+    pub(super) media_type: MediaType,
 }
 
 impl FileCache {
@@ -115,7 +115,7 @@ impl FileCache {
             .filter(|file| !file.retired.load(Ordering::Relaxed))?;
         Some(Hit {
             file,
-            content_type: name.content_type.clone(),
+            media_type: name.media_type.clone(),
         })
     }
 
@@ -126,7 +126,7 @@ impl FileCache {
     pub(super) fn admit(
         &self,
         key: &str,
-        content_type: HeaderValue,
+        media_type: MediaType,
         file: File,
         metadata: &Metadata,
         in_memory_up_to: u64,
@@ -140,7 +140,7 @@ impl FileCache {
             if let Some(existing) = entries.files.get(&id).filter(|existing| existing.identity == identity) {
                 let existing = Arc::clone(existing);
                 existing.checked.store(now, Ordering::Relaxed);
-                entries.link(key, &existing, content_type);
+                entries.link(key, &existing, media_type);
                 return Ok(existing);
             }
         }
@@ -168,7 +168,7 @@ impl FileCache {
         if loaded.holds_descriptor() {
             entries.open += 1;
         }
-        entries.link(key, &loaded, content_type);
+        entries.link(key, &loaded, media_type);
         entries.evict_beyond(CACHE_ENTRIES, self.max_open, &self.bytes);
         Ok(loaded)
     }
@@ -222,7 +222,7 @@ impl FileCache {
 }
 
 impl Entries {
-    fn link(&mut self, key: &str, file: &Arc<CachedFile>, content_type: HeaderValue) {
+    fn link(&mut self, key: &str, file: &Arc<CachedFile>, media_type: MediaType) {
         if self.names.len() >= CACHE_ENTRIES && !self.names.contains_key(key) {
             // Names cost no descriptor and are quickly relearned: keep those whose
             // file is alive, and start over if that is still too many.
@@ -235,7 +235,7 @@ impl Entries {
             key.into(),
             Name {
                 file: Arc::downgrade(file),
-                content_type,
+                media_type,
             },
         );
     }
@@ -389,6 +389,9 @@ fn identity(metadata: &Metadata) -> io::Result<Identity> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use super::super::media_type::media_type;
     use super::*;
 
     /// A cache of at most `max_open` descriptors, and `n` files of `size` bytes
@@ -411,9 +414,9 @@ mod tests {
         fn admit(&self, cache: &FileCache, i: usize, in_memory_up_to: u64) -> Arc<CachedFile> {
             let file = File::open(self.dir.join(i.to_string())).unwrap();
             let metadata = file.metadata().unwrap();
-            let content_type = HeaderValue::from_static("text/plain");
+            let media_type = media_type(Path::new("a.txt"));
             cache
-                .admit(&i.to_string(), content_type, file, &metadata, in_memory_up_to, None)
+                .admit(&i.to_string(), media_type, file, &metadata, in_memory_up_to, None)
                 .unwrap()
         }
     }
@@ -459,8 +462,8 @@ mod tests {
         for name in ["a", "b", "c", "d"] {
             let file = File::open(&path).unwrap();
             let metadata = file.metadata().unwrap();
-            let content_type = HeaderValue::from_static("text/plain");
-            let cached = cache.admit(name, content_type, file, &metadata, 0, None).unwrap();
+            let media_type = media_type(Path::new("a.txt"));
+            let cached = cache.admit(name, media_type, file, &metadata, 0, None).unwrap();
             let first = first.get_or_insert_with(|| Arc::clone(&cached));
             assert!(Arc::ptr_eq(first, &cached), "{name} got an entry of its own");
         }

@@ -29,6 +29,8 @@ use crate::{Handler, Request, Response};
 mod cache;
 mod conditional;
 mod listing;
+mod media_type;
+mod multipart;
 mod open;
 mod path;
 mod range;
@@ -38,9 +40,10 @@ mod tests;
 
 use cache::{FileCache, Hit};
 use listing::list_directory;
+use media_type::media_type;
 use open::{is_out_of_descriptors, status_for_io_error, Root};
 use path::RequestPath;
-use response::{content_type, error_response, redirect_to_directory, serve_file, without_body};
+use response::{error_response, redirect_to_directory, serve_file, without_body};
 
 /// Serves the files under one directory.
 ///
@@ -73,20 +76,37 @@ use response::{content_type, error_response, redirect_to_directory, serve_file, 
 /// - Only regular files and directories are served. Anything else (a FIFO, a
 ///   socket, a device) is `404 Not Found`; it is opened non-blocking and never read,
 ///   so a FIFO without a writer cannot hold a worker.
-/// - `Content-Type` comes from the file name's extension (`application/octet-stream`
-///   when it is unknown); text types are labelled `charset=utf-8`.
+/// - `Content-Type` comes from the file name's extension: a table of the web's
+///   common types (IANA and WHATWG names: `text/javascript` for `.js` and `.mjs`
+///   per RFC 9239, `font/woff2`, `video/mp2t` for HLS's `.ts`, `application/wasm`,
+///   `application/manifest+json`), then `mime_guess` for the rest, and
+///   `application/octet-stream` when it is unknown. `text/*` types are labelled
+///   `charset=utf-8`; JSON (which has no charset parameter, RFC 8259 §11), XML and
+///   SVG (which declare their own encoding) and binary types are not. A `.svgz`
+///   file is `image/svg+xml` with `Content-Encoding: gzip`, whatever the client's
+///   `Accept-Encoding`: it is stored gzipped.
 /// - Every file response carries `Last-Modified` and a strong `ETag` made, like
 ///   nginx's, of the modification time and size: `"<mtime secs hex>-<size hex>"`.
 ///   Conditional requests are evaluated in RFC 9110 §13.2.2's order: a failed
 ///   `If-Match` (strong comparison) or, without `If-Match`, `If-Unmodified-Since`
 ///   gets `412 Precondition Failed`, with or without `Range`; then `If-None-Match`
 ///   or, without it, `If-Modified-Since` gets `304 Not Modified`.
-/// - A `GET` with `Range: bytes=…` naming one range gets `206 Partial Content` (or
-///   `416 Range Not Satisfiable`), subject to `If-Range`. A request for **several
-///   ranges** gets the whole file with `200 OK`: `multipart/byteranges` is not
-///   implemented, and RFC 9110 §14.2 lets a server ignore `Range`; if none of them
-///   is satisfiable, it gets `416`. A malformed `Range` is ignored, and so is any
-///   `Range` on an empty file.
+/// - A `GET` with `Range: bytes=…` gets `206 Partial Content`, subject to
+///   `If-Range` (a stale validator gets the whole file with `200 OK`). Ranges that
+///   overlap or touch are coalesced, and ranges past the end of the file dropped;
+///   if one range is left, the `206` carries it with a `Content-Range`; if several,
+///   the body is `multipart/byteranges` (RFC 9110 §14.6), one part per range with
+///   the file's `Content-Type` and its own `Content-Range`, in the order the client
+///   asked for them, with an exact `Content-Length` and a random 128-bit boundary.
+///   If no range is satisfiable: `416 Range Not Satisfiable` with
+///   `Content-Range: bytes */<size>`. RFC 9110 §14.2 lets a server ignore `Range`,
+///   and these get the whole file with `200 OK`: a malformed `Range`; any `Range` on
+///   an empty file; more than [`max_ranges`](StaticFiles::max_ranges) ranges (16 by
+///   default); ranges that together ask for more bytes than the file holds, which
+///   only overlapping ones can (`bytes=0-,0-,…`); several ranges of a file stored
+///   encoded (`.svgz`). So no `Range` makes a response longer than the file plus
+///   `max_ranges` part headers. Ranges in descending or any other order are served,
+///   in that order: once the set is bounded so, order costs nothing.
 /// - `HEAD` gets the status and headers `GET` would get, with `Content-Length` set
 ///   and no body. `Range` is defined for `GET` only (RFC 9110 §14.2), so a `HEAD`
 ///   with `Range` gets `200 OK`.
@@ -147,12 +167,18 @@ pub struct StaticFiles {
     in_memory_up_to: u64,
     /// How long a cached file is served before it is checked against the disk again.
     cache_validity: Duration,
+    /// The most ranges one `Range` may name; 0 turns ranges off.
+    max_ranges: usize,
     /// Shared by clones, so every worker sees one cache.
     cache: Arc<FileCache>,
 }
 
 /// Files at most this large are kept in memory by default.
 const DEFAULT_IN_MEMORY_UP_TO: u64 = 64 * 1024;
+
+/// The most ranges one `Range` may name by default: more than any reader of PDFs
+/// or media asks for at once, few enough that part headers never outweigh a file.
+const DEFAULT_MAX_RANGES: usize = 16;
 
 /// How long a cached file is trusted by default before the disk is asked again
 /// (nginx's `open_file_cache_valid` is 60 s; a second keeps edits visible at once).
@@ -203,6 +229,7 @@ impl StaticFiles {
             mount: String::new(),
             in_memory_up_to: DEFAULT_IN_MEMORY_UP_TO,
             cache_validity: DEFAULT_CACHE_VALIDITY,
+            max_ranges: DEFAULT_MAX_RANGES,
             cache: Arc::new(FileCache::new()),
         })
     }
@@ -243,6 +270,44 @@ impl StaticFiles {
     /// ```
     pub fn cache_validity(mut self, validity: Duration) -> StaticFiles {
         self.cache_validity = validity;
+        self
+    }
+
+    /// The most ranges one `Range` header may name, like nginx's `max_ranges`.
+    /// Default is 16; 0 turns byte ranges off.
+    ///
+    /// A request naming more is answered as if it had no `Range`: `200 OK` with the
+    /// whole file, which costs the server no more than a plain `GET` (RFC 9110 §14.2
+    /// lets a server ignore `Range`). Ranges are counted as sent, before coalescing
+    /// and including unsatisfiable ones. With 0, every `Range` is ignored and file
+    /// responses say `Accept-Ranges: none` (§14.3) instead of `bytes`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use nioserve::{Handler, Request, StaticFiles};
+    ///
+    /// let root = std::env::temp_dir().join(format!("nioserve-doc-ranges-{}", std::process::id()));
+    /// std::fs::create_dir_all(&root)?;
+    /// std::fs::write(root.join("digits.txt"), "0123456789")?;
+    /// let get = |files: &StaticFiles, range: &str| {
+    ///     let request = http::Request::get("/digits.txt").header("range", range).body(Default::default());
+    ///     files.call(request.unwrap())
+    /// };
+    ///
+    /// let files = StaticFiles::new(&root)?.max_ranges(2);
+    /// assert_eq!(get(&files, "bytes=0-1,5-6").status(), 206);
+    /// assert_eq!(get(&files, "bytes=0-1,3-4,6-7").status(), 200);
+    /// let no_ranges = StaticFiles::new(&root)?.max_ranges(0);
+    /// assert_eq!(get(&no_ranges, "bytes=0-1").status(), 200);
+    /// assert_eq!(get(&no_ranges, "bytes=0-1").headers()["accept-ranges"], "none");
+    /// # std::fs::remove_dir_all(&root)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn max_ranges(mut self, max: usize) -> StaticFiles {
+        self.max_ranges = max;
         self
     }
 
@@ -391,7 +456,7 @@ impl StaticFiles {
         let cached = match self.cache.lookup(&path.key) {
             Some(hit) if hit.file.is_fresh(self.cache.now(), self.cache_validity) => {
                 log::debug!("resource path: {} (cached)", self.root.join(path.relative()).display());
-                return Ok(serve_file(request, &hit.file, hit.content_type));
+                return Ok(serve_file(request, &hit.file, hit.media_type, self.max_ranges));
             }
             stale => stale,
         };
@@ -405,7 +470,7 @@ impl StaticFiles {
                     "resource path: {} (cached, not revalidated)",
                     self.root.join(path.relative()).display()
                 );
-                Ok(serve_file(request, &hit.file, hit.content_type))
+                Ok(serve_file(request, &hit.file, hit.media_type, self.max_ranges))
             }
             (result, _) => result,
         }
@@ -443,22 +508,22 @@ impl StaticFiles {
 
         if let Some(hit) = cached {
             if hit.file.revalidate(&resource.metadata, self.cache.now()) {
-                return Ok(serve_file(request, &hit.file, hit.content_type.clone()));
+                return Ok(serve_file(request, &hit.file, hit.media_type.clone(), self.max_ranges));
             }
         }
-        let content_type = content_type(&name);
+        let media_type = media_type(&name);
         let file = self
             .cache
             .admit(
                 &path.key,
-                content_type.clone(),
+                media_type.clone(),
                 resource.file,
                 &resource.metadata,
                 self.in_memory_up_to,
                 cached.map(|hit| &hit.file),
             )
             .map_err(|error| status_for_io_error(&self.root.join(&name), &error))?;
-        Ok(serve_file(request, &file, content_type))
+        Ok(serve_file(request, &file, media_type, self.max_ranges))
     }
 
     /// What `path` leads to: a regular file to serve (and the name it was found

@@ -1,19 +1,20 @@
 //! Building the responses: a file's (`200`, `206`, `304`, `412`, `416`), a
 //! redirect to a directory's URL, the one-line errors, and `HEAD`'s.
 
-use std::path::Path;
-
 use http::header::{self, HeaderValue};
 use http::{StatusCode, Uri};
 
 use super::cache::CachedFile;
 use super::conditional::{self, header_value, Precondition};
-use super::range::{requested_range, ByteRange};
+use super::media_type::MediaType;
+use super::multipart;
+use super::range::{requested_ranges, Ranges};
 use crate::{Body, Request, Response};
 
 /// The response to a `GET` of a regular file, named so that it is of type
-/// `content_type`: `200`, `206`, `304`, `412` or `416`.
-pub(super) fn serve_file(request: &Request, file: &CachedFile, content_type: HeaderValue) -> Response {
+/// `media_type`: `200`, `206`, `304`, `412` or `416`. A `Range` may name at most
+/// `max_ranges` ranges; 0 turns ranges off.
+pub(super) fn serve_file(request: &Request, file: &CachedFile, media_type: MediaType, max_ranges: usize) -> Response {
     let size = file.size;
     let validators = &file.validators;
 
@@ -36,10 +37,11 @@ pub(super) fn serve_file(request: &Request, file: &CachedFile, content_type: Hea
         }
     }
 
-    let mut response = match requested_range(request, validators, size) {
+    let mut response = match requested_ranges(request, validators, size, max_ranges) {
         None => Response::new(file.body(0, size)),
-        Some(ByteRange::Satisfiable { first, last }) => {
-            let mut response = Response::new(file.body(first, last - first + 1));
+        Some(Ranges::One(range)) => {
+            let (first, last) = (range.first, range.last);
+            let mut response = Response::new(file.body(first, range.len()));
             *response.status_mut() = StatusCode::PARTIAL_CONTENT;
             response.headers_mut().insert(
                 header::CONTENT_RANGE,
@@ -47,7 +49,12 @@ pub(super) fn serve_file(request: &Request, file: &CachedFile, content_type: Hea
             );
             response
         }
-        Some(ByteRange::Unsatisfiable) => {
+        // RFC 9110 §14.6 gives no place to a content coding in a multipart body
+        // (the whole body is not gzip, each part's bytes are): a file stored encoded
+        // (`.svgz`) gets all of it instead (§14.2 lets a server ignore Range).
+        Some(Ranges::Several(_)) if media_type.content_encoding.is_some() => Response::new(file.body(0, size)),
+        Some(Ranges::Several(ranges)) => multipart::response(file, &ranges, &media_type.content_type),
+        Some(Ranges::Unsatisfiable) => {
             let mut response = error_response(StatusCode::RANGE_NOT_SATISFIABLE);
             // RFC 9110 §15.5.17: a 416 says how long the representation is.
             response
@@ -57,27 +64,12 @@ pub(super) fn serve_file(request: &Request, file: &CachedFile, content_type: Hea
         }
     };
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, content_type);
-    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    media_type.insert_into(headers);
+    // RFC 9110 §14.3: `none` tells a client not to try.
+    let accepted = if max_ranges == 0 { "none" } else { "bytes" };
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static(accepted));
     validators.insert_into(headers);
     response
-}
-
-/// The `Content-Type` for a file name.
-///
-/// Text is labelled UTF-8: the file itself cannot say, UTF-8 is what the web
-/// writes, and without a label browsers guess (often windows-1252).
-pub(super) fn content_type(name: &Path) -> HeaderValue {
-    let Some(mime) = mime_guess::from_path(name).first_raw() else {
-        return HeaderValue::from_static("application/octet-stream");
-    };
-    let is_text =
-        mime.starts_with("text/") || matches!(mime, "application/javascript" | "application/json" | "image/svg+xml");
-    if is_text {
-        header_value(format!("{mime}; charset=utf-8"))
-    } else {
-        HeaderValue::from_static(mime)
-    }
 }
 
 /// `301` to the URL of a directory, which ends with `/`.
