@@ -11,9 +11,10 @@
 //! against the disk.
 //!
 //! One file per concern: [`path`] decodes the request path, [`open`] opens it
-//! beneath the root, [`cache`] keeps what was learned, [`conditional`] and
-//! [`range`] apply RFC 9110 §13 and §14, [`listing`] lists a directory, and
-//! [`response`] builds the responses.
+//! beneath the root, [`cache`] keeps what was learned, [`media_type`](mod@media_type) names its
+//! type, [`conditional`] and [`range`] apply RFC 9110 §13 and §14, [`multipart`]
+//! lays out several ranges, [`listing`] lists a directory, and [`response`] builds
+//! the responses.
 
 use std::fs::{self, File, Metadata};
 use std::io;
