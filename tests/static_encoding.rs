@@ -351,6 +351,27 @@ fn ranges_and_head_apply_to_the_compressed_bytes() {
         );
         assert_eq!(part.body, whole[first..=last], "{range}");
     }
+    // Several ranges of an encoded form: a multipart body has no place for its
+    // Content-Encoding, so the whole form comes, still gzip (RFC 9110 §14.2).
+    let several = site.request(
+        "GET",
+        "/app.js",
+        &[("Accept-Encoding", "gzip"), ("Range", "bytes=0-9,20-29")],
+    );
+    assert_eq!(several.status, 200);
+    assert_eq!(encoding(&several), Some("gzip"));
+    assert_eq!(several.body, whole);
+    // The same ranges of the plain file are a multipart 206.
+    let plain = site.request("GET", "/app.js", &[("Range", "bytes=0-9,20-29")]);
+    assert_eq!(plain.status, 206);
+    assert!(
+        plain
+            .header("content-type")
+            .is_some_and(|value| value.starts_with("multipart/byteranges; boundary=")),
+        "{:?}",
+        plain.header("content-type")
+    );
+    assert_eq!(encoding(&plain), None);
     // If-Range with the gzip form's tag resumes; with another tag, the whole form comes.
     let resumed = site.request(
         "GET",

@@ -29,11 +29,11 @@ use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http::header::HeaderValue;
 
 use super::compress;
 use super::conditional::Validators;
 use super::encoding::{choose, AcceptEncoding, Coding};
+use super::media_type::MediaType;
 use crate::{Body, FileRegion};
 
 /// At most this many files are cached, and this many request paths remembered.
@@ -126,14 +126,14 @@ struct Name {
     file: Weak<CachedFile>,
     /// From the name asked for, not the file's: `/a.txt` and a link `/a.css` to it
     /// share the file, not the type.
-    content_type: HeaderValue,
+    media_type: MediaType,
 }
 
 /// A cached file as one request path finds it.
 #[derive(Debug)]
 pub(super) struct Hit {
     pub(super) file: Arc<CachedFile>,
-    pub(super) content_type: HeaderValue,
+    pub(super) media_type: MediaType,
 }
 
 impl FileCache {
@@ -169,7 +169,7 @@ impl FileCache {
             .filter(|file| !file.retired.load(Ordering::Relaxed))?;
         Some(Hit {
             file,
-            content_type: name.content_type.clone(),
+            media_type: name.media_type.clone(),
         })
     }
 
@@ -181,7 +181,7 @@ impl FileCache {
     pub(super) fn admit(
         &self,
         key: &str,
-        content_type: HeaderValue,
+        media_type: MediaType,
         opened: Opened,
         policy: Policy,
         stale: Option<&Arc<CachedFile>>,
@@ -214,7 +214,7 @@ impl FileCache {
             {
                 let existing = Arc::clone(existing);
                 existing.checked.store(now, Ordering::Relaxed);
-                entries.link(key, &existing, content_type);
+                entries.link(key, &existing, media_type);
                 return Ok(existing);
             }
         }
@@ -231,7 +231,7 @@ impl FileCache {
         }
         entries.files.insert(loaded.key.clone(), Arc::clone(&loaded));
         entries.open += loaded.descriptors();
-        entries.link(key, &loaded, content_type);
+        entries.link(key, &loaded, media_type);
         entries.evict_beyond(CACHE_ENTRIES, self.max_open, &self.bytes);
         Ok(loaded)
     }
@@ -391,7 +391,7 @@ impl FileCache {
 }
 
 impl Entries {
-    fn link(&mut self, key: &str, file: &Arc<CachedFile>, content_type: HeaderValue) {
+    fn link(&mut self, key: &str, file: &Arc<CachedFile>, media_type: MediaType) {
         if self.names.len() >= CACHE_ENTRIES && !self.names.contains_key(key) {
             // Names cost no descriptor and are quickly relearned: keep those whose
             // file is alive, and start over if that is still too many.
@@ -404,7 +404,7 @@ impl Entries {
             key.into(),
             Name {
                 file: Arc::downgrade(file),
-                content_type,
+                media_type,
             },
         );
     }
@@ -592,6 +592,9 @@ fn version(metadata: &Metadata, siblings: &[Sibling]) -> io::Result<Version> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use super::super::media_type::media_type;
     use super::*;
 
     /// A cache of at most `max_open` descriptors, and `n` files of `size` bytes
@@ -614,7 +617,7 @@ mod tests {
         fn admit(&self, cache: &FileCache, i: usize, in_memory_up_to: u64) -> Arc<CachedFile> {
             let file = File::open(self.dir.join(i.to_string())).unwrap();
             let metadata = file.metadata().unwrap();
-            let content_type = HeaderValue::from_static("text/plain");
+            let media_type = media_type(Path::new("a.txt"));
             let policy = Policy {
                 in_memory_up_to,
                 compress: false,
@@ -622,7 +625,7 @@ mod tests {
             cache
                 .admit(
                     &i.to_string(),
-                    content_type,
+                    media_type,
                     Opened {
                         file,
                         metadata,
@@ -676,7 +679,7 @@ mod tests {
         for name in ["a", "b", "c", "d"] {
             let file = File::open(&path).unwrap();
             let metadata = file.metadata().unwrap();
-            let content_type = HeaderValue::from_static("text/plain");
+            let media_type = media_type(Path::new("a.txt"));
             let policy = Policy {
                 in_memory_up_to: 0,
                 compress: false,
@@ -684,7 +687,7 @@ mod tests {
             let cached = cache
                 .admit(
                     name,
-                    content_type,
+                    media_type,
                     Opened {
                         file,
                         metadata,
@@ -712,11 +715,10 @@ mod tests {
             in_memory_up_to: 64 * 1024,
             compress: true,
         };
-        let content_type = HeaderValue::from_static("text/css");
         let cached = cache
             .admit(
                 "0",
-                content_type,
+                media_type(Path::new("a.css")),
                 Opened {
                     file,
                     metadata,

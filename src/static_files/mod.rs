@@ -13,9 +13,10 @@
 //! `Accept-Encoding` chooses among them (§12.5.3).
 //!
 //! One file per concern: [`path`] decodes the request path, [`open`] opens it
-//! beneath the root, [`cache`] keeps what was learned, [`encoding`] negotiates the
-//! content coding, [`compress`] compresses small text files once, [`conditional`]
-//! and [`range`] apply RFC 9110 §13 and §14, [`listing`] lists a directory,
+//! beneath the root, [`cache`] keeps what was learned, [`media_type`](mod@media_type)
+//! names its type, [`encoding`] negotiates the content coding, [`compress`]
+//! compresses small text files once, [`conditional`] and [`range`] apply RFC 9110
+//! §13 and §14, [`multipart`] lays out several ranges, [`listing`] lists a directory,
 //! [`response`] builds the responses, [`pages`] finds the pages served in place of
 //! what was asked (error pages, the SPA fallback), and [`cache_control`] holds the
 //! [`CachePolicy`] that says which `Cache-Control` a file gets.
@@ -37,6 +38,8 @@ mod compress;
 mod conditional;
 mod encoding;
 mod listing;
+mod media_type;
+mod multipart;
 mod open;
 mod pages;
 mod path;
@@ -50,10 +53,11 @@ pub use cache_control::CachePolicy;
 use cache_control::Served;
 use encoding::{AcceptEncoding, Coding};
 use listing::list_directory;
+use media_type::{media_type, MediaType};
 use open::{is_out_of_descriptors, status_for_io_error, Root};
 use pages::{Page, DEFAULT_NOT_FOUND_PAGE};
 use path::RequestPath;
-use response::{content_type, error_response, not_acceptable, redirect_to_directory, serve_file, without_body};
+use response::{error_response, not_acceptable, redirect_to_directory, serve_file, without_body};
 
 /// Serves the files under one directory.
 ///
@@ -86,8 +90,15 @@ use response::{content_type, error_response, not_acceptable, redirect_to_directo
 /// - Only regular files and directories are served. Anything else (a FIFO, a
 ///   socket, a device) is `404 Not Found`; it is opened non-blocking and never read,
 ///   so a FIFO without a writer cannot hold a worker.
-/// - `Content-Type` comes from the file name's extension (`application/octet-stream`
-///   when it is unknown); text types are labelled `charset=utf-8`.
+/// - `Content-Type` comes from the file name's extension: a table of the web's
+///   common types (IANA and WHATWG names: `text/javascript` for `.js` and `.mjs`
+///   per RFC 9239, `font/woff2`, `video/mp2t` for HLS's `.ts`, `application/wasm`,
+///   `application/manifest+json`), then `mime_guess` for the rest, and
+///   `application/octet-stream` when it is unknown. `text/*` types are labelled
+///   `charset=utf-8`; JSON (which has no charset parameter, RFC 8259 §11), XML and
+///   SVG (which declare their own encoding) and binary types are not. A `.svgz`
+///   file is `image/svg+xml` with `Content-Encoding: gzip`, whatever the client's
+///   `Accept-Encoding`: it is stored gzipped.
 /// - Every file response carries `Last-Modified` and a strong `ETag` made, like
 ///   nginx's, of the modification time and size: `"<mtime secs hex>-<size hex>"`.
 ///   Conditional requests are evaluated in RFC 9110 §13.2.2's order: a failed
@@ -110,12 +121,22 @@ use response::{content_type, error_response, not_acceptable, redirect_to_directo
 ///   its own length; conditionals, `Range` and `HEAD` apply to it. Every file
 ///   response, `304` and `406` included, says `Vary: Accept-Encoding` while either
 ///   option is on.
-/// - A `GET` with `Range: bytes=…` naming one range gets `206 Partial Content` (or
-///   `416 Range Not Satisfiable`), subject to `If-Range`. A request for **several
-///   ranges** gets the whole file with `200 OK`: `multipart/byteranges` is not
-///   implemented, and RFC 9110 §14.2 lets a server ignore `Range`; if none of them
-///   is satisfiable, it gets `416`. A malformed `Range` is ignored, and so is any
-///   `Range` on an empty file.
+/// - A `GET` with `Range: bytes=…` gets `206 Partial Content`, subject to
+///   `If-Range` (a stale validator gets the whole file with `200 OK`). Ranges that
+///   overlap or touch are coalesced, and ranges past the end of the file dropped;
+///   if one range is left, the `206` carries it with a `Content-Range`; if several,
+///   the body is `multipart/byteranges` (RFC 9110 §14.6), one part per range with
+///   the file's `Content-Type` and its own `Content-Range`, in the order the client
+///   asked for them, with an exact `Content-Length` and a random 128-bit boundary.
+///   If no range is satisfiable: `416 Range Not Satisfiable` with
+///   `Content-Range: bytes */<size>`. RFC 9110 §14.2 lets a server ignore `Range`,
+///   and these get the whole file with `200 OK`: a malformed `Range`; any `Range` on
+///   an empty file; more than [`max_ranges`](StaticFiles::max_ranges) ranges (16 by
+///   default); ranges that together ask for more bytes than the file holds, which
+///   only overlapping ones can (`bytes=0-,0-,…`); several ranges of a file stored
+///   encoded (`.svgz`). So no `Range` makes a response longer than the file plus
+///   `max_ranges` part headers. Ranges in descending or any other order are served,
+///   in that order: once the set is bounded so, order costs nothing.
 /// - `HEAD` gets the status and headers `GET` would get, with `Content-Length` set
 ///   and no body. `Range` is defined for `GET` only (RFC 9110 §14.2), so a `HEAD`
 ///   with `Range` gets `200 OK`.
@@ -198,6 +219,8 @@ pub struct StaticFiles {
     in_memory_up_to: u64,
     /// How long a cached file is served before it is checked against the disk again.
     cache_validity: Duration,
+    /// The most ranges one `Range` may name; 0 turns ranges off.
+    max_ranges: usize,
     /// Whether small text files are compressed (gzip, brotli) as they are cached.
     compress: bool,
     /// Whether `<file>.br`, `.zst` and `.gz` beside a file are served for it.
@@ -215,6 +238,10 @@ pub struct StaticFiles {
 
 /// Files at most this large are kept in memory by default.
 const DEFAULT_IN_MEMORY_UP_TO: u64 = 64 * 1024;
+
+/// The most ranges one `Range` may name by default: more than any reader of PDFs
+/// or media asks for at once, few enough that part headers never outweigh a file.
+const DEFAULT_MAX_RANGES: usize = 16;
 
 /// How long a cached file is trusted by default before the disk is asked again
 /// (nginx's `open_file_cache_valid` is 60 s; a second keeps edits visible at once).
@@ -265,6 +292,7 @@ impl StaticFiles {
             mount: String::new(),
             in_memory_up_to: DEFAULT_IN_MEMORY_UP_TO,
             cache_validity: DEFAULT_CACHE_VALIDITY,
+            max_ranges: DEFAULT_MAX_RANGES,
             compress: true,
             precompressed: true,
             cache: Arc::new(FileCache::new()),
@@ -380,6 +408,44 @@ impl StaticFiles {
     /// ```
     pub fn precompressed(mut self, serve: bool) -> StaticFiles {
         self.precompressed = serve;
+        self
+    }
+
+    /// The most ranges one `Range` header may name, like nginx's `max_ranges`.
+    /// Default is 16; 0 turns byte ranges off.
+    ///
+    /// A request naming more is answered as if it had no `Range`: `200 OK` with the
+    /// whole file, which costs the server no more than a plain `GET` (RFC 9110 §14.2
+    /// lets a server ignore `Range`). Ranges are counted as sent, before coalescing
+    /// and including unsatisfiable ones. With 0, every `Range` is ignored and file
+    /// responses say `Accept-Ranges: none` (§14.3) instead of `bytes`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use nioserve::{Handler, Request, StaticFiles};
+    ///
+    /// let root = std::env::temp_dir().join(format!("nioserve-doc-ranges-{}", std::process::id()));
+    /// std::fs::create_dir_all(&root)?;
+    /// std::fs::write(root.join("digits.txt"), "0123456789")?;
+    /// let get = |files: &StaticFiles, range: &str| {
+    ///     let request = http::Request::get("/digits.txt").header("range", range).body(Default::default());
+    ///     files.call(request.unwrap())
+    /// };
+    ///
+    /// let files = StaticFiles::new(&root)?.max_ranges(2);
+    /// assert_eq!(get(&files, "bytes=0-1,5-6").status(), 206);
+    /// assert_eq!(get(&files, "bytes=0-1,3-4,6-7").status(), 200);
+    /// let no_ranges = StaticFiles::new(&root)?.max_ranges(0);
+    /// assert_eq!(get(&no_ranges, "bytes=0-1").status(), 200);
+    /// assert_eq!(get(&no_ranges, "bytes=0-1").headers()["accept-ranges"], "none");
+    /// # std::fs::remove_dir_all(&root)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn max_ranges(mut self, max: usize) -> StaticFiles {
+        self.max_ranges = max;
         self
     }
 
@@ -698,7 +764,7 @@ impl StaticFiles {
         let cached = match self.cache.lookup(&path.key) {
             Some(hit) if hit.file.is_fresh(self.cache.now(), self.cache_validity) => {
                 log::debug!("resource path: {} (cached)", self.root.join(path.relative()).display());
-                return Ok(self.file_response(request, path, &hit.file, hit.content_type));
+                return Ok(self.file_response(request, path, &hit.file, hit.media_type));
             }
             stale => stale,
         };
@@ -712,7 +778,7 @@ impl StaticFiles {
                     "resource path: {} (cached, not revalidated)",
                     self.root.join(path.relative()).display()
                 );
-                Ok(self.file_response(request, path, &hit.file, hit.content_type))
+                Ok(self.file_response(request, path, &hit.file, hit.media_type))
             }
             (result, _) => result,
         }
@@ -751,16 +817,16 @@ impl StaticFiles {
         let siblings = self.siblings(&name);
         if let Some(hit) = cached {
             if hit.file.revalidate(&resource.metadata, &siblings, self.cache.now()) {
-                return Ok(self.file_response(request, path, &hit.file, hit.content_type.clone()));
+                return Ok(self.file_response(request, path, &hit.file, hit.media_type.clone()));
             }
         }
-        let content_type = content_type(&name);
-        let policy = self.cache_policy(&content_type);
+        let media_type = media_type(&name);
+        let policy = self.cache_policy(&media_type);
         let file = self
             .cache
             .admit(
                 &path.key,
-                content_type.clone(),
+                media_type.clone(),
                 Opened {
                     file: resource.file,
                     metadata: resource.metadata,
@@ -770,7 +836,7 @@ impl StaticFiles {
                 cached.map(|hit| &hit.file),
             )
             .map_err(|error| status_for_io_error(&self.root.join(&name), &error))?;
-        Ok(self.file_response(request, path, &file, content_type))
+        Ok(self.file_response(request, path, &file, media_type))
     }
 
     /// The response to a `GET` of the regular file `path` led to (its index, for a
@@ -780,11 +846,11 @@ impl StaticFiles {
         request: &Request,
         path: &RequestPath<'_>,
         file: &CachedFile,
-        content_type: HeaderValue,
+        media_type: MediaType,
     ) -> Response {
         let policy = &self.cache_control;
         if policy.is_empty() {
-            return self.serve(request, file, content_type);
+            return self.serve(request, file, media_type);
         }
         // A directory's URL serves its index, which is the name rules are about.
         let name = if path.names_directory {
@@ -796,10 +862,10 @@ impl StaticFiles {
             .header_for(Served {
                 path: &path.key,
                 name,
-                content_type: &content_type,
+                content_type: &media_type.content_type,
             })
             .cloned();
-        let mut response = self.serve(request, file, content_type);
+        let mut response = self.serve(request, file, media_type);
         let is_file_response = matches!(
             response.status(),
             StatusCode::OK | StatusCode::PARTIAL_CONTENT | StatusCode::NOT_MODIFIED
@@ -817,7 +883,7 @@ impl StaticFiles {
     /// nothing else is acceptable, to send identity anyway (nginx does) or `406`;
     /// a client that says `identity;q=0` asked not to get the file as it is, so it
     /// is told, rather than sent what it said it cannot use.
-    fn serve(&self, request: &Request, file: &CachedFile, content_type: HeaderValue) -> Response {
+    fn serve(&self, request: &Request, file: &CachedFile, media_type: MediaType) -> Response {
         let accept = AcceptEncoding::parse(request.headers());
         match file.negotiate(&accept) {
             // Any file may gain a sibling, and a text file a compressed form: with
@@ -825,7 +891,8 @@ impl StaticFiles {
             Some(representation) => serve_file(
                 request,
                 representation,
-                content_type,
+                media_type,
+                self.max_ranges,
                 self.compress || self.precompressed,
             ),
             None => not_acceptable(),
@@ -833,10 +900,13 @@ impl StaticFiles {
     }
 
     /// How a file of `content_type` is cached: in memory or not, compressed or not.
-    fn cache_policy(&self, content_type: &HeaderValue) -> Policy {
+    fn cache_policy(&self, media_type: &MediaType) -> Policy {
         Policy {
             in_memory_up_to: self.in_memory_up_to,
-            compress: self.compress && compress::is_compressible(content_type),
+            // A file stored encoded (`.svgz`) is not encoded again.
+            compress: self.compress
+                && media_type.content_encoding.is_none()
+                && compress::is_compressible(&media_type.content_type),
         }
     }
 
@@ -844,7 +914,10 @@ impl StaticFiles {
     /// root; only regular files count. Any that cannot be opened is taken as absent:
     /// the file itself can still be served.
     fn siblings(&self, name: &Path) -> Vec<Sibling> {
-        let Some(file_name) = name.file_name().filter(|_| self.precompressed) else {
+        // A file stored encoded (`.svgz`) has no siblings: `a.svgz.br` would be
+        // brotli over gzip, which no one header can say.
+        let stored_encoded = || media_type(name).content_encoding.is_some();
+        let Some(file_name) = name.file_name().filter(|_| self.precompressed && !stored_encoded()) else {
             return Vec::new();
         };
         Coding::COMPRESSED

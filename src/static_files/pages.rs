@@ -13,9 +13,9 @@ use http::header::{self, HeaderValue};
 use http::StatusCode;
 
 use super::cache::{CachedFile, Opened};
+use super::media_type::{media_type, MediaType};
 use super::open::status_for_io_error;
 use super::path::RequestPath;
-use super::response::content_type;
 use super::StaticFiles;
 use crate::{Request, Response};
 
@@ -83,13 +83,18 @@ impl StaticFiles {
         let Some((_, page)) = self.error_pages.iter().find(|(page_status, _)| *page_status == status) else {
             return response;
         };
-        let Some((file, content_type)) = self.page_if_available(page) else {
+        let Some((file, media_type)) = self.page_if_available(page) else {
             return response;
         };
         // The plain file: an error page is small, and rare enough not to negotiate.
         let plain = file.plain();
         *response.body_mut() = plain.body(0, plain.size);
-        response.headers_mut().insert(header::CONTENT_TYPE, content_type);
+        let headers = response.headers_mut();
+        // In place of the one-line error's `text/plain`.
+        headers.insert(header::CONTENT_TYPE, media_type.content_type);
+        if let Some(content_encoding) = media_type.content_encoding {
+            headers.insert(header::CONTENT_ENCODING, content_encoding);
+        }
         response
     }
 
@@ -104,9 +109,9 @@ impl StaticFiles {
         if !is_app_route(&path.key) {
             return None;
         }
-        let (file, content_type) = self.page_if_available(page)?;
+        let (file, media_type) = self.page_if_available(page)?;
         log::debug!("spa fallback: {} for {}", page.path.key, path.key);
-        let mut response = self.file_response(request, page.path(), &file, content_type);
+        let mut response = self.file_response(request, page.path(), &file, media_type);
         let is_file_response = matches!(
             response.status(),
             StatusCode::OK | StatusCode::PARTIAL_CONTENT | StatusCode::NOT_MODIFIED
@@ -122,7 +127,7 @@ impl StaticFiles {
     /// The page's file and `Content-Type`, unless it was found unavailable within
     /// the last `cache_validity`; a page found unavailable is logged at `warn` once
     /// (the default `404.html` only if something unusable is there).
-    fn page_if_available(&self, page: &Page) -> Option<(Arc<CachedFile>, HeaderValue)> {
+    fn page_if_available(&self, page: &Page) -> Option<(Arc<CachedFile>, MediaType)> {
         let now = self.cache.now();
         let missing_at = page.missing_at.load(Ordering::Relaxed);
         if missing_at != 0 && u128::from(now.saturating_sub(missing_at - 1)) < self.cache_validity.as_millis() {
@@ -159,11 +164,11 @@ impl StaticFiles {
     /// A page's file through the cache: what a request for it would find, under
     /// the same rules (beneath the root, symlinks that stay inside, a regular file
     /// only), but never a directory's index or a listing.
-    fn load_page(&self, path: &RequestPath<'static>) -> Result<(Arc<CachedFile>, HeaderValue), Unavailable> {
+    fn load_page(&self, path: &RequestPath<'static>) -> Result<(Arc<CachedFile>, MediaType), Unavailable> {
         let cached = self.cache.lookup(&path.key);
         if let Some(hit) = &cached {
             if hit.file.is_fresh(self.cache.now(), self.cache_validity) {
-                return Ok((Arc::clone(&hit.file), hit.content_type.clone()));
+                return Ok((Arc::clone(&hit.file), hit.media_type.clone()));
             }
         }
         let forget = || {
@@ -196,25 +201,25 @@ impl StaticFiles {
             // Found as any file is (siblings, compressed forms): the cache entry is
             // the one a request for the page's own URL uses.
             if hit.file.revalidate(&resource.metadata, &siblings, self.cache.now()) {
-                return Ok((Arc::clone(&hit.file), hit.content_type.clone()));
+                return Ok((Arc::clone(&hit.file), hit.media_type.clone()));
             }
         }
-        let content_type = content_type(path.relative());
+        let media_type = media_type(path.relative());
         let file = self
             .cache
             .admit(
                 &path.key,
-                content_type.clone(),
+                media_type.clone(),
                 Opened {
                     file: resource.file,
                     metadata: resource.metadata,
                     siblings,
                 },
-                self.cache_policy(&content_type),
+                self.cache_policy(&media_type),
                 cached.as_ref().map(|hit| &hit.file),
             )
             .map_err(|error| Unavailable::Unusable(error.to_string()))?;
-        Ok((file, content_type))
+        Ok((file, media_type))
     }
 }
 

@@ -1,27 +1,29 @@
 //! Building the responses: a file's (`200`, `206`, `304`, `412`, `416`, `406`),
 //! a redirect to a directory's URL, the one-line errors, and `HEAD`'s.
 
-use std::path::Path;
-
 use http::header::{self, HeaderValue};
 use http::{StatusCode, Uri};
 
 use super::cache::Representation;
 use super::conditional::{self, header_value, Precondition};
-use super::range::{requested_range, ByteRange};
+use super::media_type::MediaType;
+use super::multipart;
+use super::range::{requested_ranges, Ranges};
 use crate::{Body, Request, Response};
 
 /// The response to a `GET` of a regular file in the `representation` chosen for
-/// the request, named so that it is of type `content_type`: `200`, `206`, `304`,
+/// the request, named so that it is of type `media_type`: `200`, `206`, `304`,
 /// `412` or `416`. Preconditions and ranges apply to that representation: its
-/// validators, its bytes. `vary` says the choice depended on `Accept-Encoding`.
+/// validators, its bytes. A `Range` may name at most `max_ranges` ranges; 0 turns
+/// ranges off. `vary` says the choice depended on `Accept-Encoding`.
 pub(super) fn serve_file(
     request: &Request,
     representation: &Representation,
-    content_type: HeaderValue,
+    media_type: MediaType,
+    max_ranges: usize,
     vary: bool,
 ) -> Response {
-    let mut response = serve_representation(request, representation, content_type);
+    let mut response = serve_representation(request, representation, media_type, max_ranges);
     if vary {
         insert_vary(response.headers_mut());
     }
@@ -42,7 +44,12 @@ fn insert_vary(headers: &mut http::HeaderMap) {
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
 }
 
-fn serve_representation(request: &Request, representation: &Representation, content_type: HeaderValue) -> Response {
+fn serve_representation(
+    request: &Request,
+    representation: &Representation,
+    media_type: MediaType,
+    max_ranges: usize,
+) -> Response {
     let size = representation.size;
     let validators = &representation.validators;
 
@@ -65,10 +72,14 @@ fn serve_representation(request: &Request, representation: &Representation, cont
         }
     }
 
-    let mut response = match requested_range(request, validators, size) {
+    // The coding the bytes are in: the representation's, chosen for this request,
+    // or the file's own (`.svgz` is gzip on disk).
+    let content_encoding = representation.coding.content_encoding().or(media_type.content_encoding);
+    let mut response = match requested_ranges(request, validators, size, max_ranges) {
         None => Response::new(representation.body(0, size)),
-        Some(ByteRange::Satisfiable { first, last }) => {
-            let mut response = Response::new(representation.body(first, last - first + 1));
+        Some(Ranges::One(range)) => {
+            let (first, last) = (range.first, range.last);
+            let mut response = Response::new(representation.body(first, range.len()));
             *response.status_mut() = StatusCode::PARTIAL_CONTENT;
             response.headers_mut().insert(
                 header::CONTENT_RANGE,
@@ -76,7 +87,13 @@ fn serve_representation(request: &Request, representation: &Representation, cont
             );
             response
         }
-        Some(ByteRange::Unsatisfiable) => {
+        // RFC 9110 §14.6 gives no place to a content coding in a multipart body
+        // (the whole body is not gzip, each part's bytes are): an encoded
+        // representation (`.svgz`, a `.gz` sibling, a compressed form) gets all of it
+        // instead (§14.2 lets a server ignore Range).
+        Some(Ranges::Several(_)) if content_encoding.is_some() => Response::new(representation.body(0, size)),
+        Some(Ranges::Several(ranges)) => multipart::response(representation, &ranges, &media_type.content_type),
+        Some(Ranges::Unsatisfiable) => {
             let mut response = error_response(StatusCode::RANGE_NOT_SATISFIABLE);
             // RFC 9110 §15.5.17: a 416 says how long the representation is.
             response
@@ -86,30 +103,16 @@ fn serve_representation(request: &Request, representation: &Representation, cont
         }
     };
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, content_type);
-    if let Some(content_encoding) = representation.coding.content_encoding() {
+    // A multipart body names its own type, and the file's in each part.
+    headers.entry(header::CONTENT_TYPE).or_insert(media_type.content_type);
+    if let Some(content_encoding) = content_encoding {
         headers.insert(header::CONTENT_ENCODING, content_encoding);
     }
-    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    // RFC 9110 §14.3: `none` tells a client not to try.
+    let accepted = if max_ranges == 0 { "none" } else { "bytes" };
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static(accepted));
     validators.insert_into(headers);
     response
-}
-
-/// The `Content-Type` for a file name.
-///
-/// Text is labelled UTF-8: the file itself cannot say, UTF-8 is what the web
-/// writes, and without a label browsers guess (often windows-1252).
-pub(super) fn content_type(name: &Path) -> HeaderValue {
-    let Some(mime) = mime_guess::from_path(name).first_raw() else {
-        return HeaderValue::from_static("application/octet-stream");
-    };
-    let is_text =
-        mime.starts_with("text/") || matches!(mime, "application/javascript" | "application/json" | "image/svg+xml");
-    if is_text {
-        header_value(format!("{mime}; charset=utf-8"))
-    } else {
-        HeaderValue::from_static(mime)
-    }
 }
 
 /// `301` to the URL of a directory, which ends with `/`.
