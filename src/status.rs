@@ -5,6 +5,10 @@
 //! counters is a streamed response on the poller, and the one ticker thread of a
 //! [`Status`] (and of all its clones) sends the next sample to every such client once a
 //! second, never waiting for any of them.
+//!
+//! Each sample also carries two figures read from the process itself (Linux only):
+//! its thread count and its resident memory, so that the claim "1 + N threads, however
+//! many connections" can be read off the page.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -33,8 +37,23 @@ const TICKER_THREAD: &str = "nioserve-status-ticker";
 ///
 /// The body is [`Stats::to_json`](crate::Stats::to_json): open, idle, busy and streaming
 /// connections, busy and total workers, requests served, connections accepted,
-/// closed and timed out, and uptime in seconds. Responses are marked
-/// `Cache-Control: no-store` so a page polling it always sees fresh numbers.
+/// closed and timed out, uptime in seconds and requests queued; then two figures read
+/// from the process itself when this sample is taken:
+///
+/// - `threads`: the threads of the whole process (Linux: `Threads:` in
+///   `/proc/self/status`). A server on its own runs the poller and its N workers
+///   (`--model blocking`: its N connection threads), plus the program's own threads —
+///   in the demo, its main thread — plus this handler's ticker thread while an event
+///   stream is open. Idle connections add none: that is the figure to watch.
+/// - `rss_bytes`: the resident memory of the process in bytes (Linux: `VmRSS:` in
+///   `/proc/self/status`, which the kernel gives in KiB).
+///
+/// Elsewhere (or if `/proc` is not mounted) the two keys are left out of the JSON
+/// rather than reported as zero. The file is read into a buffer on the stack once per
+/// JSON response and once per ticker beat, whatever the number of streams.
+///
+/// Responses are marked `Cache-Control: no-store` so a page polling it always sees
+/// fresh numbers.
 ///
 /// A `GET` whose `Accept` names `text/event-stream` (as a browser's `EventSource`
 /// sends) gets the counters as [server-sent events]: one event (`data: {json}`) at once,
@@ -127,7 +146,7 @@ impl Status {
 
     /// The counters as one JSON document.
     fn json(&self) -> Response {
-        let mut response = Response::new(self.counters.snapshot().to_json().into());
+        let mut response = Response::new(sample(&self.counters).into());
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         response
@@ -203,7 +222,94 @@ fn is_zero(q: &str) -> bool {
 
 /// One sample as a server-sent event.
 fn event(counters: &Counters) -> Bytes {
-    Bytes::from(format!("data: {}\n\n", counters.snapshot().to_json()))
+    Bytes::from(format!("data: {}\n\n", sample(counters)))
+}
+
+/// One sample as JSON: the counters, then the process's own figures where they can be
+/// read.
+fn sample(counters: &Counters) -> String {
+    let mut json = counters.snapshot().to_json();
+    let process = ProcessFigures::read();
+    if process.threads.is_some() || process.rss_bytes.is_some() {
+        // `to_json` ends its one object with `}`: the figures go in before it.
+        json.pop();
+        if let Some(threads) = process.threads {
+            json.push_str(",\"threads\":");
+            json.push_str(itoa::Buffer::new().format(threads));
+        }
+        if let Some(rss) = process.rss_bytes {
+            json.push_str(",\"rss_bytes\":");
+            json.push_str(itoa::Buffer::new().format(rss));
+        }
+        json.push('}');
+    }
+    json
+}
+
+/// What the process reports of itself: its threads and its resident memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct ProcessFigures {
+    threads: Option<u64>,
+    rss_bytes: Option<u64>,
+}
+
+/// The bytes of `/proc/self/status` read at most. The file is about 1.5 KiB; only a
+/// `Groups:` line listing thousands of groups makes it longer, and then the figures past
+/// the cut are left out rather than read with an allocation.
+#[cfg(target_os = "linux")]
+const PROC_STATUS_BYTES: usize = 8 * 1024;
+
+impl ProcessFigures {
+    /// Reads `/proc/self/status` once into a buffer on the stack.
+    #[cfg(target_os = "linux")]
+    fn read() -> ProcessFigures {
+        use std::io::Read;
+
+        let Ok(mut file) = std::fs::File::open("/proc/self/status") else {
+            return ProcessFigures::default();
+        };
+        let mut buf = [0u8; PROC_STATUS_BYTES];
+        let mut filled = 0;
+        while filled < buf.len() {
+            match file.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return ProcessFigures::default(),
+            }
+        }
+        ProcessFigures::parse(&buf[..filled])
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn read() -> ProcessFigures {
+        ProcessFigures::default()
+    }
+
+    /// The `Threads:` and `VmRSS:` lines of a `/proc/PID/status` text (see proc(5)); a
+    /// line missing or garbled leaves its figure out. The kernel writes `VmRSS` in kB,
+    /// meaning KiB.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    fn parse(text: &[u8]) -> ProcessFigures {
+        let mut figures = ProcessFigures::default();
+        for line in text.split(|&b| b == b'\n') {
+            let Some((name, value)) = std::str::from_utf8(line).ok().and_then(|line| line.split_once(':')) else {
+                continue;
+            };
+            match name {
+                "Threads" => figures.threads = value.trim().parse().ok(),
+                "VmRSS" => {
+                    figures.rss_bytes = value
+                        .trim()
+                        .strip_suffix("kB")
+                        .and_then(|kib| kib.trim_end().parse::<u64>().ok())
+                        .and_then(|kib| kib.checked_mul(1024));
+                }
+                _ => {}
+            }
+        }
+        figures
+    }
 }
 
 /// The one thread that feeds every open event stream of a [`Status`].
@@ -354,6 +460,58 @@ mod tests {
         assert_eq!(ticker.open_streams(), (1, true));
         drop(again_body);
         wait_until("the second ticker ends", || ticker.open_streams() == (0, false));
+    }
+
+    #[test]
+    fn the_process_figures_come_from_the_threads_and_vmrss_lines() {
+        let text = b"Name:\tnioserve\nState:\tS (sleeping)\nVmHWM:\t   9000 kB\nVmRSS:\t    7412 kB\n\
+                     RssAnon:\t 1000 kB\nThreads:\t5\nSigQ:\t0/1000\n";
+        assert_eq!(
+            ProcessFigures::parse(text),
+            ProcessFigures {
+                threads: Some(5),
+                rss_bytes: Some(7412 * 1024)
+            }
+        );
+        // Missing, garbled, in other units, or cut off mid-line: left out, never zero.
+        for (text, wanted) in [
+            (&b""[..], ProcessFigures::default()),
+            (b"Threads:\tmany\nVmRSS:\t12 MB\n", ProcessFigures::default()),
+            (
+                b"Threads: 3\nVmRSS:",
+                ProcessFigures {
+                    threads: Some(3),
+                    rss_bytes: None,
+                },
+            ),
+            (b"VmRSS:\t99999999999999999999 kB\n", ProcessFigures::default()),
+        ] {
+            assert_eq!(
+                ProcessFigures::parse(text),
+                wanted,
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_json_ends_with_this_process_s_threads_and_resident_memory() {
+        let json = sample(&Counters::new(1));
+        assert!(
+            json.starts_with("{\"connections_open\":0,") && json.ends_with('}'),
+            "{json}"
+        );
+        let number = |key: &str| -> u64 {
+            let rest = json.split_once(&format!("\"{key}\":")).expect(key).1;
+            rest[..rest.find([',', '}']).expect("end")]
+                .parse()
+                .expect("a whole number")
+        };
+        // The test harness's threads: at least this one.
+        assert!(number("threads") >= 1, "{json}");
+        assert!(number("rss_bytes") > 1 << 20, "{json}");
     }
 
     #[test]
