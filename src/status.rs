@@ -49,8 +49,11 @@ const TICKER_THREAD: &str = "nioserve-status-ticker";
 ///   `/proc/self/status`, which the kernel gives in KiB).
 ///
 /// Elsewhere (or if `/proc` is not mounted) the two keys are left out of the JSON
-/// rather than reported as zero. The file is read into a buffer on the stack once per
-/// JSON response and once per ticker beat, whatever the number of streams.
+/// rather than reported as zero. The file is opened once, by [`Status::new`], and kept
+/// (one descriptor, so that a server out of descriptors still reports them and no sample
+/// takes a descriptor a client could have had); each JSON response and each ticker beat,
+/// whatever the number of streams, reads it again from its start into a buffer on the
+/// stack.
 ///
 /// Responses are marked `Cache-Control: no-store` so a page polling it always sees
 /// fresh numbers.
@@ -110,8 +113,7 @@ const TICKER_THREAD: &str = "nioserve-status-ticker";
 /// ```
 #[derive(Clone, Debug)]
 pub struct Status {
-    counters: Counters,
-    /// Shared by every clone: one ticker for all of them.
+    /// Shared by every clone: one ticker (and one source of samples) for all of them.
     ticker: Arc<Ticker>,
 }
 
@@ -139,14 +141,13 @@ impl Status {
     /// ```
     pub fn new(counters: Counters) -> Status {
         Status {
-            ticker: Arc::new(Ticker::new(counters.clone(), PERIOD)),
-            counters,
+            ticker: Arc::new(Ticker::new(Source::new(counters), PERIOD)),
         }
     }
 
     /// The counters as one JSON document.
     fn json(&self) -> Response {
-        let mut response = Response::new(sample(&self.counters).into());
+        let mut response = Response::new(self.ticker.source.sample().into());
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         response
@@ -157,7 +158,7 @@ impl Status {
         let (sender, body) = Body::channel(STREAM_QUEUE_BYTES);
         // The first sample goes at once, not at the ticker's next beat: the queue is
         // empty, so it always fits.
-        let _ = sender.try_send(event(&self.counters));
+        let _ = sender.try_send(self.ticker.source.event());
         if let Err(e) = self.ticker.add(sender) {
             error!("cannot start the {TICKER_THREAD} thread: {e}; answering /_status with JSON");
             return self.json();
@@ -220,16 +221,39 @@ fn is_zero(q: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.strip_prefix('.').is_some_and(|d| d.bytes().all(|b| b == b'0')))
 }
 
-/// One sample as a server-sent event.
-fn event(counters: &Counters) -> Bytes {
-    Bytes::from(format!("data: {}\n\n", sample(counters)))
+/// Where samples come from: the counters, and the process's own `/proc/self/status`.
+#[derive(Debug)]
+struct Source {
+    counters: Counters,
+    /// Open for as long as the [`Status`]; `None` where there is no such file.
+    proc_status: Option<std::fs::File>,
 }
 
-/// One sample as JSON: the counters, then the process's own figures where they can be
-/// read.
-fn sample(counters: &Counters) -> String {
+impl Source {
+    fn new(counters: Counters) -> Source {
+        #[cfg(target_os = "linux")]
+        let proc_status = std::fs::File::open("/proc/self/status").ok();
+        #[cfg(not(target_os = "linux"))]
+        let proc_status = None;
+        Source { counters, proc_status }
+    }
+
+    /// One sample as a server-sent event.
+    fn event(&self) -> Bytes {
+        Bytes::from(format!("data: {}\n\n", self.sample()))
+    }
+
+    /// One sample as JSON: the counters, then the process's own figures where they can
+    /// be read.
+    fn sample(&self) -> String {
+        sample(&self.counters, self.proc_status.as_ref())
+    }
+}
+
+/// The counters as JSON, with the figures read from `proc_status` (a `/proc/PID/status`).
+fn sample(counters: &Counters, proc_status: Option<&std::fs::File>) -> String {
     let mut json = counters.snapshot().to_json();
-    let process = ProcessFigures::read();
+    let process = proc_status.map(ProcessFigures::read).unwrap_or_default();
     if process.threads.is_some() || process.rss_bytes.is_some() {
         // `to_json` ends its one object with `}`: the figures go in before it.
         json.pop();
@@ -256,22 +280,21 @@ struct ProcessFigures {
 /// The bytes of `/proc/self/status` read at most. The file is about 1.5 KiB; only a
 /// `Groups:` line listing thousands of groups makes it longer, and then the figures past
 /// the cut are left out rather than read with an allocation.
-#[cfg(target_os = "linux")]
+#[cfg(unix)]
 const PROC_STATUS_BYTES: usize = 8 * 1024;
 
 impl ProcessFigures {
-    /// Reads `/proc/self/status` once into a buffer on the stack.
-    #[cfg(target_os = "linux")]
-    fn read() -> ProcessFigures {
-        use std::io::Read;
+    /// Reads an open `/proc/PID/status` from its start (the kernel writes it afresh for
+    /// a read at offset 0) into a buffer on the stack. Positioned reads, so that the
+    /// ticker and a worker may read the one file at once.
+    #[cfg(unix)]
+    fn read(file: &std::fs::File) -> ProcessFigures {
+        use std::os::unix::fs::FileExt;
 
-        let Ok(mut file) = std::fs::File::open("/proc/self/status") else {
-            return ProcessFigures::default();
-        };
         let mut buf = [0u8; PROC_STATUS_BYTES];
         let mut filled = 0;
         while filled < buf.len() {
-            match file.read(&mut buf[filled..]) {
+            match file.read_at(&mut buf[filled..], filled as u64) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -281,8 +304,8 @@ impl ProcessFigures {
         ProcessFigures::parse(&buf[..filled])
     }
 
-    #[cfg(not(target_os = "linux"))]
-    fn read() -> ProcessFigures {
+    #[cfg(not(unix))]
+    fn read(_file: &std::fs::File) -> ProcessFigures {
         ProcessFigures::default()
     }
 
@@ -320,7 +343,7 @@ impl ProcessFigures {
 /// It ends when it finds no stream left; the next stream starts a new one.
 #[derive(Debug)]
 struct Ticker {
-    counters: Counters,
+    source: Source,
     period: Duration,
     streams: Mutex<Streams>,
 }
@@ -335,9 +358,9 @@ struct Streams {
 }
 
 impl Ticker {
-    fn new(counters: Counters, period: Duration) -> Ticker {
+    fn new(source: Source, period: Duration) -> Ticker {
         Ticker {
-            counters,
+            source,
             period,
             streams: Mutex::new(Streams::default()),
         }
@@ -378,7 +401,7 @@ impl Ticker {
     fn tick(&self) -> bool {
         let mut streams = self.lock();
         if !streams.open.is_empty() {
-            let event = event(&self.counters);
+            let event = self.source.event();
             streams.open.retain(|sender| match sender.try_send(event.clone()) {
                 Ok(()) | Err(SendError::Full(_)) => true,
                 Err(_) => false,
@@ -438,7 +461,7 @@ mod tests {
 
     #[test]
     fn the_ticker_drops_closed_streams_and_ends_when_none_is_left() {
-        let ticker = Arc::new(Ticker::new(Counters::new(1), Duration::from_millis(10)));
+        let ticker = Arc::new(Ticker::new(Source::new(Counters::new(1)), Duration::from_millis(10)));
         let (kept, kept_body) = Body::channel(1 << 20);
         let (left, left_body) = Body::channel(1 << 20);
         ticker.add(kept).unwrap();
@@ -498,7 +521,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn the_json_ends_with_this_process_s_threads_and_resident_memory() {
-        let json = sample(&Counters::new(1));
+        let json = Source::new(Counters::new(1)).sample();
         assert!(
             json.starts_with("{\"connections_open\":0,") && json.ends_with('}'),
             "{json}"
@@ -516,7 +539,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_skips_a_tick_and_keeps_the_stream() {
-        let ticker = Arc::new(Ticker::new(Counters::new(1), Duration::from_secs(3600)));
+        let ticker = Arc::new(Ticker::new(Source::new(Counters::new(1)), Duration::from_secs(3600)));
         let (sender, _body) = Body::channel(1);
         sender.try_send("x").unwrap();
         ticker.lock().open.push(sender);
