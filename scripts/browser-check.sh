@@ -12,6 +12,12 @@
 #      sent more requests than it opened connections (keep-alive worked);
 #   4. a page load whose requests say "Accept-Encoding: gzip, br" gets every
 #      text asset compressed (Content-Encoding as the browser saw it).
+#   5. with --experiment (a server of its own), the page's control sets 1,000
+#      idle connections per server, and the page then shows the NIO server
+#      holding them with its threads unchanged while the thread-per-connection
+#      server has every thread taken and a fresh request gets no answer; a
+#      screenshot goes to docs/experiment.png, and no child process outlives
+#      the server.
 #
 # Meant for a fresh Debian machine, run as root: installs chromium and curl
 # from Debian's mirrors if they are missing. Needs a Rust toolchain (cargo).
@@ -70,6 +76,7 @@ cleanup() {
         kill -KILL "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
     fi
+    stop_experiment_server
     if ((FAILED)); then
         # Keep the evidence when something went wrong.
         if [[ -s "$LOG" ]]; then
@@ -424,6 +431,110 @@ check_log() {
     ((failures == 0)) || die "$failures asset check(s) failed, see the table above"
 }
 
+# ---------------------------------------------------------------- 6. experiment
+
+# Self-contained: a server of its own, started with --experiment, its log in
+# $WORK/experiment.log, stopped by stop_experiment_server (also from cleanup).
+EXP_PID=""
+EXP_IDLE=1000
+# The blocking child's threads at the cap: its 200 connection threads, plus its
+# main thread and the thread that watches its stdin for the demo's exit.
+EXP_BLOCKING_THREADS=$((200 + 2))
+# Samples (seconds) in the page's experiment charts before the screenshot.
+EXP_SHOT_SAMPLES=12
+
+stop_experiment_server() {
+    [[ -n "$EXP_PID" ]] || return 0
+    if kill -0 "$EXP_PID" 2>/dev/null; then
+        kill -TERM "$EXP_PID" 2>/dev/null || true
+        for _ in $(seq 100); do
+            kill -0 "$EXP_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$EXP_PID" 2>/dev/null || true
+    fi
+    wait "$EXP_PID" 2>/dev/null || true
+    EXP_PID=""
+}
+
+# True once the page shows the experiment after the control was set: the
+# expression records the NIO server's threads (once the page's own event
+# stream is open and three samples are in), sets the control to EXP_IDLE and
+# waits for the figures and a chart's worth of samples, then scrolls the panel
+# into view for the screenshot.
+until_experiment() {
+    printf '%s' "(() => { const b = document.body.dataset;
+        if (b.experiment !== '1' || b.source !== 'stream') return false;
+        const v = (m, k) => document.querySelector('#exp-' + m + ' [data-exp=\"' + k + '\"]').dataset.value;
+        const samples = Number(document.getElementById('exp-nio').dataset.samples);
+        if (window.__nioThreads === undefined) {
+            if (samples < 3 || !v('nio', 'threads')) return false;
+            window.__nioThreads = v('nio', 'threads');
+            window.__samplesAtSet = samples;
+            const slider = document.getElementById('exp-idle');
+            slider.value = '$EXP_IDLE';
+            slider.dispatchEvent(new Event('change'));
+            return false;
+        }
+        const shown = v('nio', 'held') === '$EXP_IDLE' && v('nio', 'threads') === window.__nioThreads
+            && v('blocking', 'threads') === '$EXP_BLOCKING_THREADS' && v('blocking', 'latency') === 'none';
+        if (!shown || samples < window.__samplesAtSet + $EXP_SHOT_SAMPLES) return false;
+        document.getElementById('experiment').scrollIntoView();
+        return true; })()"
+}
+
+check_experiment() {
+    step "browser: the experiment (--experiment)"
+    local port log="$WORK/experiment.log" t0=$SECONDS json pids pid
+    for port in $(seq 18280 18379); do
+        : >"$log"
+        target/release/nioserve webapp --addr "127.0.0.1:$port" --experiment >>"$log" 2>&1 &
+        EXP_PID=$!
+        if curl -sf --retry 50 --retry-delay 0 --retry-max-time "$SERVER_START_TIMEOUT" --retry-connrefused \
+            --max-time 1 "http://127.0.0.1:$port/_experiment" -o /dev/null &&
+            # Ours, not another server that already had the port.
+            kill -0 "$EXP_PID" 2>/dev/null && grep -q "on http://127.0.0.1:$port/" "$log"; then
+            break
+        fi
+        stop_experiment_server
+        grep -q "cannot listen" "$log" || { cat "$log" >&2; die "nioserve --experiment did not start"; }
+    done
+    [[ -n "$EXP_PID" ]] || die "no free port in 18280-18379 for the experiment"
+    json=$(curl -sf --max-time "$CURL_TIMEOUT" "http://127.0.0.1:$port/_experiment") || die "GET /_experiment failed"
+    pids=$(grep -oE '"(pid|client_pid)":[0-9]+' <<<"$json" | cut -d: -f2 | grep -vx "$EXP_PID" | tr '\n' ' ')
+    say "nioserve --experiment pid $EXP_PID on 127.0.0.1:$port; children: $pids"
+
+    if ! run_chromium experiment "http://127.0.0.1:$port/" --until "$(until_experiment)" \
+        --dom "$WORK/experiment.html" --shot "$WORK/experiment.png"; then
+        tail -n 20 "$WORK/chromium-experiment.err" >&2
+        say "last /_experiment: $(curl -s --max-time 2 "http://127.0.0.1:$port/_experiment")"
+        die "the page did not show $EXP_IDLE idle connections held by NIO with its threads unchanged, \
+and the blocking server at $EXP_BLOCKING_THREADS threads with no answer (${CHROMIUM_TIMEOUT}s)"
+    fi
+    say "chromium took $((SECONDS - t0))s"
+    # What the page showed, per server, from the dumped DOM.
+    python3 - "$WORK/experiment.html" <<'PY'
+import re, sys
+html = open(sys.argv[1], encoding="utf-8").read()
+for model in ("nio", "blocking"):
+    part = html.split(f'id="exp-{model}"', 1)[1].split("</figure>", 1)[0]
+    shown = dict(re.findall(r'data-exp="(\w+)"[^>]*>([^<]*)<', part))
+    print(f"  {model:9}", "  ".join(f"{k}: {shown.get(k, '?')}" for k in ("held", "threads", "rss", "latency")))
+PY
+    [[ -s "$WORK/experiment.png" ]] || die "chromium wrote no experiment screenshot"
+    cp "$WORK/experiment.png" docs/experiment.png
+    say "docs/experiment.png: $(wc -c <docs/experiment.png | tr -d ' ') bytes"
+
+    # Stopping the demo stops its children: none may be left running.
+    stop_experiment_server
+    for pid in $pids; do
+        if [[ -r /proc/$pid/stat ]] && ! grep -qE '\) [ZX] ' "/proc/$pid/stat"; then
+            die "child $pid of nioserve --experiment outlived it"
+        fi
+    done
+    say "the demo and its children ($pids) are gone"
+}
+
 # ---------------------------------------------------------------- main
 
 main() {
@@ -437,6 +548,7 @@ main() {
     check_screenshot
     check_compression
     check_log
+    check_experiment
     step "done"
     say "checks took $((SECONDS - t_checks))s after the build; $((SECONDS - t_start))s in all"
     FAILED=0

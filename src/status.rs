@@ -5,6 +5,10 @@
 //! counters is a streamed response on the poller, and the one ticker thread of a
 //! [`Status`] (and of all its clones) sends the next sample to every such client once a
 //! second, never waiting for any of them.
+//!
+//! Each sample also carries two figures read from the process itself (Linux only):
+//! its thread count and its resident memory, so that the claim "1 + N threads, however
+//! many connections" can be read off the page.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -33,8 +37,26 @@ const TICKER_THREAD: &str = "nioserve-status-ticker";
 ///
 /// The body is [`Stats::to_json`](crate::Stats::to_json): open, idle, busy and streaming
 /// connections, busy and total workers, requests served, connections accepted,
-/// closed and timed out, and uptime in seconds. Responses are marked
-/// `Cache-Control: no-store` so a page polling it always sees fresh numbers.
+/// closed and timed out, uptime in seconds and requests queued; then two figures read
+/// from the process itself when this sample is taken:
+///
+/// - `threads`: the threads of the whole process (Linux: `Threads:` in
+///   `/proc/self/status`). A server on its own runs the poller and its N workers
+///   (`--model blocking`: its N connection threads), plus the program's own threads —
+///   in the demo, its main thread — plus this handler's ticker thread while an event
+///   stream is open. Idle connections add none: that is the figure to watch.
+/// - `rss_bytes`: the resident memory of the process in bytes (Linux: `VmRSS:` in
+///   `/proc/self/status`, which the kernel gives in KiB).
+///
+/// Elsewhere (or if `/proc` is not mounted) the two keys are left out of the JSON
+/// rather than reported as zero. The file is opened once, by [`Status::new`], and kept
+/// (one descriptor, so that a server out of descriptors still reports them and no sample
+/// takes a descriptor a client could have had); each JSON response and each ticker beat,
+/// whatever the number of streams, reads it again from its start into a buffer on the
+/// stack.
+///
+/// Responses are marked `Cache-Control: no-store` so a page polling it always sees
+/// fresh numbers.
 ///
 /// A `GET` whose `Accept` names `text/event-stream` (as a browser's `EventSource`
 /// sends) gets the counters as [server-sent events]: one event (`data: {json}`) at once,
@@ -91,8 +113,7 @@ const TICKER_THREAD: &str = "nioserve-status-ticker";
 /// ```
 #[derive(Clone, Debug)]
 pub struct Status {
-    counters: Counters,
-    /// Shared by every clone: one ticker for all of them.
+    /// Shared by every clone: one ticker (and one source of samples) for all of them.
     ticker: Arc<Ticker>,
 }
 
@@ -120,14 +141,13 @@ impl Status {
     /// ```
     pub fn new(counters: Counters) -> Status {
         Status {
-            ticker: Arc::new(Ticker::new(counters.clone(), PERIOD)),
-            counters,
+            ticker: Arc::new(Ticker::new(Source::new(counters), PERIOD)),
         }
     }
 
     /// The counters as one JSON document.
     fn json(&self) -> Response {
-        let mut response = Response::new(self.counters.snapshot().to_json().into());
+        let mut response = Response::new(self.ticker.source.sample().into());
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         response
@@ -138,7 +158,7 @@ impl Status {
         let (sender, body) = Body::channel(STREAM_QUEUE_BYTES);
         // The first sample goes at once, not at the ticker's next beat: the queue is
         // empty, so it always fits.
-        let _ = sender.try_send(event(&self.counters));
+        let _ = sender.try_send(self.ticker.source.event());
         if let Err(e) = self.ticker.add(sender) {
             error!("cannot start the {TICKER_THREAD} thread: {e}; answering /_status with JSON");
             return self.json();
@@ -201,9 +221,118 @@ fn is_zero(q: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.strip_prefix('.').is_some_and(|d| d.bytes().all(|b| b == b'0')))
 }
 
-/// One sample as a server-sent event.
-fn event(counters: &Counters) -> Bytes {
-    Bytes::from(format!("data: {}\n\n", counters.snapshot().to_json()))
+/// Where samples come from: the counters, and the process's own `/proc/self/status`.
+#[derive(Debug)]
+struct Source {
+    counters: Counters,
+    /// Open for as long as the [`Status`]; `None` where there is no such file.
+    proc_status: Option<std::fs::File>,
+}
+
+impl Source {
+    fn new(counters: Counters) -> Source {
+        #[cfg(target_os = "linux")]
+        let proc_status = std::fs::File::open("/proc/self/status").ok();
+        #[cfg(not(target_os = "linux"))]
+        let proc_status = None;
+        Source { counters, proc_status }
+    }
+
+    /// One sample as a server-sent event.
+    fn event(&self) -> Bytes {
+        Bytes::from(format!("data: {}\n\n", self.sample()))
+    }
+
+    /// One sample as JSON: the counters, then the process's own figures where they can
+    /// be read.
+    fn sample(&self) -> String {
+        sample(&self.counters, self.proc_status.as_ref())
+    }
+}
+
+/// The counters as JSON, with the figures read from `proc_status` (a `/proc/PID/status`).
+fn sample(counters: &Counters, proc_status: Option<&std::fs::File>) -> String {
+    let mut json = counters.snapshot().to_json();
+    let process = proc_status.map(ProcessFigures::read).unwrap_or_default();
+    if process.threads.is_some() || process.rss_bytes.is_some() {
+        // `to_json` ends its one object with `}`: the figures go in before it.
+        json.pop();
+        if let Some(threads) = process.threads {
+            json.push_str(",\"threads\":");
+            json.push_str(itoa::Buffer::new().format(threads));
+        }
+        if let Some(rss) = process.rss_bytes {
+            json.push_str(",\"rss_bytes\":");
+            json.push_str(itoa::Buffer::new().format(rss));
+        }
+        json.push('}');
+    }
+    json
+}
+
+/// What the process reports of itself: its threads and its resident memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct ProcessFigures {
+    threads: Option<u64>,
+    rss_bytes: Option<u64>,
+}
+
+/// The bytes of `/proc/self/status` read at most. The file is about 1.5 KiB; only a
+/// `Groups:` line listing thousands of groups makes it longer, and then the figures past
+/// the cut are left out rather than read with an allocation.
+#[cfg(unix)]
+const PROC_STATUS_BYTES: usize = 8 * 1024;
+
+impl ProcessFigures {
+    /// Reads an open `/proc/PID/status` from its start (the kernel writes it afresh for
+    /// a read at offset 0) into a buffer on the stack. Positioned reads, so that the
+    /// ticker and a worker may read the one file at once.
+    #[cfg(unix)]
+    fn read(file: &std::fs::File) -> ProcessFigures {
+        use std::os::unix::fs::FileExt;
+
+        let mut buf = [0u8; PROC_STATUS_BYTES];
+        let mut filled = 0;
+        while filled < buf.len() {
+            match file.read_at(&mut buf[filled..], filled as u64) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return ProcessFigures::default(),
+            }
+        }
+        ProcessFigures::parse(&buf[..filled])
+    }
+
+    #[cfg(not(unix))]
+    fn read(_file: &std::fs::File) -> ProcessFigures {
+        ProcessFigures::default()
+    }
+
+    /// The `Threads:` and `VmRSS:` lines of a `/proc/PID/status` text (see proc(5)); a
+    /// line missing or garbled leaves its figure out. The kernel writes `VmRSS` in kB,
+    /// meaning KiB.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    fn parse(text: &[u8]) -> ProcessFigures {
+        let mut figures = ProcessFigures::default();
+        for line in text.split(|&b| b == b'\n') {
+            let Some((name, value)) = std::str::from_utf8(line).ok().and_then(|line| line.split_once(':')) else {
+                continue;
+            };
+            match name {
+                "Threads" => figures.threads = value.trim().parse().ok(),
+                "VmRSS" => {
+                    figures.rss_bytes = value
+                        .trim()
+                        .strip_suffix("kB")
+                        .and_then(|kib| kib.trim_end().parse::<u64>().ok())
+                        .and_then(|kib| kib.checked_mul(1024));
+                }
+                _ => {}
+            }
+        }
+        figures
+    }
 }
 
 /// The one thread that feeds every open event stream of a [`Status`].
@@ -214,7 +343,7 @@ fn event(counters: &Counters) -> Bytes {
 /// It ends when it finds no stream left; the next stream starts a new one.
 #[derive(Debug)]
 struct Ticker {
-    counters: Counters,
+    source: Source,
     period: Duration,
     streams: Mutex<Streams>,
 }
@@ -229,9 +358,9 @@ struct Streams {
 }
 
 impl Ticker {
-    fn new(counters: Counters, period: Duration) -> Ticker {
+    fn new(source: Source, period: Duration) -> Ticker {
         Ticker {
-            counters,
+            source,
             period,
             streams: Mutex::new(Streams::default()),
         }
@@ -272,7 +401,7 @@ impl Ticker {
     fn tick(&self) -> bool {
         let mut streams = self.lock();
         if !streams.open.is_empty() {
-            let event = event(&self.counters);
+            let event = self.source.event();
             streams.open.retain(|sender| match sender.try_send(event.clone()) {
                 Ok(()) | Err(SendError::Full(_)) => true,
                 Err(_) => false,
@@ -332,7 +461,7 @@ mod tests {
 
     #[test]
     fn the_ticker_drops_closed_streams_and_ends_when_none_is_left() {
-        let ticker = Arc::new(Ticker::new(Counters::new(1), Duration::from_millis(10)));
+        let ticker = Arc::new(Ticker::new(Source::new(Counters::new(1)), Duration::from_millis(10)));
         let (kept, kept_body) = Body::channel(1 << 20);
         let (left, left_body) = Body::channel(1 << 20);
         ticker.add(kept).unwrap();
@@ -357,8 +486,60 @@ mod tests {
     }
 
     #[test]
+    fn the_process_figures_come_from_the_threads_and_vmrss_lines() {
+        let text = b"Name:\tnioserve\nState:\tS (sleeping)\nVmHWM:\t   9000 kB\nVmRSS:\t    7412 kB\n\
+                     RssAnon:\t 1000 kB\nThreads:\t5\nSigQ:\t0/1000\n";
+        assert_eq!(
+            ProcessFigures::parse(text),
+            ProcessFigures {
+                threads: Some(5),
+                rss_bytes: Some(7412 * 1024)
+            }
+        );
+        // Missing, garbled, in other units, or cut off mid-line: left out, never zero.
+        for (text, wanted) in [
+            (&b""[..], ProcessFigures::default()),
+            (b"Threads:\tmany\nVmRSS:\t12 MB\n", ProcessFigures::default()),
+            (
+                b"Threads: 3\nVmRSS:",
+                ProcessFigures {
+                    threads: Some(3),
+                    rss_bytes: None,
+                },
+            ),
+            (b"VmRSS:\t99999999999999999999 kB\n", ProcessFigures::default()),
+        ] {
+            assert_eq!(
+                ProcessFigures::parse(text),
+                wanted,
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_json_ends_with_this_process_s_threads_and_resident_memory() {
+        let json = Source::new(Counters::new(1)).sample();
+        assert!(
+            json.starts_with("{\"connections_open\":0,") && json.ends_with('}'),
+            "{json}"
+        );
+        let number = |key: &str| -> u64 {
+            let rest = json.split_once(&format!("\"{key}\":")).expect(key).1;
+            rest[..rest.find([',', '}']).expect("end")]
+                .parse()
+                .expect("a whole number")
+        };
+        // The test harness's threads: at least this one.
+        assert!(number("threads") >= 1, "{json}");
+        assert!(number("rss_bytes") > 1 << 20, "{json}");
+    }
+
+    #[test]
     fn a_full_queue_skips_a_tick_and_keeps_the_stream() {
-        let ticker = Arc::new(Ticker::new(Counters::new(1), Duration::from_secs(3600)));
+        let ticker = Arc::new(Ticker::new(Source::new(Counters::new(1)), Duration::from_secs(3600)));
         let (sender, _body) = Body::channel(1);
         sender.try_send("x").unwrap();
         ticker.lock().open.push(sender);

@@ -4,6 +4,9 @@
 //! This file is the command line and nothing more: the engine, the static-file
 //! handler and the `/_status` counters all live in the library.
 
+mod experiment;
+mod load_client;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{self, ExitCode};
@@ -142,6 +145,21 @@ struct Args {
     /// of a file.
     #[arg(long)]
     no_precompressed: bool,
+
+    /// Also run the live experiment shown on the page: a thread-per-connection server
+    /// (`--model blocking --workers 200`) and a load client, as child processes on
+    /// loopback, holding as many idle keep-alive connections against each server as the
+    /// page asks for (see docs/configuration.md).
+    #[arg(long)]
+    experiment: bool,
+
+    /// Internal to --experiment: run as its load client, commanded on stdin.
+    #[arg(long, hide = true)]
+    load_client: bool,
+
+    /// Internal to --experiment: exit when the parent process does.
+    #[arg(long, hide = true)]
+    exit_with_parent: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -201,7 +219,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let log_filter = if args.experiment {
+        experiment::LOG_FILTER
+    } else {
+        "info"
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(log_filter)).init();
+    if args.load_client {
+        return load_client::main();
+    }
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -212,6 +238,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), String> {
+    if args.exit_with_parent {
+        experiment::exit_with_parent(true);
+    }
     // Before StaticFiles::new, which sizes its descriptor budget from the limit.
     raise_open_files_limit();
     let mut policy = CachePolicy::new();
@@ -261,6 +290,18 @@ fn run(args: Args) -> Result<(), String> {
     // Register for signals before serving, so an early Ctrl-C is not lost.
     let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("cannot handle signals: {e}"))?;
 
+    let (panel, children) = if args.experiment {
+        let options = experiment::Options {
+            dir: args.dir.clone(),
+            keep_alive_timeout: args.keep_alive_timeout,
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        };
+        let (panel, children) = experiment::start(&options, server.local_addr())?;
+        (Some(panel), Some(std::sync::Arc::new(children)))
+    } else {
+        (None, None)
+    };
+
     let status = Status::new(server.counters());
     let echo = args.echo;
     let workers = server.counters().snapshot().workers;
@@ -268,6 +309,7 @@ fn run(args: Args) -> Result<(), String> {
         .spawn(move |req: Request| match req.uri().path() {
             "/_status" => status.call(req),
             "/echo" if echo && req.method() == http::Method::POST => Response::new(req.into_body().into()),
+            "/_experiment" if panel.is_some() => panel.as_ref().map_or_else(Response::default, |p| p.call(req)),
             _ => files.call(req),
         })
         .map_err(|e| format!("cannot start: {e}"))?;
@@ -285,9 +327,15 @@ fn run(args: Args) -> Result<(), String> {
     // The graceful shutdown runs on a thread of its own, so that this one still hears a
     // second signal: an operator who does not want to wait for the grace period (as
     // nginx's fast shutdown).
+    let stopping = children.clone();
     let stopper = thread::Builder::new()
         .name("shutdown".into())
         .spawn(move || {
+            // The experiment's children go first: their idle connections then close, and
+            // none of them outlives the demo.
+            if let Some(children) = stopping {
+                children.stop();
+            }
             let report = handle.shutdown();
             listening.close();
             report
@@ -295,6 +343,9 @@ fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("cannot shut down: {e}"))?;
     if let Some(signal) = signals.forever().next() {
         error!("signal {signal} again: stopping at once, cutting off whatever is in flight");
+        if let Some(children) = &children {
+            children.kill();
+        }
         // 128 + the signal's number, as a shell reports a process a signal ended.
         process::exit(128 + signal);
     }

@@ -185,6 +185,13 @@ function niceScale(max) {
 }
 
 function draw() {
+  drawChart(canvas, history, SERIES);
+}
+
+// Draws `history` (one array of values per sample, in `series` order, or null for a
+// gap) on `canvas`: the last SAMPLES seconds, newest at the right.
+function drawChart(canvas, history, series) {
+  if (!canvas.clientWidth) return; // hidden
   const ctx = canvas.getContext("2d");
   const css = getComputedStyle(document.documentElement);
   const dpr = window.devicePixelRatio || 1;
@@ -233,8 +240,8 @@ function draw() {
 
   // Samples are right-aligned: the newest is at "now".
   const offset = SAMPLES - history.length;
-  SERIES.forEach((series, s) => {
-    const color = css.getPropertyValue(series.color).trim();
+  series.forEach((line, s) => {
+    const color = css.getPropertyValue(line.color).trim();
     // Split into runs of consecutive successful samples; failures leave gaps.
     const runs = [];
     let run = [];
@@ -245,7 +252,7 @@ function draw() {
     if (run.length) runs.push(run);
 
     for (const pts of runs) {
-      if (series.area && pts.length > 1) {
+      if (line.area && pts.length > 1) {
         ctx.beginPath();
         ctx.moveTo(pts[0][0], bottom);
         for (const [px, py] of pts) ctx.lineTo(px, py);
@@ -277,3 +284,142 @@ function draw() {
 // Redraw when the canvas changes size (window resize, layout shifts).
 new ResizeObserver(() => draw()).observe(canvas);
 if (!listen()) poll();
+
+// ---- the experiment (nioserve --experiment) ----
+
+// Shown only when the server answers /_experiment: both servers' figures, polled once
+// a second, and a control for the idle connections the load client holds against
+// each. Every figure element carries its raw value in data-value ("none" for a fresh
+// request that got no answer), for tests and tools.
+const EXP_SERIES = [
+  { key: "held", color: "--idle", area: true },
+  { key: "threads", color: "--workers" },
+];
+const expSection = document.getElementById("experiment");
+const expSlider = document.getElementById("exp-idle");
+const expOutput = document.getElementById("exp-idle-value");
+const expStatus = document.getElementById("exp-status");
+const expModels = ["nio", "blocking"].map((name) => {
+  const root = document.getElementById(`exp-${name}`);
+  return {
+    name,
+    root,
+    canvas: root.querySelector("canvas"),
+    history: [],
+    fields: Object.fromEntries([...root.querySelectorAll("[data-exp]")].map((el) => [el.dataset.exp, el])),
+  };
+});
+let expSeq = -1;
+
+function formatBytes(n) {
+  if (typeof n !== "number") return "–";
+  return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
+}
+
+function setField(model, key, value, text) {
+  const el = model.fields[key];
+  if (!el) return;
+  el.dataset.value = String(value ?? "");
+  el.textContent = text;
+}
+
+function renderExperiment(exp) {
+  expSlider.max = String(exp.limit);
+  if (document.activeElement !== expSlider) {
+    expSlider.value = String(exp.target);
+    expOutput.textContent = num.format(exp.target);
+  }
+  const fresh = exp.seq !== expSeq;
+  expSeq = exp.seq;
+  for (const model of expModels) {
+    const m = exp[model.name];
+    const status = m.status || {};
+    setField(model, "held", m.held, num.format(m.held));
+    setField(model, "threads", status.threads, format("threads", status.threads));
+    setField(model, "rss", status.rss_bytes, formatBytes(status.rss_bytes));
+    if (m.latency_ms === null) {
+      setField(model, "latency", "none", "no answer");
+    } else {
+      setField(model, "latency", m.latency_ms, `${m.latency_ms < 10 ? m.latency_ms.toFixed(2) : Math.round(m.latency_ms)} ms`);
+    }
+    model.fields.latency.classList.toggle("bad", m.latency_ms === null);
+    const waiting = m.held - m.answered;
+    let note;
+    if (model.name === "blocking") {
+      const pinned = status.connections_open;
+      note = `${num.format(pinned ?? 0)} of ${num.format(exp.blocking_workers)} threads each hold one connection` +
+        (waiting > 0 ? `; ${num.format(waiting)} connections wait in the listen backlog` : "") +
+        (m.connecting > 0 ? `, ${num.format(m.connecting)} more are not even accepted by the kernel` : "") + ".";
+    } else {
+      note = `${num.format(status.connections_idle ?? 0)} idle connections on one poller thread; ` +
+        `${num.format(status.workers_busy ?? 0)} of ${num.format(status.workers ?? 0)} workers busy.`;
+    }
+    model.fields.note.textContent = note;
+    if (fresh) {
+      model.history.push([m.held, Number(status.threads) || 0]);
+      if (model.history.length > SAMPLES) model.history.shift();
+    }
+    model.root.dataset.samples = String(model.history.length);
+    drawChart(model.canvas, model.history, EXP_SERIES);
+  }
+  expStatus.dataset.state = "live";
+  expStatus.textContent = exp.target ? `holding ${num.format(exp.target)} per server` : "no load";
+}
+
+async function experimentRequest(method, query = "") {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+  try {
+    const res = await fetch(`/_experiment${query}`, { method, cache: "no-store", signal: abort.signal });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return await res.json();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function pollExperiment() {
+  const started = performance.now();
+  try {
+    renderExperiment(await experimentRequest("GET"));
+  } catch (err) {
+    expStatus.dataset.state = "down";
+    expStatus.textContent = "server unreachable";
+  }
+  setTimeout(pollExperiment, Math.max(0, POLL_MS - (performance.now() - started)));
+}
+
+async function setIdle(n) {
+  expOutput.textContent = num.format(n);
+  try {
+    renderExperiment(await experimentRequest("POST", `?idle=${n}`));
+  } catch (err) {
+    expStatus.dataset.state = "down";
+    expStatus.textContent = "could not set the load";
+  }
+}
+
+async function startExperiment() {
+  let first;
+  try {
+    first = await experimentRequest("GET");
+  } catch (err) {
+    return; // no experiment on this server: the panel stays hidden
+  }
+  expSection.hidden = false;
+  document.body.dataset.experiment = "1";
+  expSlider.addEventListener("input", () => { expOutput.textContent = num.format(Number(expSlider.value)); });
+  expSlider.addEventListener("change", () => setIdle(Number(expSlider.value)));
+  for (const button of expSection.querySelectorAll("[data-idle]")) {
+    button.addEventListener("click", () => {
+      const n = button.dataset.idle === "max" ? Number(expSlider.max) : Number(button.dataset.idle);
+      expSlider.value = String(n);
+      setIdle(n);
+    });
+  }
+  for (const model of expModels) new ResizeObserver(() => drawChart(model.canvas, model.history, EXP_SERIES)).observe(model.canvas);
+  renderExperiment(first);
+  setTimeout(pollExperiment, POLL_MS);
+}
+
+startExperiment();
