@@ -8,8 +8,9 @@
 #
 # Sizes: 1, 4, 32 and 64 KiB of random bytes (1k.bin … 64k.bin) and the bundled
 # index.html (10.7 KB), each with `wrk -t1 -c64`. Servers: nioserve (`--workers 2`, files
-# up to 64 KiB held in memory and written with one writev per response), nioserve-sendfile
-# (the same with `--in-memory-up-to 0`: the head is written with MSG_MORE, the body with
+# up to 64 KiB held in memory and written with one writev per response), nioserve-1w (the
+# same with one worker: one thread fewer to share the cores with wrk), nioserve-sendfile
+# (two workers and `--in-memory-up-to 0`: the head is written with MSG_MORE, the body with
 # sendfile from the cache's open descriptor), nginx-1w (benches/nginx.conf: sendfile,
 # tcp_nopush, open_file_cache). For every run, from the server's side:
 #
@@ -84,16 +85,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start NAME nio|nio-sendfile|nginx
+# start NAME nio|nio-sendfile|nginx [WORKERS]
 start() {
-  local name=$1 kind=$2 port log pid
+  local name=$1 kind=$2 workers=${3:-2} port log pid
   port=$(free_port)
   log=$TMP/$name.log
   case $kind in
     nio | nio-sendfile)
       local extra=()
       [ "$kind" = nio-sendfile ] && extra=(--in-memory-up-to 0)
-      RUST_LOG=warn "$NIOSERVE" "$WWW" --addr "127.0.0.1:$port" --workers 2 "${extra[@]}" \
+      RUST_LOG=warn "$NIOSERVE" "$WWW" --addr "127.0.0.1:$port" --workers "$workers" "${extra[@]}" \
         --max-keep-alive-requests 100000 --keep-alive-timeout 300 >"$log" 2>&1 &
       pid=$!
       ;;
@@ -110,6 +111,7 @@ start() {
   say "$name on 127.0.0.1:$port (pid $pid)"
 }
 start nioserve nio
+start nioserve-1w nio 1
 start nioserve-sendfile nio-sendfile
 start nginx-1w nginx
 
@@ -242,13 +244,14 @@ for s in sizes:
         vol, inv = med(rs, "vol"), med(rs, "invol")
         rows.append(f"| {s} | {v} | {fmt(med(rs, 'rps'), 0)} | {fmt(u, 2)} | {fmt(k, 2)} | {fmt(cpu, 0)} "
                     f"| {fmt(vol, 2)} + {fmt(inv, 2)} | {fmt(med(rs, 'segs'), 2)} |")
-ratios = ["| size | nioserve ÷ nginx-1w req/s | nioserve ÷ nginx-1w req per CPU-s | nioserve-sendfile ÷ nginx-1w req per CPU-s |",
-          "| --- | ---: | ---: | ---: |"]
+ratios = ["| size | nioserve ÷ nginx-1w req/s | nioserve ÷ nginx-1w req per CPU-s | nioserve-1w ÷ nginx-1w req per CPU-s | nioserve-sendfile ÷ nginx-1w req per CPU-s |",
+          "| --- | ---: | ---: | ---: | ---: |"]
 def ratio(a, b):
     return "-" if a is None or not b else f"{a / b:.2f}"
 for s in sizes:
     n, f, g = by.get((s, "nioserve"), []), by.get((s, "nioserve-sendfile"), []), by.get((s, "nginx-1w"), [])
     ratios.append(f"| {s} | {ratio(med(n, 'rps'), med(g, 'rps'))} | {ratio(per_cpu.get((s, 'nioserve')), per_cpu.get((s, 'nginx-1w')))} "
+                  f"| {ratio(per_cpu.get((s, 'nioserve-1w')), per_cpu.get((s, 'nginx-1w')))} "
                   f"| {ratio(per_cpu.get((s, 'nioserve-sendfile')), per_cpu.get((s, 'nginx-1w')))} |")
 
 calls = table(sys.argv[2])
@@ -277,7 +280,7 @@ DURATION=$DURATION ROUNDS=$ROUNDS benches/sizes.sh
 
 \`wrk -t1 -c$CONNS -d$DURATION\` per size and server, the order rotating each round, {rounds} round(s), medians.
 nioserve: \`--workers 2\`, files up to 64 KiB from memory (one \`writev\` of head and body);
-nioserve-sendfile: the same with \`--in-memory-up-to 0\` (head with \`MSG_MORE\`, body with \`sendfile\`
+nioserve-1w: the same with \`--workers 1\`; nioserve-sendfile: two workers with \`--in-memory-up-to 0\` (head with \`MSG_MORE\`, body with \`sendfile\`
 from the cached descriptor); nginx-1w: one worker, \`sendfile\`, \`tcp_nopush\`, \`open_file_cache\`.
 CPU is the server's own (utime, stime); context switches are summed over its threads; TCP
 segments are the host's (server and wrk together).
