@@ -7,46 +7,23 @@ mod support;
 
 use std::io::Read;
 use std::net::TcpStream;
-use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
 
-use log::{Level, LevelFilter, Log, Metadata, Record};
+use log::Level;
 use nioserve::{Model, Request, Response, ServerHandle};
-use support::{server, start, wait_until, Client};
+use support::{capture_log, server, start, wait_until, CapturedLog, Client};
 
-/// Keeps every access-log line.
-struct Lines(Mutex<Vec<String>>);
-
-impl Log for Lines {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.target() == "nioserve::access" && metadata.level() <= Level::Info
-    }
-
-    fn log(&self, record: &Record<'_>) {
-        if self.enabled(record.metadata()) {
-            self.0.lock().expect("lines").push(record.args().to_string());
-        }
-    }
-
-    fn flush(&self) {}
-}
-
-fn lines() -> &'static Lines {
-    static LINES: OnceLock<&'static Lines> = OnceLock::new();
-    LINES.get_or_init(|| {
-        let lines: &'static Lines = Box::leak(Box::new(Lines(Mutex::new(Vec::new()))));
-        log::set_logger(lines).expect("the only logger of this test binary");
-        log::set_max_level(LevelFilter::Info);
-        lines
-    })
+/// The access-log lines kept by this test binary's logger.
+fn lines() -> &'static CapturedLog {
+    capture_log("nioserve::access", Level::Info)
 }
 
 /// Waits for the one access-log line that contains `what`, and returns it.
 fn line_with(what: &str) -> String {
     let mut found = None;
     wait_until(&format!("an access-log line with {what:?}"), || {
-        let all = lines().0.lock().expect("lines");
+        let all = lines().lines();
         let matching: Vec<&String> = all.iter().filter(|l| l.contains(what)).collect();
         assert!(matching.len() <= 1, "more than one line for {what:?}: {matching:?}");
         found = matching.first().map(|l| l.to_string());
@@ -128,12 +105,7 @@ fn a_response_is_logged_when_its_last_byte_is_written() {
     });
     thread::sleep(Duration::from_millis(300));
     assert!(
-        !lines()
-            .0
-            .lock()
-            .expect("lines")
-            .iter()
-            .any(|l| l.contains("/big/slow-reader")),
+        !lines().lines().iter().any(|l| l.contains("/big/slow-reader")),
         "logged before the client had it"
     );
     let reply = client.reply();

@@ -10,50 +10,22 @@ use std::collections::HashSet;
 use std::io::{self, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex, OnceLock};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread;
 
-use log::{Level, LevelFilter, Log, Metadata, Record};
+use log::Level;
 use nioserve::{AccessLog, Model, Request, Response, ServerHandle};
-use support::{server, start, wait_until, Client, PATIENCE};
+use support::{capture_log, server, start, wait_until, CapturedLog, Client, PATIENCE};
 
-/// Keeps every warning of the access log's writer.
-struct Warnings(Mutex<Vec<String>>);
-
-impl Log for Warnings {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.target().starts_with("nioserve::log_writer") && metadata.level() <= Level::Warn
-    }
-
-    fn log(&self, record: &Record<'_>) {
-        if self.enabled(record.metadata()) {
-            self.0.lock().expect("warnings").push(record.args().to_string());
-        }
-    }
-
-    fn flush(&self) {}
-}
-
-fn warnings() -> &'static Warnings {
-    static WARNINGS: OnceLock<&'static Warnings> = OnceLock::new();
-    WARNINGS.get_or_init(|| {
-        let warnings: &'static Warnings = Box::leak(Box::new(Warnings(Mutex::new(Vec::new()))));
-        log::set_logger(warnings).expect("the only logger of this test binary");
-        log::set_max_level(LevelFilter::Warn);
-        warnings
-    })
+/// The warnings kept by this test binary's logger.
+fn warnings() -> &'static CapturedLog {
+    capture_log("nioserve::log_writer", Level::Warn)
 }
 
 fn wait_for_warning(what: &str) -> String {
     let mut found = None;
     wait_until(&format!("a warning with {what:?}"), || {
-        found = warnings()
-            .0
-            .lock()
-            .expect("warnings")
-            .iter()
-            .find(|w| w.contains(what))
-            .cloned();
+        found = warnings().lines().iter().find(|w| w.contains(what)).cloned();
         found.is_some()
     });
     found.expect("found")

@@ -11,14 +11,13 @@ mod support;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use http::StatusCode;
-use log::{Level, LevelFilter, Log, Metadata, Record};
+use log::Level;
 use nioserve::{CachePolicy, Server, StaticFiles};
 use rustix::fs::{mknodat, FileType, Mode, CWD};
-use support::{start, Client, Reply};
+use support::{capture_log, start, CapturedLog, Client, Reply};
 
 const INDEX: &str = "<!DOCTYPE html><div id=app>shell</div>\n";
 const NOT_FOUND_PAGE: &str = "<!DOCTYPE html><h1>Lost? This page is not here.</h1>\n";
@@ -115,43 +114,15 @@ fn assert_error_page(reply: &Reply, status: u16, page: &str, what: &str) {
     }
 }
 
-/// Keeps the `warn` lines of the static files.
-struct Warnings(Mutex<Vec<String>>);
-
-impl Log for Warnings {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= Level::Warn && metadata.target().starts_with("nioserve::static_files")
-    }
-
-    fn log(&self, record: &Record<'_>) {
-        if self.enabled(record.metadata()) {
-            self.0.lock().expect("warnings").push(record.args().to_string());
-        }
-    }
-
-    fn flush(&self) {}
-}
-
-fn warnings() -> &'static Warnings {
-    static WARNINGS: OnceLock<&'static Warnings> = OnceLock::new();
-    WARNINGS.get_or_init(|| {
-        let warnings: &'static Warnings = Box::leak(Box::new(Warnings(Mutex::new(Vec::new()))));
-        log::set_logger(warnings).expect("the only logger of this test binary");
-        log::set_max_level(LevelFilter::Warn);
-        warnings
-    })
+/// The warnings kept by this test binary's logger.
+fn warnings() -> &'static CapturedLog {
+    capture_log("nioserve::static_files", Level::Warn)
 }
 
 /// How many warnings so far name `path`.
 fn warnings_about(path: &Path) -> usize {
     let path = path.display().to_string();
-    warnings()
-        .0
-        .lock()
-        .expect("warnings")
-        .iter()
-        .filter(|line| line.contains(&path))
-        .count()
+    warnings().lines().iter().filter(|line| line.contains(&path)).count()
 }
 
 #[test]

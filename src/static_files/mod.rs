@@ -814,29 +814,43 @@ impl StaticFiles {
             }
         };
 
-        let siblings = self.siblings(&name);
-        if let Some(hit) = cached {
-            if hit.file.revalidate(&resource.metadata, &siblings, self.cache.now()) {
-                return Ok(self.file_response(request, path, &hit.file, hit.media_type.clone()));
-            }
-        }
-        let media_type = media_type(&name);
-        let policy = self.cache_policy(&media_type);
-        let file = self
-            .cache
-            .admit(
-                &path.key,
-                media_type.clone(),
-                Opened {
-                    file: resource.file,
-                    metadata: resource.metadata,
-                    siblings,
-                },
-                policy,
-                cached.map(|hit| &hit.file),
-            )
+        let (file, media_type) = self
+            .cached_file(&path.key, &name, resource, cached)
             .map_err(|error| status_for_io_error(&self.root.join(&name), &error))?;
         Ok(self.file_response(request, path, &file, media_type))
+    }
+
+    /// What the cache holds for `resource`, the regular file that the request path
+    /// `key` found as `name`: `cached`, what `key` led to before, if it is still that
+    /// file with the same siblings; else the file admitted now, with its siblings and,
+    /// if it is small text, its compressed forms.
+    fn cached_file(
+        &self,
+        key: &str,
+        name: &Path,
+        resource: Resource,
+        cached: Option<&Hit>,
+    ) -> io::Result<(Arc<CachedFile>, MediaType)> {
+        let siblings = self.siblings(name);
+        if let Some(hit) = cached {
+            if hit.file.revalidate(&resource.metadata, &siblings, self.cache.now()) {
+                return Ok((Arc::clone(&hit.file), hit.media_type.clone()));
+            }
+        }
+        let media_type = media_type(name);
+        let opened = Opened {
+            file: resource.file,
+            metadata: resource.metadata,
+            siblings,
+        };
+        let file = self.cache.admit(
+            key,
+            media_type.clone(),
+            opened,
+            self.cache_policy(&media_type),
+            cached.map(|hit| &hit.file),
+        )?;
+        Ok((file, media_type))
     }
 
     /// The response to a `GET` of the regular file `path` led to (its index, for a

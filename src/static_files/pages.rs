@@ -12,8 +12,8 @@ use std::sync::Arc;
 use http::header::{self, HeaderValue};
 use http::StatusCode;
 
-use super::cache::{CachedFile, Opened};
-use super::media_type::{media_type, MediaType};
+use super::cache::CachedFile;
+use super::media_type::MediaType;
 use super::open::status_for_io_error;
 use super::path::RequestPath;
 use super::StaticFiles;
@@ -196,30 +196,8 @@ impl StaticFiles {
             forget();
             return Err(Unavailable::Unusable("not a regular file".into()));
         }
-        let siblings = self.siblings(path.relative());
-        if let Some(hit) = &cached {
-            // Found as any file is (siblings, compressed forms): the cache entry is
-            // the one a request for the page's own URL uses.
-            if hit.file.revalidate(&resource.metadata, &siblings, self.cache.now()) {
-                return Ok((Arc::clone(&hit.file), hit.media_type.clone()));
-            }
-        }
-        let media_type = media_type(path.relative());
-        let file = self
-            .cache
-            .admit(
-                &path.key,
-                media_type.clone(),
-                Opened {
-                    file: resource.file,
-                    metadata: resource.metadata,
-                    siblings,
-                },
-                self.cache_policy(&media_type),
-                cached.as_ref().map(|hit| &hit.file),
-            )
-            .map_err(|error| Unavailable::Unusable(error.to_string()))?;
-        Ok((file, media_type))
+        self.cached_file(&path.key, path.relative(), resource, cached.as_ref())
+            .map_err(|error| Unavailable::Unusable(error.to_string()))
     }
 }
 

@@ -5,7 +5,10 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
+
+use log::{Level, Log, Metadata, Record};
 
 use nioserve::{Builder, Handler, Request, Response, Server, ServerHandle};
 
@@ -296,4 +299,56 @@ impl Client {
         }
         self.buf.drain(..n).collect()
     }
+}
+
+/// The log records of one target, kept in memory, for a test binary that asserts what
+/// the server logged.
+pub struct CapturedLog {
+    target: &'static str,
+    level: Level,
+    lines: Mutex<Vec<String>>,
+}
+
+impl CapturedLog {
+    /// The messages kept so far, oldest first.
+    pub fn lines(&self) -> MutexGuard<'_, Vec<String>> {
+        self.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Log for CapturedLog {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.target().starts_with(self.target) && metadata.level() <= self.level
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if self.enabled(record.metadata()) {
+            self.lines().push(record.args().to_string());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs, once per test binary, the logger that keeps the records at `level` or
+/// more severe whose target starts with `target`, and returns it. A test binary has
+/// one logger: every call must name the same target and level.
+pub fn capture_log(target: &'static str, level: Level) -> &'static CapturedLog {
+    static CAPTURED: OnceLock<&'static CapturedLog> = OnceLock::new();
+    let captured = CAPTURED.get_or_init(|| {
+        let captured: &'static CapturedLog = Box::leak(Box::new(CapturedLog {
+            target,
+            level,
+            lines: Mutex::new(Vec::new()),
+        }));
+        log::set_logger(captured).expect("the only logger of this test binary");
+        log::set_max_level(level.to_level_filter());
+        captured
+    });
+    assert_eq!(
+        (captured.target, captured.level),
+        (target, level),
+        "one captured log per test binary"
+    );
+    captured
 }
