@@ -884,17 +884,18 @@ impl StaticFiles {
     /// a client that says `identity;q=0` asked not to get the file as it is, so it
     /// is told, rather than sent what it said it cannot use.
     fn serve(&self, request: &Request, file: &CachedFile, media_type: MediaType) -> Response {
+        // Any file may gain a sibling, and a text file a compressed form: with
+        // either on, every file response depends on Accept-Encoding.
+        let vary = self.compress || self.precompressed;
+        if media_type.content_encoding.is_some() {
+            // A file stored encoded (`.svgz`) has one representation, in its own
+            // coding, and it is sent whatever the client accepts: negotiating it
+            // as identity would refuse it to `gzip, identity;q=0`, which accepts it.
+            return serve_file(request, file.plain(), media_type, self.max_ranges, vary);
+        }
         let accept = AcceptEncoding::parse(request.headers());
         match file.negotiate(&accept) {
-            // Any file may gain a sibling, and a text file a compressed form: with
-            // either on, every file response depends on Accept-Encoding.
-            Some(representation) => serve_file(
-                request,
-                representation,
-                media_type,
-                self.max_ranges,
-                self.compress || self.precompressed,
-            ),
+            Some(representation) => serve_file(request, representation, media_type, self.max_ranges, vary),
             None => not_acceptable(),
         }
     }

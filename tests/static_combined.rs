@@ -1,0 +1,104 @@
+//! `StaticFiles` features meeting one another over real sockets, where separately
+//! built parts join: a file stored encoded (`.svgz`) under `Accept-Encoding`
+//! negotiation.
+
+mod support;
+
+use std::fs;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use nioserve::{Server, ServerHandle, StaticFiles};
+use support::{start, Client, Reply};
+
+/// The first bytes of a gzip stream (RFC 1952 §2.3.1), then anything: the server
+/// sends a file's bytes as they are.
+const SVGZ: &[u8] = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03 not really deflated, but sent as is";
+
+/// A directory served by a two-worker server, removed on drop.
+struct Site {
+    handle: ServerHandle,
+    root: PathBuf,
+}
+
+impl Site {
+    /// Serves a fresh directory that `populate` fills, configured by `configure`.
+    fn start(name: &str, populate: impl FnOnce(&PathBuf), configure: impl FnOnce(StaticFiles) -> StaticFiles) -> Site {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let root = std::env::temp_dir().join(format!(
+            "nioserve-it-combined-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(&root).expect("create root");
+        populate(&root);
+        let files = configure(StaticFiles::new(&root).expect("static files root"));
+        Site {
+            handle: start(Server::builder().workers(2), files),
+            root,
+        }
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+fn request(client: &mut Client, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    client.send(request.as_bytes());
+    if method == "HEAD" {
+        client.head_reply()
+    } else {
+        client.reply()
+    }
+}
+
+#[test]
+fn an_svgz_file_goes_to_a_client_that_accepts_gzip_and_refuses_identity() {
+    let site = Site::start(
+        "svgz",
+        |root| fs::write(root.join("logo.svgz"), SVGZ).expect("write logo.svgz"),
+        |files| files,
+    );
+    let mut client = Client::connect(site.handle.local_addr());
+    // The file's bytes are gzip: a client asking for gzip only can take them, and
+    // whatever a client says, there is nothing else to send it.
+    for accept in [
+        "gzip, identity;q=0",
+        "*;q=0, gzip",
+        "br, identity;q=0",
+        "identity;q=0, *;q=0",
+    ] {
+        let reply = request(&mut client, "GET", "/logo.svgz", &[("Accept-Encoding", accept)]);
+        assert_eq!(reply.status, 200, "{accept}");
+        assert_eq!(reply.header("content-type"), Some("image/svg+xml"), "{accept}");
+        assert_eq!(reply.header("content-encoding"), Some("gzip"), "{accept}");
+        assert_eq!(reply.body, SVGZ, "{accept}");
+
+        let head = request(&mut client, "HEAD", "/logo.svgz", &[("Accept-Encoding", accept)]);
+        assert_eq!(head.status, 200, "HEAD {accept}");
+        assert_eq!(
+            head.header("content-length"),
+            Some(&*SVGZ.len().to_string()),
+            "HEAD {accept}"
+        );
+
+        let part = request(
+            &mut client,
+            "GET",
+            "/logo.svgz",
+            &[("Accept-Encoding", accept), ("Range", "bytes=0-1")],
+        );
+        assert_eq!(part.status, 206, "Range {accept}");
+        assert_eq!(part.header("content-encoding"), Some("gzip"), "Range {accept}");
+        assert_eq!(part.body, &SVGZ[..2], "Range {accept}");
+    }
+}
