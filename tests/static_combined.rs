@@ -1,10 +1,10 @@
 //! `StaticFiles` features meeting one another over real sockets, where separately
 //! built parts join: a file stored encoded (`.svgz`) under `Accept-Encoding`
-//! negotiation.
+//! negotiation, and compressed forms under the cache's memory budget.
 
 mod support;
 
-use std::fs;
+use std::fs::{self, File};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -14,6 +14,9 @@ use support::{start, Client, Reply};
 /// The first bytes of a gzip stream (RFC 1952 §2.3.1), then anything: the server
 /// sends a file's bytes as they are.
 const SVGZ: &[u8] = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03 not really deflated, but sent as is";
+
+/// The cache holds at most this many bytes of files (see `StaticFiles`).
+const CACHE_BYTES: u64 = 32 << 20;
 
 /// A directory served by a two-worker server, removed on drop.
 struct Site {
@@ -101,4 +104,52 @@ fn an_svgz_file_goes_to_a_client_that_accepts_gzip_and_refuses_identity() {
         assert_eq!(part.header("content-encoding"), Some("gzip"), "Range {accept}");
         assert_eq!(part.body, &SVGZ[..2], "Range {accept}");
     }
+}
+
+#[test]
+fn files_admitted_once_the_memory_budget_is_full_are_still_sent_compressed() {
+    // Binary files held in memory fill the cache's 32 MiB to within 16 KiB: 40 of
+    // 1 MiB, then 80 of 16 KiB. A script asked for after them (24 KiB, more than
+    // is left) must still be held, and compressed, as the first one was.
+    let fill: Vec<(String, u64)> = (0..40)
+        .map(|i| (format!("{i}.bin"), 1 << 20))
+        .chain((0..80).map(|i| (format!("small-{i}.bin"), 16 << 10)))
+        .collect();
+    let script: Vec<u8> = (0..800)
+        .map(|i| format!("export const value{i} = {i} * 2;\n"))
+        .collect::<String>()
+        .into_bytes();
+    assert!(script.len() > 16 << 10);
+    assert!(fill.iter().map(|(_, len)| len).sum::<u64>() > CACHE_BYTES);
+    let site = Site::start(
+        "budget",
+        |root| {
+            for (name, len) in &fill {
+                // Sparse: bytes to read, nothing written.
+                let file = File::create(root.join(name)).expect("create fill file");
+                file.set_len(*len).expect("size the fill file");
+            }
+            fs::write(root.join("first.js"), &script).expect("write first.js");
+            fs::write(root.join("app.js"), &script).expect("write app.js");
+        },
+        |files| files.in_memory_up_to(2 << 20),
+    );
+    let mut client = Client::connect(site.handle.local_addr());
+    let br = [("Accept-Encoding", "br")];
+    let first = request(&mut client, "GET", "/first.js", &br);
+    assert_eq!(first.header("content-encoding"), Some("br"));
+
+    for (name, _) in &fill {
+        let reply = request(&mut client, "HEAD", &format!("/{name}"), &[]);
+        assert_eq!(reply.status, 200, "{name}");
+    }
+    for round in 0..3 {
+        let reply = request(&mut client, "GET", "/app.js", &br);
+        assert_eq!(reply.status, 200, "round {round}");
+        assert_eq!(reply.header("content-encoding"), Some("br"), "round {round}");
+        assert!(reply.body.len() < script.len(), "round {round}");
+    }
+    // The least recently used made room, and comes back compressed when asked again.
+    let again = request(&mut client, "GET", "/first.js", &br);
+    assert_eq!(again.header("content-encoding"), Some("br"));
 }
