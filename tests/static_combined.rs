@@ -1,6 +1,7 @@
 //! `StaticFiles` features meeting one another over real sockets, where separately
 //! built parts join: a file stored encoded (`.svgz`) under `Accept-Encoding`
-//! negotiation, and compressed forms under the cache's memory budget.
+//! negotiation, compressed forms under the cache's memory budget, and clones set
+//! up differently around the cache they share.
 
 mod support;
 
@@ -152,4 +153,40 @@ fn files_admitted_once_the_memory_budget_is_full_are_still_sent_compressed() {
     // The least recently used made room, and comes back compressed when asked again.
     let again = request(&mut client, "GET", "/first.js", &br);
     assert_eq!(again.header("content-encoding"), Some("br"));
+}
+
+#[test]
+fn clones_set_up_to_serve_differently_do_not_answer_from_each_others_cache() {
+    let page: Vec<u8> = b"<p>the usual index</p>\n".repeat(40);
+    let root = std::env::temp_dir().join(format!("nioserve-it-combined-clones-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&root);
+    fs::create_dir_all(&root).expect("create root");
+    fs::write(root.join("index.html"), &page).expect("write index.html");
+    fs::write(root.join("home.html"), "<p>home</p>").expect("write home.html");
+    // Trusted for an hour: whatever one clone cached, the other would find.
+    let base = StaticFiles::new(&root)
+        .expect("static files root")
+        .cache_validity(std::time::Duration::from_secs(3600));
+    let usual = start(Server::builder().workers(1), base.clone());
+    let other_index = start(Server::builder().workers(1), base.clone().index_file("home.html"));
+    let plain = start(Server::builder().workers(1), base.compress(false));
+
+    let gzip = [("Accept-Encoding", "gzip")];
+    let first = request(&mut Client::connect(usual.local_addr()), "GET", "/", &gzip);
+    assert_eq!(first.header("content-encoding"), Some("gzip"));
+    let home = request(&mut Client::connect(other_index.local_addr()), "GET", "/", &gzip);
+    assert_eq!(home.body, b"<p>home</p>", "the other clone's index was served");
+    let uncompressed = request(&mut Client::connect(plain.local_addr()), "GET", "/", &gzip);
+    assert_eq!(
+        uncompressed.header("content-encoding"),
+        None,
+        "compress(false) sent gzip"
+    );
+    assert_eq!(uncompressed.body, page);
+    // And the first is still served as it was set up.
+    let again = request(&mut Client::connect(usual.local_addr()), "GET", "/", &gzip);
+    assert_eq!(again.header("content-encoding"), Some("gzip"));
+
+    drop((usual, other_index, plain));
+    let _ = fs::remove_dir_all(&root);
 }

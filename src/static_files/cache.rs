@@ -147,6 +147,11 @@ impl FileCache {
         FileCache::with_max_open(usize::try_from(share).unwrap_or(CACHE_ENTRIES).clamp(1, CACHE_ENTRIES))
     }
 
+    /// An empty cache with the same descriptor budget as this one.
+    pub(super) fn empty_like(&self) -> FileCache {
+        FileCache::with_max_open(self.max_open)
+    }
+
     fn with_max_open(max_open: usize) -> FileCache {
         FileCache {
             entries: RwLock::default(),

@@ -179,7 +179,12 @@ use response::{error_response, not_acceptable, redirect_to_directory, serve_file
 ///   quarter of the soft `RLIMIT_NOFILE` (as it is when [`StaticFiles::new`]
 ///   runs, at most 4,096) in open descriptors, evicting the least
 ///   recently used. An entry whose file is found deleted or replaced is dropped
-///   then, and its descriptor closed once no response is sending from it.
+///   then, and its descriptor closed once no response is sending from it. Clones
+///   share the cache; setting [`index_file`](StaticFiles::index_file),
+///   [`in_memory_up_to`](StaticFiles::in_memory_up_to),
+///   [`compress`](StaticFiles::compress) or
+///   [`precompressed`](StaticFiles::precompressed) gives a handler a cache of its
+///   own, so that clones set up differently never answer from each other's entries.
 ///
 /// Each lookup is logged at `debug` as `resource path: <root>/<path>`, with the
 /// root as it was given to [`StaticFiles::new`].
@@ -225,7 +230,8 @@ pub struct StaticFiles {
     compress: bool,
     /// Whether `<file>.br`, `.zst` and `.gz` beside a file are served for it.
     precompressed: bool,
-    /// Shared by clones, so every worker sees one cache.
+    /// Shared by clones, so every worker sees one cache; a clone whose settings
+    /// change what the cache holds gets one of its own (see `with_own_cache`).
     cache: Arc<FileCache>,
     /// The page served for each error status that has one; at most one per status.
     /// Shared by clones, with what was learned about each (missing, warned).
@@ -321,7 +327,7 @@ impl StaticFiles {
     /// ```
     pub fn in_memory_up_to(mut self, bytes: u64) -> StaticFiles {
         self.in_memory_up_to = bytes;
-        self
+        self.with_own_cache()
     }
 
     /// How long what was learned about a file (its metadata, an open handle, its
@@ -383,7 +389,7 @@ impl StaticFiles {
     /// ```
     pub fn compress(mut self, compress: bool) -> StaticFiles {
         self.compress = compress;
-        self
+        self.with_own_cache()
     }
 
     /// Sets whether a file's precompressed siblings are served in its place to
@@ -408,7 +414,7 @@ impl StaticFiles {
     /// ```
     pub fn precompressed(mut self, serve: bool) -> StaticFiles {
         self.precompressed = serve;
-        self
+        self.with_own_cache()
     }
 
     /// The most ranges one `Range` header may name, like nginx's `max_ranges`.
@@ -467,7 +473,7 @@ impl StaticFiles {
     /// ```
     pub fn index_file(mut self, name: impl Into<PathBuf>) -> StaticFiles {
         self.index_file = name.into();
-        self
+        self.with_own_cache()
     }
 
     /// Sets whether a directory without an index file is answered with a listing
@@ -732,6 +738,15 @@ impl StaticFiles {
     /// ```
     pub fn cache_control(mut self, policy: CachePolicy) -> StaticFiles {
         self.cache_control = Arc::new(policy);
+        self
+    }
+
+    /// This handler with an empty cache of its own, for a setting that changes
+    /// what a cached entry holds or which file a path leads to: a clone made before
+    /// keeps the cache they shared, and neither answers from the other's entries
+    /// (another index for `/`, compressed forms for a handler that compresses nothing).
+    fn with_own_cache(mut self) -> StaticFiles {
+        self.cache = Arc::new(self.cache.empty_like());
         self
     }
 
