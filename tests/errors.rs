@@ -89,6 +89,31 @@ fn oversized_heads_and_targets() {
 }
 
 #[test]
+fn a_head_past_the_default_or_a_raised_limit_gets_431_at_once() {
+    // The poller reads no more of a head than the limit allows; it must still see
+    // the byte past the limit to refuse it, not wait for the request timeout (408).
+    for (limit, configure) in [(16 * 1024, server()), (64 * 1024, server().max_header_bytes(64 * 1024))] {
+        let handle = echo_server(configure.request_timeout(Duration::from_secs(60)));
+        let head = |len: usize| {
+            let start = "GET / HTTP/1.1\r\nHost: t\r\nAccept-Encoding: ";
+            let filler = len - start.len() - "\r\n\r\n".len();
+            format!("{start}{}\r\n\r\n", &"gzip, ".repeat(filler / 6 + 1)[..filler])
+        };
+        // Exactly at the limit: served.
+        let mut client = Client::connect(handle.local_addr());
+        client.send(head(limit).as_bytes());
+        assert_eq!(client.reply().status, 200, "a head of {limit} bytes");
+        for len in [limit + 1, limit + 1000, 1 << 20] {
+            let mut client = Client::connect(handle.local_addr());
+            client.send(head(len).as_bytes());
+            let reply = client.reply();
+            assert_eq!(reply.status, 431, "a head of {len} bytes, limit {limit}");
+            assert!(reply.closes());
+        }
+    }
+}
+
+#[test]
 fn a_request_that_never_completes_gets_408() {
     let handle = echo_server(server().request_timeout(Duration::from_millis(300)));
     let mut client = Client::connect(handle.local_addr());

@@ -792,3 +792,54 @@ fn text_assets_arrive_compressed_unless_no_compress_is_given() {
         assert!(compressed.body.len() < plain.body.len(), "{path}");
     }
 }
+
+#[test]
+fn a_browser_gets_the_web_app_in_brotli_revalidated_and_its_404_page() {
+    // What Chrome and Firefox send; the demo's defaults, nothing on the command line.
+    let browser = "gzip, deflate, br, zstd";
+    let (_demo, banner) = Demo::serve(&webapp(), &[], Log::Default);
+    let mut client = Client::connect(Demo::addr(&banner));
+    let get = |client: &mut Client, path: &str| {
+        client.send(format!("GET {path} HTTP/1.1\r\nHost: test\r\nAccept-Encoding: {browser}\r\n\r\n").as_bytes());
+        client.reply()
+    };
+    for (path, file) in [
+        ("/", "index.html"),
+        ("/css/styles.css", "css/styles.css"),
+        ("/js/app.js", "js/app.js"),
+    ] {
+        let on_disk = std::fs::read(webapp().join(file)).expect("a file of the web app");
+        let reply = get(&mut client, path);
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(reply.header("content-encoding"), Some("br"), "{path}");
+        assert_eq!(reply.header("vary"), Some("accept-encoding"), "{path}");
+        // CachePolicy::recommended: names without a hash are revalidated.
+        assert_eq!(reply.header("cache-control"), Some("no-cache"), "{path}");
+        assert!(
+            reply.body.len() < on_disk.len() / 2,
+            "{path}: {} bytes",
+            reply.body.len()
+        );
+
+        // The browser revalidates with the tag it got: 304, still saying how it varies.
+        let etag = reply.header("etag").expect("an ETag").to_string();
+        assert!(etag.ends_with("-br\""), "{path}: {etag}");
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: test\r\nAccept-Encoding: {browser}\r\nIf-None-Match: {etag}\r\n\r\n");
+        client.send(request.as_bytes());
+        let revalidated = client.reply();
+        assert_eq!(revalidated.status, 304, "{path}");
+        assert_eq!(revalidated.header("etag"), Some(etag.as_str()), "{path}");
+        assert_eq!(revalidated.header("vary"), Some("accept-encoding"), "{path}");
+        assert_eq!(revalidated.header("cache-control"), Some("no-cache"), "{path}");
+    }
+    // The bundled 404 page, as it is: an error is not negotiated, cached or ranged.
+    let missing = get(&mut client, "/no/such/page");
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.body,
+        std::fs::read(webapp().join("404.html")).expect("webapp/404.html")
+    );
+    assert_eq!(missing.header("content-encoding"), None);
+    assert_eq!(missing.header("cache-control"), None);
+}

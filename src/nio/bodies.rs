@@ -57,13 +57,15 @@ impl Bodies {
 
     /// How many bytes the connection's read buffer may hold after the next read. A body
     /// going to a file is read a buffer at a time. Until a head has arrived, no more than
-    /// a head may take: whether the body goes to a file is decided from the head, before
-    /// the body is read into memory. Then up to the most one request may take.
+    /// a head may take, and one byte more: whether the body goes to a file is decided
+    /// from the head, before the body is read into memory, and a head is refused (431)
+    /// once more than `max_header_bytes` of it have arrived, which a buffer capped at
+    /// the limit would never show. Then up to the most one request may take.
     pub(super) fn read_limit(&self, conn: &Connection, max_request_bytes: usize) -> usize {
         if conn.spool.is_some() {
             config::SPOOL_READ_BYTES
         } else if conn.input.progress().body_started().is_none() {
-            self.limits.max_header_bytes.max(config::READ_BUFFER_BYTES)
+            (self.limits.max_header_bytes + 1).max(config::READ_BUFFER_BYTES)
         } else {
             max_request_bytes
         }

@@ -12,7 +12,9 @@
 //! least recently used beyond it; an entry whose file is found gone or replaced is
 //! dropped at once (its descriptor closes when the last response using it is sent);
 //! and when the process runs out of descriptors, [`FileCache::release_descriptors`]
-//! gives all of its own back.
+//! gives all of its own back. Bytes held in memory are a budget too
+//! (`CACHE_BYTES`, compressed forms included): a file that does not fit makes room
+//! by evicting the least recently used entries that hold bytes.
 //!
 //! An entry holds every representation of its file: the file as it is, its
 //! precompressed siblings (`app.js.br`, `.zst`, `.gz`) found when it was admitted,
@@ -143,6 +145,11 @@ impl FileCache {
         let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
         let share = limit.map_or(CACHE_ENTRIES as u64, |limit| limit / DESCRIPTOR_SHARE);
         FileCache::with_max_open(usize::try_from(share).unwrap_or(CACHE_ENTRIES).clamp(1, CACHE_ENTRIES))
+    }
+
+    /// An empty cache with the same descriptor budget as this one.
+    pub(super) fn empty_like(&self) -> FileCache {
+        FileCache::with_max_open(self.max_open)
     }
 
     fn with_max_open(max_open: usize) -> FileCache {
@@ -367,13 +374,35 @@ impl FileCache {
         open.len()
     }
 
-    /// Takes `n` bytes of the in-memory budget, if there are that many left.
+    /// Takes `n` bytes of the in-memory budget, evicting the least recently used
+    /// entries that hold bytes if there are not that many left; false only if `n`
+    /// is more than the whole budget.
+    ///
+    /// A full budget must not keep a file out of memory for good: a file admitted
+    /// then would stay on disk, and uncompressed, for as long as its entry lives,
+    /// however often it is asked for.
     fn reserve_bytes(&self, n: u64) -> bool {
-        self.bytes
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
-                held.checked_add(n).filter(|&total| total <= CACHE_BYTES)
-            })
-            .is_ok()
+        let reserve = || {
+            self.bytes
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                    held.checked_add(n).filter(|&total| total <= CACHE_BYTES)
+                })
+                .is_ok()
+        };
+        if n > CACHE_BYTES {
+            return false;
+        }
+        if reserve() {
+            return true;
+        }
+        // Room for this file and a little more, so that a cache at its limit does
+        // not sort its entries for every file it admits.
+        let room = n.saturating_add(CACHE_BYTES / 16).min(CACHE_BYTES);
+        self.entries
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .evict_bytes_beyond(CACHE_BYTES - room, &self.bytes);
+        reserve()
     }
 
     /// How many descriptors the cache may hold.
@@ -436,6 +465,25 @@ impl Entries {
         if self.open > max_open {
             let excess = self.open - max_open + max_open / 16;
             self.evict_oldest(excess, |file| file.descriptors() > 0, bytes);
+        }
+    }
+
+    /// Evicts the least recently used entries holding file bytes until at most
+    /// `max_bytes` are held. Bytes still being sent stay alive until the response
+    /// is done; they no longer count against the budget.
+    fn evict_bytes_beyond(&mut self, max_bytes: u64, bytes: &AtomicU64) {
+        let mut candidates: Vec<(u64, Arc<CachedFile>)> = self
+            .files
+            .values()
+            .filter(|file| file.bytes_in_memory() > 0)
+            .map(|file| (file.used.load(Ordering::Relaxed), Arc::clone(file)))
+            .collect();
+        candidates.sort_unstable_by_key(|(used, _)| *used);
+        for (_, file) in candidates {
+            if bytes.load(Ordering::Relaxed) <= max_bytes {
+                break;
+            }
+            self.remove_if_same(&file, bytes);
         }
     }
 
@@ -738,6 +786,35 @@ mod tests {
         assert_eq!(cache.bytes.load(Ordering::Relaxed), held);
         cache.forget("0", &cached);
         assert_eq!(cache.bytes.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_full_memory_budget_evicts_the_least_recently_used_bytes() {
+        // 40 files of 1 MiB (sparse: nothing written) against a 32 MiB budget.
+        let files = Files::new("bytes-budget", 0, 0);
+        for i in 0..40 {
+            let file = File::create(files.dir.join(i.to_string())).unwrap();
+            file.set_len(1 << 20).unwrap();
+        }
+        let cache = FileCache::with_max_open(16);
+        for i in 0..40 {
+            let file = files.admit(&cache, i, 2 << 20);
+            file.used.store(i as u64 + 1, Ordering::Relaxed);
+            assert!(
+                cache.bytes.load(Ordering::Relaxed) <= CACHE_BYTES,
+                "over budget at file {i}"
+            );
+            // Held in memory, not sent from disk because older files filled the budget.
+            assert_eq!(file.bytes_in_memory(), 1 << 20, "file {i}");
+            assert_eq!(cache.counts().1, 0, "file {i} holds a descriptor");
+        }
+        assert!(cache.lookup("0").is_none(), "the oldest file was kept");
+        assert!(cache.lookup("39").is_some(), "the newest file was evicted");
+        let held: u64 = (0..40)
+            .filter_map(|i| cache.lookup(&i.to_string()))
+            .map(|hit| hit.file.bytes_in_memory())
+            .sum();
+        assert_eq!(held, cache.bytes.load(Ordering::Relaxed));
     }
 
     #[test]

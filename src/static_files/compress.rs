@@ -27,8 +27,30 @@ const GZIP_LEVEL: u32 = 6;
 /// re-admits files pays it again each time.
 const BROTLI_QUALITY: i32 = 5;
 
-/// brotli window: 4 MiB (2^22), ample for files held in memory.
-const BROTLI_WINDOW: i32 = 22;
+/// The largest brotli window: 4 MiB (2^22), ample for files held in memory.
+const MAX_BROTLI_WINDOW: i32 = 22;
+
+/// The smallest brotli window used: 2^17. The encoder's ring buffer is at least
+/// that large whatever the window (it holds a 64 KiB block besides), and from 2^17
+/// up, quality 5 keeps the one hasher it uses for general input.
+const MIN_BROTLI_WINDOW: i32 = 17;
+
+/// The brotli window (`lgwin`) for a file of `len` bytes: the smallest that holds
+/// it whole, so that a back-reference reaches every earlier byte and a larger one
+/// could compress no better.
+///
+/// Not the largest: the encoder allocates and zeroes a ring buffer of twice the
+/// window (RFC 7932 §9.1: a window of 2^lgwin holds 2^lgwin - 16 bytes), 8 MiB for
+/// 2^22, on every compression of a file over 4 KiB, however small; the allocator
+/// keeps such blocks per thread, on top of the cache's own budget.
+fn brotli_window(len: usize) -> i32 {
+    len.checked_add(16)
+        .and_then(usize::checked_next_power_of_two)
+        .and_then(|window| i32::try_from(window.trailing_zeros()).ok())
+        .map_or(MAX_BROTLI_WINDOW, |bits| {
+            bits.clamp(MIN_BROTLI_WINDOW, MAX_BROTLI_WINDOW)
+        })
+}
 
 /// Whether a file of this `Content-Type` is text worth compressing: `text/*`,
 /// JavaScript, JSON, XML, SVG and WebAssembly, and any `+json` or `+xml` type.
@@ -59,7 +81,7 @@ pub(super) fn compress(coding: Coding, plain: &[u8]) -> Option<Vec<u8>> {
     if plain.starts_with(&[0x1f, 0x8b]) {
         return None;
     }
-    let compressed = match coding {
+    let mut compressed = match coding {
         Coding::Gzip => {
             // flate2's header carries no time and no name: the same file always
             // compresses to the same bytes, as its strong ETag promises.
@@ -70,7 +92,7 @@ pub(super) fn compress(coding: Coding, plain: &[u8]) -> Option<Vec<u8>> {
         Coding::Brotli => {
             let params = brotli::enc::BrotliEncoderParams {
                 quality: BROTLI_QUALITY,
-                lgwin: BROTLI_WINDOW,
+                lgwin: brotli_window(plain.len()),
                 size_hint: plain.len(),
                 ..Default::default()
             };
@@ -80,7 +102,14 @@ pub(super) fn compress(coding: Coding, plain: &[u8]) -> Option<Vec<u8>> {
         }
         Coding::Identity | Coding::Zstd => return None,
     };
-    (compressed.len() < plain.len()).then_some(compressed)
+    if compressed.len() >= plain.len() {
+        return None;
+    }
+    // The encoders grew the vector by doubling, and `Bytes::from` keeps every byte
+    // of its capacity for as long as the form is cached: up to twice the length
+    // that the cache's budget counts.
+    compressed.shrink_to_fit();
+    Some(compressed)
 }
 
 #[cfg(test)]
@@ -106,6 +135,33 @@ mod tests {
             .read_to_end(&mut decoded)
             .unwrap();
         assert_eq!(decoded, plain);
+    }
+
+    #[test]
+    fn compressed_forms_hold_no_more_memory_than_the_budget_counts() {
+        // The cache counts a form's length; it holds the vector's capacity.
+        for len in [300, 6_000, 60_000] {
+            let plain: Vec<u8> = (0..len).map(|i| b"let x = 1;\nconsole.log(x);\n"[i % 27]).collect();
+            for coding in [Coding::Gzip, Coding::Brotli] {
+                let compressed = compress(coding, &plain).expect("text compresses");
+                assert_eq!(compressed.capacity(), compressed.len(), "{coding:?} of {len} bytes");
+            }
+        }
+    }
+
+    #[test]
+    fn the_brotli_window_holds_the_whole_file_and_no_more() {
+        for (len, lgwin) in [
+            (0, 17),
+            (300, 17),
+            (64 * 1024, 17),
+            ((1 << 17) - 16, 17),
+            ((1 << 17) - 15, 18),
+            (1 << 20, 21),
+            (usize::MAX, 22),
+        ] {
+            assert_eq!(brotli_window(len), lgwin, "{len} bytes");
+        }
     }
 
     #[test]

@@ -179,7 +179,12 @@ use response::{error_response, not_acceptable, redirect_to_directory, serve_file
 ///   quarter of the soft `RLIMIT_NOFILE` (as it is when [`StaticFiles::new`]
 ///   runs, at most 4,096) in open descriptors, evicting the least
 ///   recently used. An entry whose file is found deleted or replaced is dropped
-///   then, and its descriptor closed once no response is sending from it.
+///   then, and its descriptor closed once no response is sending from it. Clones
+///   share the cache; setting [`index_file`](StaticFiles::index_file),
+///   [`in_memory_up_to`](StaticFiles::in_memory_up_to),
+///   [`compress`](StaticFiles::compress) or
+///   [`precompressed`](StaticFiles::precompressed) gives a handler a cache of its
+///   own, so that clones set up differently never answer from each other's entries.
 ///
 /// Each lookup is logged at `debug` as `resource path: <root>/<path>`, with the
 /// root as it was given to [`StaticFiles::new`].
@@ -225,7 +230,8 @@ pub struct StaticFiles {
     compress: bool,
     /// Whether `<file>.br`, `.zst` and `.gz` beside a file are served for it.
     precompressed: bool,
-    /// Shared by clones, so every worker sees one cache.
+    /// Shared by clones, so every worker sees one cache; a clone whose settings
+    /// change what the cache holds gets one of its own (see `with_own_cache`).
     cache: Arc<FileCache>,
     /// The page served for each error status that has one; at most one per status.
     /// Shared by clones, with what was learned about each (missing, warned).
@@ -321,7 +327,7 @@ impl StaticFiles {
     /// ```
     pub fn in_memory_up_to(mut self, bytes: u64) -> StaticFiles {
         self.in_memory_up_to = bytes;
-        self
+        self.with_own_cache()
     }
 
     /// How long what was learned about a file (its metadata, an open handle, its
@@ -383,7 +389,7 @@ impl StaticFiles {
     /// ```
     pub fn compress(mut self, compress: bool) -> StaticFiles {
         self.compress = compress;
-        self
+        self.with_own_cache()
     }
 
     /// Sets whether a file's precompressed siblings are served in its place to
@@ -408,7 +414,7 @@ impl StaticFiles {
     /// ```
     pub fn precompressed(mut self, serve: bool) -> StaticFiles {
         self.precompressed = serve;
-        self
+        self.with_own_cache()
     }
 
     /// The most ranges one `Range` header may name, like nginx's `max_ranges`.
@@ -467,7 +473,7 @@ impl StaticFiles {
     /// ```
     pub fn index_file(mut self, name: impl Into<PathBuf>) -> StaticFiles {
         self.index_file = name.into();
-        self
+        self.with_own_cache()
     }
 
     /// Sets whether a directory without an index file is answered with a listing
@@ -735,6 +741,15 @@ impl StaticFiles {
         self
     }
 
+    /// This handler with an empty cache of its own, for a setting that changes
+    /// what a cached entry holds or which file a path leads to: a clone made before
+    /// keeps the cache they shared, and neither answers from the other's entries
+    /// (another index for `/`, compressed forms for a handler that compresses nothing).
+    fn with_own_cache(mut self) -> StaticFiles {
+        self.cache = Arc::new(self.cache.empty_like());
+        self
+    }
+
     /// The response to a `GET` (a `HEAD` strips it afterwards), or the status of
     /// an error.
     fn respond(&self, request: &Request) -> Result<Response, StatusCode> {
@@ -898,17 +913,18 @@ impl StaticFiles {
     /// a client that says `identity;q=0` asked not to get the file as it is, so it
     /// is told, rather than sent what it said it cannot use.
     fn serve(&self, request: &Request, file: &CachedFile, media_type: MediaType) -> Response {
+        // Any file may gain a sibling, and a text file a compressed form: with
+        // either on, every file response depends on Accept-Encoding.
+        let vary = self.compress || self.precompressed;
+        if media_type.content_encoding.is_some() {
+            // A file stored encoded (`.svgz`) has one representation, in its own
+            // coding, and it is sent whatever the client accepts: negotiating it
+            // as identity would refuse it to `gzip, identity;q=0`, which accepts it.
+            return serve_file(request, file.plain(), media_type, self.max_ranges, vary);
+        }
         let accept = AcceptEncoding::parse(request.headers());
         match file.negotiate(&accept) {
-            // Any file may gain a sibling, and a text file a compressed form: with
-            // either on, every file response depends on Accept-Encoding.
-            Some(representation) => serve_file(
-                request,
-                representation,
-                media_type,
-                self.max_ranges,
-                self.compress || self.precompressed,
-            ),
+            Some(representation) => serve_file(request, representation, media_type, self.max_ranges, vary),
             None => not_acceptable(),
         }
     }
