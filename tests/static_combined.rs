@@ -86,6 +86,8 @@ fn an_svgz_file_goes_to_a_client_that_accepts_gzip_and_refuses_identity() {
         assert_eq!(reply.header("content-type"), Some("image/svg+xml"), "{accept}");
         assert_eq!(reply.header("content-encoding"), Some("gzip"), "{accept}");
         assert_eq!(reply.body, SVGZ, "{accept}");
+        // One representation whatever the client accepts: nothing for a cache to vary on.
+        assert_eq!(reply.header("vary"), None, "{accept}");
 
         let head = request(&mut client, "HEAD", "/logo.svgz", &[("Accept-Encoding", accept)]);
         assert_eq!(head.status, 200, "HEAD {accept}");

@@ -53,8 +53,9 @@ fn brotli_window(len: usize) -> i32 {
 }
 
 /// Whether a file of this `Content-Type` is text worth compressing: `text/*`,
-/// JavaScript, JSON, XML, SVG and WebAssembly, and any `+json` or `+xml` type.
-/// Images, archives, fonts and media are already compressed.
+/// JavaScript, JSON, XML, SVG and WebAssembly, any `+json` or `+xml` type, and the
+/// fonts stored uncompressed (TrueType, OpenType, EOT). Images, archives, WOFF fonts
+/// and media are already compressed.
 pub(super) fn is_compressible(content_type: &HeaderValue) -> bool {
     let Ok(content_type) = content_type.to_str() else {
         return false;
@@ -71,6 +72,11 @@ pub(super) fn is_compressible(content_type: &HeaderValue) -> bool {
                 | "application/xml"
                 | "application/wasm"
                 | "image/x-icon"
+                // TrueType, OpenType and Embedded OpenType fonts are not compressed
+                // inside (WOFF and WOFF2 are, and are left out).
+                | "font/ttf"
+                | "font/otf"
+                | "application/vnd.ms-fontobject"
         )
 }
 
@@ -198,6 +204,10 @@ mod tests {
             ("application/gzip", false),
             ("application/octet-stream", false),
             ("font/woff2", false),
+            ("font/woff", false),
+            ("font/ttf", true),
+            ("font/otf", true),
+            ("application/vnd.ms-fontobject", true),
         ] {
             assert_eq!(
                 is_compressible(&HeaderValue::from_static(content_type)),

@@ -354,7 +354,7 @@ impl StaticFiles {
     /// so to clients that accept it (`Accept-Encoding: gzip, br`). Default is `true`.
     ///
     /// A file whose type is text (`text/*`, JavaScript, JSON, XML, SVG, WebAssembly,
-    /// any `+json` or `+xml` type), of at least 256 bytes and held in memory (see
+    /// any `+json` or `+xml` type) or an uncompressed font (TrueType, OpenType, EOT), of at least 256 bytes and held in memory (see
     /// [`in_memory_up_to`](StaticFiles::in_memory_up_to)), is compressed once with
     /// gzip (level 6) and brotli (quality 5) as it enters the cache; each form is
     /// kept only if it is smaller than the file, and counts against the cache's
@@ -920,7 +920,8 @@ impl StaticFiles {
             // A file stored encoded (`.svgz`) has one representation, in its own
             // coding, and it is sent whatever the client accepts: negotiating it
             // as identity would refuse it to `gzip, identity;q=0`, which accepts it.
-            return serve_file(request, file.plain(), media_type, self.max_ranges, vary);
+            // Nor does it vary with `Accept-Encoding`: no `Vary`.
+            return serve_file(request, file.plain(), media_type, self.max_ranges, false);
         }
         let accept = AcceptEncoding::parse(request.headers());
         match file.negotiate(&accept) {
