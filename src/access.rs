@@ -9,6 +9,8 @@
 //! 127.0.0.1:44010 "-" 431 45 0.011ms
 //! ```
 //!
+//! (lines written in batches begin with a time stamp, `[2026-12-01T04:45:00Z] `).
+//!
 //! Where lines go is the server's [`AccessLog`]: the `log` crate (`info` on the target
 //! `nioserve::access`, the default), nowhere, or a writer (a file, standard error) fed
 //! in batches by one thread of the server's own ([`writer`]), so that a worker or the
@@ -69,10 +71,14 @@ pub(crate) const TARGET: &str = "nioserve::access";
 /// [shutdown grace period](crate::Builder::shutdown_grace) more, with the lines it could
 /// not write counted as dropped.
 ///
-/// Lines are the same wherever they go, one per response, `\n` after each:
+/// Lines are the same wherever they go, one per response: client, request line, status,
+/// body bytes sent, time to the last byte. A batched line (stderr, file, writer) begins
+/// with the time it was logged, to the second, in RFC 3339 and UTC, and ends in `\n`;
+/// stamps are taken in the order lines join the batch, so they never go back in a file.
+/// A line given to the `log` crate has no stamp of its own: the logger's format adds one.
 ///
 /// ```text
-/// 127.0.0.1:44004 "GET /css/styles.css HTTP/1.1" 200 8325 0.026ms
+/// [2026-12-01T04:45:00Z] 127.0.0.1:44004 "GET /css/styles.css HTTP/1.1" 200 8325 0.026ms
 /// ```
 ///
 /// # Examples

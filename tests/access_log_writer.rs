@@ -12,6 +12,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread;
+use std::time::{Duration, SystemTime};
 
 use log::Level;
 use nioserve::{AccessLog, Model, Request, Response, ServerHandle};
@@ -91,16 +92,27 @@ impl Write for Gated {
     }
 }
 
-/// One access-log line, taken apart: `PEER "METHOD TARGET VERSION" STATUS BYTES MSms`.
+/// One access-log line, taken apart:
+/// `[TIME] PEER "METHOD TARGET VERSION" STATUS BYTES MSms`, TIME in RFC 3339, UTC.
 #[derive(Debug)]
 struct Line {
+    time: SystemTime,
     request: String,
     status: u16,
     bytes: u64,
 }
 
 fn parse(line: &str) -> Line {
-    let (peer, rest) = line.split_once(' ').unwrap_or_else(|| panic!("no peer in {line:?}"));
+    let (time, rest) = line
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once("] "))
+        .unwrap_or_else(|| panic!("no [time] in {line:?}"));
+    let time = humantime::parse_rfc3339(time).unwrap_or_else(|e| panic!("time in {line:?}: {e}"));
+    let age = SystemTime::now()
+        .duration_since(time)
+        .unwrap_or_else(|_| panic!("a time in the future in {line:?}"));
+    assert!(age < Duration::from_secs(120), "{line:?} is {age:?} old");
+    let (peer, rest) = rest.split_once(' ').unwrap_or_else(|| panic!("no peer in {line:?}"));
     assert!(peer.starts_with("127.0.0.1:"), "peer in {line:?}");
     let rest = rest
         .strip_prefix('"')
@@ -118,6 +130,7 @@ fn parse(line: &str) -> Line {
         .unwrap_or_else(|| panic!("time in {line:?}"));
     assert!(ms >= 0.0, "{line:?}");
     Line {
+        time,
         request: request.to_string(),
         status: status.parse().unwrap_or_else(|_| panic!("status in {line:?}")),
         bytes: bytes.parse().unwrap_or_else(|_| panic!("bytes in {line:?}")),
@@ -160,8 +173,12 @@ fn every_line_is_in_the_file_whole_when_shutdown_returns() {
         let mut lines = text.lines();
         assert_eq!(lines.next(), Some("a line from before"), "{model:?}: appended to");
         let mut seen = HashSet::new();
+        let mut last = SystemTime::UNIX_EPOCH;
         for line in lines {
             let line = parse(line);
+            // Stamped as each line joins the batch: in the order of the file.
+            assert!(line.time >= last, "{model:?}: {line:?} after a later line");
+            last = line.time;
             let path = line
                 .request
                 .strip_prefix("GET ")

@@ -499,13 +499,29 @@ impl Drop for TempLog {
 }
 
 /// The access-log lines in `text` (whatever else it holds) for `GET /hello.txt?n=…`,
-/// as they are written: no logger's prefix, `PEER "REQUEST" STATUS BYTES TIMEms`.
+/// as they are written: no logger's prefix, `[TIME] PEER "REQUEST" STATUS BYTES TIMEms`.
 fn hello_lines(text: &str) -> Vec<&str> {
     text.lines()
         .filter(|line| line.contains("\"GET /hello.txt?n="))
         .collect()
 }
 
+/// A batched line's stamp, `[TIME] ` (RFC 3339, UTC, the time the line was logged),
+/// checked and taken off.
+fn unstamped(line: &str) -> &str {
+    let (time, rest) = line
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once("] "))
+        .unwrap_or_else(|| panic!("no [time] in {line:?}"));
+    let time = humantime::parse_rfc3339(time).unwrap_or_else(|e| panic!("time in {line:?}: {e}"));
+    let age = std::time::SystemTime::now()
+        .duration_since(time)
+        .unwrap_or_else(|_| panic!("a time in the future in {line:?}"));
+    assert!(age.as_secs() < 120, "{line:?} is {age:?} old");
+    rest
+}
+
+/// `line`, without a stamp, is the access line of a `GET /hello.txt?n=…`.
 fn assert_hello_line(line: &str) {
     let size = std::fs::metadata(webapp().join("hello.txt"))
         .expect("webapp/hello.txt")
@@ -543,7 +559,7 @@ fn the_access_log_goes_to_a_file_whole_by_the_time_the_server_exits() {
     assert_eq!(lines.len(), REQUESTS, "{text}");
     for (n, line) in lines.iter().enumerate() {
         assert!(line.contains(&format!("\"GET /hello.txt?n={n} HTTP/1.1\"")), "{line}");
-        assert_hello_line(line);
+        assert_hello_line(unstamped(line));
     }
 }
 
@@ -573,7 +589,7 @@ fn the_access_log_goes_to_stderr_by_default_and_can_be_turned_off() {
         let lines = hello_lines(&stderr);
         if logged {
             assert_eq!(lines.len(), 3, "{case}: {stderr}");
-            lines.iter().for_each(|line| assert_hello_line(line));
+            lines.iter().for_each(|line| assert_hello_line(unstamped(line)));
         } else {
             assert!(lines.is_empty(), "{case}: {stderr}");
         }

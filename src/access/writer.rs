@@ -14,13 +14,14 @@
 //! buffer grow, to [`MAX_WAITING_BYTES`]; beyond that, lines are dropped and counted,
 //! and the writer says so once it can.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use log::warn;
 
@@ -65,6 +66,8 @@ pub(crate) struct Shared {
 struct State {
     /// Whole lines, each ending in `\n`, waiting for the writer.
     waiting: Vec<u8>,
+    /// The time stamp of the current second.
+    stamp: Stamp,
     /// How many lines `waiting` holds.
     lines: u64,
     /// Lines of the batch being written now.
@@ -85,18 +88,23 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Hands a whole line (ending in `\n`) to the writer, or drops and counts it if the
-    /// writer is that far behind. Never waits for the sink.
+    /// Hands a whole line (ending in `\n`) to the writer, stamped `[TIME] ` with the
+    /// time it came, or drops and counts it if the writer is that far behind. Never
+    /// waits for the sink.
     pub(crate) fn append(&self, line: &[u8]) {
+        let now = SystemTime::now();
         let mut state = self.lock();
-        if state.gone || state.waiting.len() + line.len() > MAX_WAITING_BYTES {
+        if state.gone || state.waiting.len() + STAMP_LEN + line.len() > MAX_WAITING_BYTES {
             state.unreported += 1;
             drop(state);
             self.counters.access_log_dropped(1);
             return;
         }
         let before = state.waiting.len();
-        state.waiting.extend_from_slice(line);
+        // Stamped under the lock: the times in the log never go back.
+        let State { stamp, waiting, .. } = &mut *state;
+        stamp.append(now, waiting);
+        waiting.extend_from_slice(line);
         state.lines += 1;
         let filled = before < FLUSH_BYTES && state.waiting.len() >= FLUSH_BYTES;
         let wake = mem::take(&mut state.asleep) || filled;
@@ -104,6 +112,33 @@ impl Shared {
         if wake {
             self.wake.notify_one();
         }
+    }
+}
+
+/// The longest line stamp: `[2026-12-01T04:45:00Z] `.
+const STAMP_LEN: usize = 23;
+
+/// A line's stamp, `[TIME] ` in RFC 3339 to the second, UTC (the format of
+/// `env_logger`'s own lines), formatted once a second.
+#[derive(Debug, Default)]
+struct Stamp {
+    /// The second since the epoch that `text` names; 0 before the first line.
+    second: u64,
+    text: String,
+}
+
+impl Stamp {
+    fn append(&mut self, now: SystemTime, out: &mut Vec<u8>) {
+        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if second != self.second || self.text.is_empty() {
+            self.second = second;
+            self.text.clear();
+            if write!(self.text, "[{}] ", humantime::format_rfc3339_seconds(now)).is_err() {
+                // Past the year 9999, which RFC 3339 cannot write: no stamp.
+                self.text.clear();
+            }
+        }
+        out.extend_from_slice(self.text.as_bytes());
     }
 }
 
