@@ -27,11 +27,11 @@ mod writer;
 
 use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ::http::{Method, Uri, Version};
@@ -103,6 +103,8 @@ enum Choice {
     Off,
     /// Shared, so that a cloned builder's servers write whole batches in turn.
     Writer(Arc<Mutex<dyn Write + Send>>),
+    /// A file, and where to open it again.
+    File(Arc<Path>, Arc<Mutex<File>>),
 }
 
 impl AccessLog {
@@ -147,8 +149,9 @@ impl AccessLog {
     ///
     /// The file is opened now, in append mode (`O_APPEND`): every batch goes to the end
     /// of the file as it is then, so a log rotated with `copytruncate` (logrotate) goes
-    /// on at the start of the truncated file. The file is not reopened on `SIGHUP`: a
-    /// rotation that renames the file (logrotate's default `create`) needs a restart.
+    /// on at the start of the truncated file. A rotation that renames the file
+    /// (logrotate's default, `create`) calls [`reopen`](AccessLog::reopen) afterwards,
+    /// as nginx is sent `SIGUSR1` (the demo binary reopens on `SIGUSR1` too).
     ///
     /// # Errors
     ///
@@ -166,8 +169,45 @@ impl AccessLog {
     /// # }
     /// ```
     pub fn file(path: impl AsRef<Path>) -> io::Result<AccessLog> {
-        let file = OpenOptions::new().append(true).create(true).open(path)?;
-        Ok(AccessLog::writer(file))
+        let path = path.as_ref();
+        let file = open_for_appending(path)?;
+        Ok(AccessLog(Choice::File(Arc::from(path), Arc::new(Mutex::new(file)))))
+    }
+
+    /// Opens a [`file`](AccessLog::file) log's path again, and writes on to the file
+    /// found there: what a log rotation that renamed the file asks for. Lines not yet
+    /// written go to the new file; a batch being written finishes in the old one first.
+    /// Every server and clone using this log follows. Other logs have nothing to reopen:
+    /// `Ok(())`.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the path cannot be opened for appending or created (its directory is
+    /// gone, say); the log then goes on in the file it had.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let dir = std::env::temp_dir().join(format!("nioserve-doc-reopen-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let log = nioserve::AccessLog::file(dir.join("access.log"))?;
+    /// // A rotation: the file is renamed, and the log told to open its path again.
+    /// std::fs::rename(dir.join("access.log"), dir.join("access.log.1"))?;
+    /// log.reopen()?;
+    /// assert!(dir.join("access.log").exists());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn reopen(&self) -> io::Result<()> {
+        if let Choice::File(path, file) = &self.0 {
+            let reopened = open_for_appending(path)?;
+            // The writer holds the lock while it writes a batch: that batch ends in the
+            // old file, whole, and the next goes to the new one.
+            *file.lock().unwrap_or_else(PoisonError::into_inner) = reopened;
+        }
+        Ok(())
     }
 
     /// Lines go to `sink`, in batches written by the server's writer thread: each batch
@@ -205,11 +245,18 @@ impl AccessLog {
         Ok(match &self.0 {
             Choice::LogCrate => (Sink::LogCrate, None),
             Choice::Off => (Sink::Off, None),
-            Choice::Writer(sink) => {
-                let writer = Writer::spawn(Arc::clone(sink), counters.clone(), wait)?;
-                (Sink::Batched(writer.shared()), Some(writer))
-            }
+            Choice::Writer(sink) => Self::batched(Arc::clone(sink), counters, wait)?,
+            Choice::File(_, file) => Self::batched(Arc::clone(file) as Arc<Mutex<dyn Write + Send>>, counters, wait)?,
         })
+    }
+
+    fn batched(
+        sink: Arc<Mutex<dyn Write + Send>>,
+        counters: &Counters,
+        wait: Duration,
+    ) -> io::Result<(Sink, Option<Writer>)> {
+        let writer = Writer::spawn(sink, counters.clone(), wait)?;
+        Ok((Sink::Batched(writer.shared()), Some(writer)))
     }
 }
 
@@ -219,8 +266,13 @@ impl fmt::Debug for AccessLog {
             Choice::LogCrate => "AccessLog(log crate)",
             Choice::Off => "AccessLog(off)",
             Choice::Writer(_) => "AccessLog(writer)",
+            Choice::File(..) => "AccessLog(file)",
         })
     }
+}
+
+fn open_for_appending(path: &Path) -> io::Result<File> {
+    OpenOptions::new().append(true).create(true).open(path)
 }
 
 /// Where a running server's lines go; each connection holds a clone.

@@ -192,6 +192,68 @@ fn every_line_is_in_the_file_whole_when_shutdown_returns() {
     }
 }
 
+/// The lines of the access log at `path`, parsed; none if there is no file.
+fn file_lines(path: &std::path::Path) -> Vec<Line> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(parse)
+        .collect()
+}
+
+#[test]
+fn a_reopened_file_log_goes_on_in_the_file_now_at_its_path() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("access.log");
+    let rotated = dir.path().join("access.log.1");
+    let log = AccessLog::file(&path).expect("open the log");
+    let handle = start(server().workers(2).access_log(log.clone()), page);
+    load(&handle, "before", 2, 10);
+    wait_until("the first 20 lines are in the file", || file_lines(&path).len() == 20);
+
+    // A rotation: logrotate renames the file, then has the server open its path again.
+    std::fs::rename(&path, &rotated).expect("rename the log");
+    log.reopen().expect("reopen");
+    load(&handle, "after", 2, 10);
+    handle.shutdown();
+
+    let old = file_lines(&rotated);
+    let new = file_lines(&path);
+    assert_eq!(old.len(), 20, "{old:?}");
+    assert!(old.iter().all(|l| l.request.starts_with("GET /before/")), "{old:?}");
+    assert_eq!(new.len(), 20, "{new:?}");
+    assert!(new.iter().all(|l| l.request.starts_with("GET /after/")), "{new:?}");
+}
+
+#[test]
+fn a_reopen_that_fails_leaves_the_log_in_its_file() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::create_dir(dir.path().join("logs")).expect("a log directory");
+    let log = AccessLog::file(dir.path().join("logs/access.log")).expect("open the log");
+    let handle = start(server().workers(2).access_log(log.clone()), page);
+    // The directory goes: the path cannot be opened again.
+    std::fs::rename(dir.path().join("logs"), dir.path().join("gone")).expect("move the directory");
+    let e = log.reopen().expect_err("nowhere to reopen");
+    assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+    load(&handle, "still", 2, 5);
+    handle.shutdown();
+    let lines = file_lines(&dir.path().join("gone/access.log"));
+    assert_eq!(lines.len(), 10, "{lines:?}");
+}
+
+#[test]
+fn reopening_a_log_that_is_not_a_file_does_nothing() {
+    let sink = Collected::default();
+    let log = AccessLog::writer(sink.clone());
+    let handle = start(server().access_log(log.clone()), page);
+    log.reopen().expect("nothing to reopen");
+    AccessLog::off().reopen().expect("nothing to reopen");
+    AccessLog::log_crate().reopen().expect("nothing to reopen");
+    load(&handle, "w", 1, 3);
+    handle.shutdown();
+    assert_eq!(sink.text().lines().map(parse).count(), 3);
+}
+
 #[test]
 fn lines_are_written_within_the_flush_interval_without_a_shutdown() {
     for model in [Model::Nio, Model::Blocking] {

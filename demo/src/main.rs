@@ -17,7 +17,7 @@ use clap::Parser;
 use http::StatusCode;
 use log::{error, info, log_enabled, warn, Level};
 use nioserve::{AccessLog, CachePolicy, Handler, Model, Request, Response, Server, StaticFiles, Status};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
 /// Serve a static web application directory with nioserve: one poller thread
@@ -111,6 +111,7 @@ struct Args {
     /// standard error, or `off`. Lines are written in batches by a thread of their own,
     /// at least every 0.1 s, and all of them before the server exits. `log` sends them
     /// through the logger instead, among the other logs (one write per line: slower).
+    /// SIGUSR1 opens FILE again (after a log rotation renamed it), as nginx does.
     #[arg(long, value_name = "FILE", default_value = "-")]
     access_log: PathBuf,
 
@@ -283,12 +284,13 @@ fn run(args: Args) -> Result<(), String> {
     if let Some(timeout) = args.queue_timeout {
         builder = builder.queue_timeout(timeout);
     }
-    builder = builder.access_log(access_log(&args.access_log)?);
+    let log = access_log(&args.access_log)?;
+    builder = builder.access_log(log.clone());
     let server = builder
         .bind(args.addr)
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     // Register for signals before serving, so an early Ctrl-C is not lost.
-    let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("cannot handle signals: {e}"))?;
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGUSR1]).map_err(|e| format!("cannot handle signals: {e}"))?;
 
     let (panel, children) = if args.experiment {
         let options = experiment::Options {
@@ -320,7 +322,7 @@ fn run(args: Args) -> Result<(), String> {
     );
 
     let listening = signals.handle();
-    if let Some(signal) = signals.forever().next() {
+    if let Some(signal) = next_stop(&mut signals, &log, &args.access_log) {
         info!("signal {signal}: shutting down (a second signal stops at once)");
     }
     let counters = handle.counters();
@@ -341,7 +343,7 @@ fn run(args: Args) -> Result<(), String> {
             report
         })
         .map_err(|e| format!("cannot shut down: {e}"))?;
-    if let Some(signal) = signals.forever().next() {
+    if let Some(signal) = next_stop(&mut signals, &log, &args.access_log) {
         error!("signal {signal} again: stopping at once, cutting off whatever is in flight");
         if let Some(children) = &children {
             children.kill();
@@ -362,6 +364,24 @@ fn run(args: Args) -> Result<(), String> {
         error!("{report}");
     }
     Ok(())
+}
+
+/// Waits for SIGINT or SIGTERM, reopening the access log at `path` on each SIGUSR1
+/// meanwhile; `None` once the signals are closed.
+fn next_stop(signals: &mut Signals, log: &AccessLog, path: &Path) -> Option<i32> {
+    signals.forever().find(|&signal| {
+        if signal != SIGUSR1 {
+            return true;
+        }
+        match log.reopen() {
+            Ok(()) => info!("signal {signal}: access log reopened"),
+            Err(e) => warn!(
+                "signal {signal}: cannot reopen the access log {}: {e}; it goes on in the file it had",
+                path.display()
+            ),
+        }
+        false
+    })
 }
 
 /// The access log `--access-log` asks for, if `RUST_LOG` lets the target

@@ -600,6 +600,40 @@ fn the_access_log_goes_to_stderr_by_default_and_can_be_turned_off() {
 }
 
 #[test]
+fn sigusr1_reopens_the_access_log_after_a_rotation() {
+    let log = TempLog::new("rotate");
+    let rotated = TempLog::new("rotated");
+    let (mut demo, banner) = Demo::serve(&webapp(), &["--access-log", log.arg()], Log::Default);
+    let mut client = Client::connect(Demo::addr(&banner));
+    for n in 0..3 {
+        assert_eq!(client.get(&format!("/hello.txt?n={n}")).status, 200);
+    }
+    let read = |log: &TempLog| std::fs::read_to_string(&log.0).unwrap_or_default();
+    wait_until("three lines in the log", || hello_lines(&read(&log)).len() == 3);
+
+    // logrotate's way: rename the file, then signal the server to open its path again.
+    std::fs::rename(&log.0, &rotated.0).expect("rotate the log");
+    demo.signal("-USR1");
+    demo.wait_for_stderr("access log reopened");
+    for n in 3..5 {
+        assert_eq!(client.get(&format!("/hello.txt?n={n}")).status, 200);
+    }
+    drop(client);
+    demo.signal("-TERM");
+    let (status, stderr) = demo.wait_for_exit();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+
+    let (old, new) = (read(&rotated), read(&log));
+    let (old, new) = (hello_lines(&old), hello_lines(&new));
+    assert_eq!(old.len(), 3, "{old:?}");
+    assert_eq!(new.len(), 2, "{new:?}");
+    for (n, line) in old.iter().chain(&new).enumerate() {
+        assert!(line.contains(&format!("\"GET /hello.txt?n={n} HTTP/1.1\"")), "{line}");
+        assert_hello_line(unstamped(line));
+    }
+}
+
+#[test]
 fn an_access_log_that_cannot_be_opened_stops_the_start() {
     let missing = std::env::temp_dir().join(format!("nioserve-it-cli-no-dir-{}/access.log", std::process::id()));
     let missing = missing.to_str().expect("UTF-8 path");
