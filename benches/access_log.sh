@@ -40,17 +40,7 @@ NEW=$TARGET/nioserve
 [ -x "$NEW" ] || die "$NEW is missing (build failed?)"
 [ -z "${OLD_BIN:-}" ] || [ -x "$OLD_BIN" ] || die "OLD_BIN=$OLD_BIN is not an executable"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/nioserve-access-log.XXXXXX")
-WWW=$(scratch_webapp "$TMP" 1mb.bin)
-NAMES=()
-PIDS=()
-PORTS=()
-cleanup() {
-  stop_pids "${PIDS[@]}"
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_scratch access-log
 
 # start NAME BINARY terminal|file|off
 start() {

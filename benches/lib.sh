@@ -103,3 +103,28 @@ scratch_webapp() {
   chmod -R a+rX "$1/www"
   printf '%s\n' "$1/www"
 }
+
+# raise_nofile: raises this shell's limit on open files to the hard limit, for the
+# connections of the servers and clients started from it; sets CLK_TCK, the unit of
+# the CPU times in /proc/PID/stat.
+raise_nofile() {
+  local hard
+  hard=$(ulimit -Hn)
+  [ "$hard" = unlimited ] && hard=1048576
+  ulimit -n "$hard"
+  CLK_TCK=$(getconf CLK_TCK)
+}
+
+# bench_scratch NAME: makes the scratch directory TMP and the copy of the web app WWW
+# in it (scratch_webapp, with 1mb.bin), and empty arrays NAMES, PIDS and PORTS for the
+# servers the script starts. When the script exits, every process in PIDS is stopped
+# and TMP removed.
+bench_scratch() {
+  TMP=$(mktemp -d "${TMPDIR:-/tmp}/nioserve-$1.XXXXXX")
+  WWW=$(scratch_webapp "$TMP" 1mb.bin)
+  NAMES=()
+  PIDS=()
+  PORTS=()
+  trap 'stop_pids "${PIDS[@]}"; rm -rf "$TMP"' EXIT
+  trap 'exit 130' INT TERM
+}

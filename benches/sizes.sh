@@ -68,22 +68,9 @@ fi
 NIOSERVE=$TARGET/nioserve
 [ -x "$NIOSERVE" ] || die "$NIOSERVE is missing (build failed?)"
 
-HARD=$(ulimit -Hn)
-[ "$HARD" = unlimited ] && HARD=1048576
-ulimit -n "$HARD"
-CLK_TCK=$(getconf CLK_TCK)
+raise_nofile
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/nioserve-sizes.XXXXXX")
-WWW=$(scratch_webapp "$TMP" 1mb.bin)
-NAMES=()
-PIDS=()
-PORTS=()
-cleanup() {
-  stop_pids "${PIDS[@]}"
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_scratch sizes
 
 # start NAME nio|nio-sendfile|nginx [WORKERS]
 start() {

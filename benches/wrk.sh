@@ -87,28 +87,11 @@ if [ "$MODEL" = blocking ] || [ "$COMPARE_BLOCKING" = 1 ]; then
   "$NIOSERVE" --help 2>/dev/null | grep -q -- '--model' || die "this nioserve build has no --model flag"
 fi
 
-HARD=$(ulimit -Hn)
-[ "$HARD" = unlimited ] && HARD=1048576
-ulimit -n "$HARD"
-CLK_TCK=$(getconf CLK_TCK)
+raise_nofile
 
-# --- files -------------------------------------------------------------------------------
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/nioserve-wrk.XXXXXX")
-WWW=$(scratch_webapp "$TMP" 1mb.bin)
-
-# --- servers -----------------------------------------------------------------------------
-# Parallel arrays: name, main pid, port, kind.
-NAMES=()
-PIDS=()
-PORTS=()
-cleanup() {
-  stop_pids "${PIDS[@]}"
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-
+# --- files and servers -------------------------------------------------------------------
+# The scratch copy of the web app, and the servers in parallel arrays: name, main pid, port.
+bench_scratch wrk
 
 # start NAME KIND [ARG]: KIND nio|nio-log|blocking (ARG: workers) or nginx (ARG: worker
 # processes). nio-log is nio with the demo's default logging: an access-log line per request.
