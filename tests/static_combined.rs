@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nioserve::{Server, ServerHandle, StaticFiles};
-use support::{start, Client, Reply};
+use support::{start, Client};
 
 /// The first bytes of a gzip stream (RFC 1952 §2.3.1), then anything: the server
 /// sends a file's bytes as they are.
@@ -51,20 +51,6 @@ impl Drop for Site {
     }
 }
 
-fn request(client: &mut Client, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    client.send(request.as_bytes());
-    if method == "HEAD" {
-        client.head_reply()
-    } else {
-        client.reply()
-    }
-}
-
 #[test]
 fn an_svgz_file_goes_to_a_client_that_accepts_gzip_and_refuses_identity() {
     let site = Site::start(
@@ -81,7 +67,7 @@ fn an_svgz_file_goes_to_a_client_that_accepts_gzip_and_refuses_identity() {
         "br, identity;q=0",
         "identity;q=0, *;q=0",
     ] {
-        let reply = request(&mut client, "GET", "/logo.svgz", &[("Accept-Encoding", accept)]);
+        let reply = client.request("GET", "/logo.svgz", &[("Accept-Encoding", accept)]);
         assert_eq!(reply.status, 200, "{accept}");
         assert_eq!(reply.header("content-type"), Some("image/svg+xml"), "{accept}");
         assert_eq!(reply.header("content-encoding"), Some("gzip"), "{accept}");
@@ -89,7 +75,7 @@ fn an_svgz_file_goes_to_a_client_that_accepts_gzip_and_refuses_identity() {
         // One representation whatever the client accepts: nothing for a cache to vary on.
         assert_eq!(reply.header("vary"), None, "{accept}");
 
-        let head = request(&mut client, "HEAD", "/logo.svgz", &[("Accept-Encoding", accept)]);
+        let head = client.request("HEAD", "/logo.svgz", &[("Accept-Encoding", accept)]);
         assert_eq!(head.status, 200, "HEAD {accept}");
         assert_eq!(
             head.header("content-length"),
@@ -97,8 +83,7 @@ fn an_svgz_file_goes_to_a_client_that_accepts_gzip_and_refuses_identity() {
             "HEAD {accept}"
         );
 
-        let part = request(
-            &mut client,
+        let part = client.request(
             "GET",
             "/logo.svgz",
             &[("Accept-Encoding", accept), ("Range", "bytes=0-1")],
@@ -139,21 +124,21 @@ fn files_admitted_once_the_memory_budget_is_full_are_still_sent_compressed() {
     );
     let mut client = Client::connect(site.handle.local_addr());
     let br = [("Accept-Encoding", "br")];
-    let first = request(&mut client, "GET", "/first.js", &br);
+    let first = client.request("GET", "/first.js", &br);
     assert_eq!(first.header("content-encoding"), Some("br"));
 
     for (name, _) in &fill {
-        let reply = request(&mut client, "HEAD", &format!("/{name}"), &[]);
+        let reply = client.request("HEAD", &format!("/{name}"), &[]);
         assert_eq!(reply.status, 200, "{name}");
     }
     for round in 0..3 {
-        let reply = request(&mut client, "GET", "/app.js", &br);
+        let reply = client.request("GET", "/app.js", &br);
         assert_eq!(reply.status, 200, "round {round}");
         assert_eq!(reply.header("content-encoding"), Some("br"), "round {round}");
         assert!(reply.body.len() < script.len(), "round {round}");
     }
     // The least recently used made room, and comes back compressed when asked again.
-    let again = request(&mut client, "GET", "/first.js", &br);
+    let again = client.request("GET", "/first.js", &br);
     assert_eq!(again.header("content-encoding"), Some("br"));
 }
 
@@ -174,11 +159,11 @@ fn clones_set_up_to_serve_differently_do_not_answer_from_each_others_cache() {
     let plain = start(Server::builder().workers(1), base.compress(false));
 
     let gzip = [("Accept-Encoding", "gzip")];
-    let first = request(&mut Client::connect(usual.local_addr()), "GET", "/", &gzip);
+    let first = Client::connect(usual.local_addr()).request("GET", "/", &gzip);
     assert_eq!(first.header("content-encoding"), Some("gzip"));
-    let home = request(&mut Client::connect(other_index.local_addr()), "GET", "/", &gzip);
+    let home = Client::connect(other_index.local_addr()).request("GET", "/", &gzip);
     assert_eq!(home.body, b"<p>home</p>", "the other clone's index was served");
-    let uncompressed = request(&mut Client::connect(plain.local_addr()), "GET", "/", &gzip);
+    let uncompressed = Client::connect(plain.local_addr()).request("GET", "/", &gzip);
     assert_eq!(
         uncompressed.header("content-encoding"),
         None,
@@ -186,7 +171,7 @@ fn clones_set_up_to_serve_differently_do_not_answer_from_each_others_cache() {
     );
     assert_eq!(uncompressed.body, page);
     // And the first is still served as it was set up.
-    let again = request(&mut Client::connect(usual.local_addr()), "GET", "/", &gzip);
+    let again = Client::connect(usual.local_addr()).request("GET", "/", &gzip);
     assert_eq!(again.header("content-encoding"), Some("gzip"));
 
     drop((usual, other_index, plain));

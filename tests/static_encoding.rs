@@ -136,18 +136,7 @@ impl Site {
 
     /// `METHOD path` with the given extra header lines, on a new connection.
     fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-        let mut client = Client::connect(self.handle.local_addr());
-        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n");
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str("\r\n");
-        client.send(request.as_bytes());
-        if method == "HEAD" {
-            client.head_reply()
-        } else {
-            client.reply()
-        }
+        Client::connect(self.handle.local_addr()).request(method, path, headers)
     }
 
     fn get(&self, path: &str, accept_encoding: Option<&str>) -> Reply {

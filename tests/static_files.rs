@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nioserve::{Server, ServerHandle, StaticFiles};
-use support::{start, wait_until, Client, Reply};
+use support::{start, wait_until, Client};
 
 const INDEX: &str = "<!doctype html><title>root index</title><h1>Root</h1>\n";
 const SUB_INDEX: &str = "<!doctype html><title>sub index</title><h1>Sub</h1>\n";
@@ -91,17 +91,6 @@ impl Drop for Site {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.base);
     }
-}
-
-/// A `GET` with extra header lines, on `client`'s connection.
-fn get_with(client: &mut Client, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: test\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    client.send(request.as_bytes());
-    client.reply()
 }
 
 /// Asserts the connection still serves a request: no stray bytes were left on it.
@@ -303,7 +292,7 @@ fn conditional_requests_get_304_while_the_copy_is_current() {
     ];
     // One connection throughout: a 304 that carried a body would break the next reply.
     for (name, value, status) in cases {
-        let reply = get_with(&mut client, "/hello.txt", &[(name, value)]);
+        let reply = client.get_with("/hello.txt", &[(name, value)]);
         assert_eq!(reply.status, status, "{name}: {value}");
         assert_eq!(reply.header("etag"), Some(etag.as_str()), "{name}: {value}");
         if status == 304 {
@@ -330,7 +319,7 @@ fn byte_ranges_of_a_large_file() {
         ("bytes=-50", total - 50, total - 1),
     ];
     for (range, first, last) in partial {
-        let reply = get_with(&mut client, "/big.bin", &[("range", range)]);
+        let reply = client.get_with("/big.bin", &[("range", range)]);
         assert_eq!(reply.status, 206, "{range}");
         let content_range = format!("bytes {first}-{last}/{total}");
         assert_eq!(reply.header("content-range"), Some(content_range.as_str()), "{range}");
@@ -338,22 +327,18 @@ fn byte_ranges_of_a_large_file() {
         assert!(reply.body == bytes[first..=last], "{range}: wrong bytes");
     }
 
-    let unsatisfiable = get_with(&mut client, "/big.bin", &[("range", "bytes=400000-")]);
+    let unsatisfiable = client.get_with("/big.bin", &[("range", "bytes=400000-")]);
     assert_eq!(unsatisfiable.status, 416);
     assert_eq!(unsatisfiable.header("content-range"), Some("bytes */307200"));
 
     // The client's copy is stale: the whole new file. (Several ranges of it are
     // tests/static_ranges.rs's.)
-    let stale = get_with(
-        &mut client,
-        "/big.bin",
-        &[("range", "bytes=0-99"), ("if-range", "\"stale-tag\"")],
-    );
+    let stale = client.get_with("/big.bin", &[("range", "bytes=0-99"), ("if-range", "\"stale-tag\"")]);
     assert_eq!(stale.status, 200);
     assert_eq!(stale.header("content-range"), None);
     assert!(stale.body == bytes, "not the whole file");
 
-    let current = get_with(&mut client, "/big.bin", &[("range", "bytes=0-99"), ("if-range", &etag)]);
+    let current = client.get_with("/big.bin", &[("range", "bytes=0-99"), ("if-range", &etag)]);
     assert_eq!(current.status, 206);
     assert_eq!(current.header("content-range"), Some("bytes 0-99/307200"));
     assert!(current.body == bytes[..100]);

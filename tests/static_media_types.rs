@@ -10,7 +10,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use nioserve::{Server, ServerHandle, StaticFiles};
-use support::{start, Client, Reply};
+use support::{start, Client};
 
 /// The first bytes of a gzip stream (RFC 1952 §2.3.1), then anything: the server
 /// sends a file's bytes as they are.
@@ -50,16 +50,6 @@ impl Drop for Site {
     }
 }
 
-fn get_with(client: &mut Client, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: test\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    client.send(request.as_bytes());
-    client.reply()
-}
-
 #[test]
 fn files_arrive_with_their_registered_types() {
     let site = Site::start("types");
@@ -89,7 +79,7 @@ fn an_svgz_file_is_an_svg_with_content_encoding_gzip() {
             .map(|value| ("accept-encoding", value))
             .into_iter()
             .collect();
-        let reply = get_with(&mut client, "/logo.svgz", &headers);
+        let reply = client.get_with("/logo.svgz", &headers);
         assert_eq!(reply.status, 200, "{accept_encoding:?}");
         assert_eq!(
             reply.header("content-type"),
@@ -101,12 +91,12 @@ fn an_svgz_file_is_an_svg_with_content_encoding_gzip() {
     }
 
     // A range is of the gzip bytes, and says so.
-    let part = get_with(&mut client, "/logo.svgz", &[("range", "bytes=0-1")]);
+    let part = client.get_with("/logo.svgz", &[("range", "bytes=0-1")]);
     assert_eq!(part.status, 206);
     assert_eq!(part.header("content-encoding"), Some("gzip"));
     assert_eq!(part.body, &SVGZ[..2]);
     // Several ranges: a multipart body has no place for the coding, so the whole file.
-    let several = get_with(&mut client, "/logo.svgz", &[("range", "bytes=0-1,4-5")]);
+    let several = client.get_with("/logo.svgz", &[("range", "bytes=0-1,4-5")]);
     assert_eq!(several.status, 200);
     assert_eq!(several.header("content-encoding"), Some("gzip"));
     assert_eq!(several.body, SVGZ);

@@ -83,20 +83,6 @@ fn serve(files: StaticFiles) -> (nioserve::ServerHandle, Client) {
     (handle, client)
 }
 
-fn request(client: &mut Client, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    client.send(head.as_bytes());
-    if method == "HEAD" {
-        client.head_reply()
-    } else {
-        client.reply()
-    }
-}
-
 /// Asserts `reply` is the error `status` dressed in `page`, with nothing a cache or
 /// a range request could take for the resource itself.
 fn assert_error_page(reply: &Reply, status: u16, page: &str, what: &str) {
@@ -133,7 +119,7 @@ fn a_missing_path_gets_the_roots_404_html_as_a_404() {
     for path in ["/missing", "/no/such/dir/file.css", "/.env", "/noindex/notes.txt/"] {
         assert_error_page(&client.get(path), 404, NOT_FOUND_PAGE, path);
     }
-    let head = request(&mut client, "HEAD", "/missing", &[]);
+    let head = client.request("HEAD", "/missing", &[]);
     assert_eq!(head.status, 404);
     assert!(head.body.is_empty());
     assert_eq!(
@@ -165,14 +151,14 @@ fn configured_pages_dress_their_status_and_keep_its_headers() {
     let (_handle, mut client) = serve(files);
 
     assert_error_page(&client.get("/noindex/"), 403, FORBIDDEN_PAGE, "directory without index");
-    let head = request(&mut client, "HEAD", "/noindex/", &[]);
+    let head = client.request("HEAD", "/noindex/", &[]);
     assert_eq!((head.status, head.body.len()), (403, 0));
     assert_eq!(
         head.header("content-length"),
         Some(FORBIDDEN_PAGE.len().to_string().as_str())
     );
 
-    let post = request(&mut client, "POST", "/index.html", &[("Content-Length", "0")]);
+    let post = client.request("POST", "/index.html", &[("Content-Length", "0")]);
     assert_error_page(&post, 405, NOT_ALLOWED_PAGE, "POST");
     assert_eq!(post.header("allow"), Some("GET, HEAD"));
     // The default 404 page is still there beside them.
@@ -199,22 +185,17 @@ fn conditionals_and_ranges_on_a_missing_path_never_get_304_or_206() {
         ("Range", "bytes=-5"),
     ];
     for (name, value) in cases {
-        let reply = request(&mut client, "GET", "/missing", &[(name, value)]);
+        let reply = client.request("GET", "/missing", &[(name, value)]);
         assert_error_page(&reply, 404, NOT_FOUND_PAGE, &format!("{name}: {value}"));
     }
-    let ranged = request(
-        &mut client,
-        "GET",
-        "/missing",
-        &[("Range", "bytes=0-3"), ("If-Range", &etag)],
-    );
+    let ranged = client.request("GET", "/missing", &[("Range", "bytes=0-3"), ("If-Range", &etag)]);
     assert_error_page(&ranged, 404, NOT_FOUND_PAGE, "Range with If-Range");
     // A 416 of an existing file may be dressed too, and keeps its Content-Range.
     let files = StaticFiles::new(&tree.root)
         .expect("root")
         .error_page(StatusCode::RANGE_NOT_SATISFIABLE, "errors/403.html");
     let (_handle, mut client) = serve(files);
-    let unsatisfiable = request(&mut client, "GET", "/styles.css", &[("Range", "bytes=999-")]);
+    let unsatisfiable = client.request("GET", "/styles.css", &[("Range", "bytes=999-")]);
     assert_eq!(unsatisfiable.status, 416);
     assert_eq!(unsatisfiable.body_text(), FORBIDDEN_PAGE);
     assert_eq!(unsatisfiable.header("content-range"), Some("bytes */22"));
@@ -283,12 +264,12 @@ fn the_spa_fallback_answers_routes_and_nothing_else() {
         );
         assert_eq!(reply.header("cache-control"), Some("no-cache"), "{route}");
     }
-    let head = request(&mut client, "HEAD", "/app/settings", &[]);
+    let head = client.request("HEAD", "/app/settings", &[]);
     assert_eq!((head.status, head.body.len()), (200, 0));
     assert_eq!(head.header("content-length"), Some(INDEX.len().to_string().as_str()));
     // It is the index page's representation, revalidated as such.
     let etag = client.get("/index.html").header("etag").expect("ETag").to_owned();
-    let revalidated = request(&mut client, "GET", "/app/settings", &[("If-None-Match", &etag)]);
+    let revalidated = client.request("GET", "/app/settings", &[("If-None-Match", &etag)]);
     assert_eq!(revalidated.status, 304);
     assert_eq!(revalidated.header("cache-control"), Some("no-cache"));
 
@@ -369,13 +350,13 @@ fn cache_control_follows_the_rules_on_200_206_and_304() {
         assert_eq!(reply.status, 200, "{path}");
         assert_eq!(reply.header("cache-control"), Some(expected), "{path}");
         let etag = reply.header("etag").expect("ETag").to_owned();
-        let not_modified = request(&mut client, "GET", path, &[("If-None-Match", &etag)]);
+        let not_modified = client.request("GET", path, &[("If-None-Match", &etag)]);
         assert_eq!(not_modified.status, 304, "{path}");
         assert_eq!(not_modified.header("cache-control"), Some(expected), "{path}: 304");
-        let partial = request(&mut client, "GET", path, &[("Range", "bytes=0-1")]);
+        let partial = client.request("GET", path, &[("Range", "bytes=0-1")]);
         assert_eq!(partial.status, 206, "{path}");
         assert_eq!(partial.header("cache-control"), Some(expected), "{path}: 206");
-        let head = request(&mut client, "HEAD", path, &[]);
+        let head = client.request("HEAD", path, &[]);
         assert_eq!(head.header("cache-control"), Some(expected), "{path}: HEAD");
     }
     // Errors and redirects are not files: no Cache-Control.
@@ -384,7 +365,7 @@ fn cache_control_follows_the_rules_on_200_206_and_304() {
         assert!(reply.status >= 300, "{path}");
         assert_eq!(reply.header("cache-control"), None, "{path}");
     }
-    let failed = request(&mut client, "GET", "/styles.css", &[("If-Match", "\"other\"")]);
+    let failed = client.request("GET", "/styles.css", &[("If-Match", "\"other\"")]);
     assert_eq!((failed.status, failed.header("cache-control")), (412, None));
 
     // By default, no policy: no header, as before.

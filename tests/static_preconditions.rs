@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use nioserve::{Server, ServerHandle, StaticFiles};
-use support::{start, Client, Reply};
+use support::{start, Client};
 
 const LEN: usize = 200 * 1024;
 
@@ -52,23 +52,13 @@ fn write_at(root: &std::path::Path, byte: u8, modified: SystemTime) {
         .expect("set mtime");
 }
 
-fn get(client: &mut Client, headers: &[(&str, &str)]) -> Reply {
-    let mut request = String::from("GET /file.bin HTTP/1.1\r\nHost: t\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    client.send(request.as_bytes());
-    client.reply()
-}
-
 #[test]
 fn a_resumed_download_of_a_changed_file_gets_412_not_a_spliced_file() {
     let site = Site::start("resume");
     let mut client = Client::connect(site.handle.local_addr());
 
     // The first download: the client keeps the validators and half the bytes.
-    let first = get(&mut client, &[]);
+    let first = client.get_with("/file.bin", &[]);
     assert_eq!(first.status, 200);
     let etag = first.header("etag").expect("etag").to_owned();
     let last_modified = first.header("last-modified").expect("last-modified").to_owned();
@@ -76,7 +66,7 @@ fn a_resumed_download_of_a_changed_file_gets_412_not_a_spliced_file() {
 
     // Unchanged: the rest of the file comes as 206, whichever validator is sent.
     for precondition in [("if-unmodified-since", &*last_modified), ("if-match", &*etag)] {
-        let rest = get(&mut client, &[("range", &have), precondition]);
+        let rest = client.get_with("/file.bin", &[("range", &have), precondition]);
         assert_eq!(rest.status, 206, "{precondition:?}");
         assert_eq!(rest.body, vec![b'a'; LEN / 2]);
     }
@@ -97,17 +87,17 @@ fn a_resumed_download_of_a_changed_file_gets_412_not_a_spliced_file() {
         ],
     ];
     for headers in cases {
-        let reply = get(&mut client, headers);
+        let reply = client.get_with("/file.bin", headers);
         assert_eq!(reply.status, 412, "{headers:?}");
         assert_eq!(reply.body, b"412 Precondition Failed\n", "{headers:?}");
         assert!(!reply.closes(), "{headers:?}: a 412 keeps the connection");
     }
     // If-Range, by contrast, falls back to the whole new file.
-    let whole = get(&mut client, &[("range", &have), ("if-range", &etag)]);
+    let whole = client.get_with("/file.bin", &[("range", &have), ("if-range", &etag)]);
     assert_eq!(whole.status, 200);
     assert_eq!(whole.body, vec![b'b'; LEN]);
     // And `If-Match: *` holds for any file that exists.
-    assert_eq!(get(&mut client, &[("if-match", "*")]).status, 200);
+    assert_eq!(client.get_with("/file.bin", &[("if-match", "*")]).status, 200);
 }
 
 #[test]
@@ -116,7 +106,7 @@ fn a_range_list_with_nothing_satisfiable_gets_416() {
     let mut client = Client::connect(site.handle.local_addr());
     let past_the_end = format!("bytes={}-, {}-{}", LEN, LEN + 10, LEN + 20);
     for range in [format!("bytes={LEN}-"), past_the_end, String::from("bytes=-0,-0")] {
-        let reply = get(&mut client, &[("range", &range)]);
+        let reply = client.get_with("/file.bin", &[("range", &range)]);
         assert_eq!(reply.status, 416, "{range}");
         assert_eq!(
             reply.header("content-range"),
@@ -125,7 +115,7 @@ fn a_range_list_with_nothing_satisfiable_gets_416() {
         );
     }
     // A list with one satisfiable range gets that range: the rest is dropped.
-    let mixed = get(&mut client, &[("range", &format!("bytes=0-9,{LEN}-"))]);
+    let mixed = client.get_with("/file.bin", &[("range", &format!("bytes=0-9,{LEN}-"))]);
     assert_eq!(mixed.status, 206);
     assert_eq!(mixed.header("content-range"), Some(&*format!("bytes 0-9/{LEN}")));
     assert_eq!(mixed.body, vec![b'a'; 10]);

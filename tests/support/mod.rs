@@ -101,8 +101,28 @@ impl Client {
 
     /// `GET path` with a Host header.
     pub fn get(&mut self, path: &str) -> Reply {
-        self.send(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes());
-        self.reply()
+        self.get_with(path, &[])
+    }
+
+    /// `GET path` with a Host header and `headers` (name, value) after it.
+    pub fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.request("GET", path, headers)
+    }
+
+    /// `METHOD path` with a Host header and `headers` (name, value) after it; the reply
+    /// read as one to `HEAD` (no body) if `method` is `HEAD`.
+    pub fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        self.send(request.as_bytes());
+        if method == "HEAD" {
+            self.head_reply()
+        } else {
+            self.reply()
+        }
     }
 
     /// Reads one response to a request that is not `HEAD`.
