@@ -663,27 +663,26 @@ mod tests {
         }
 
         fn admit(&self, cache: &FileCache, i: usize, in_memory_up_to: u64) -> Arc<CachedFile> {
-            let file = File::open(self.dir.join(i.to_string())).unwrap();
-            let metadata = file.metadata().unwrap();
-            let media_type = media_type(Path::new("a.txt"));
             let policy = Policy {
                 in_memory_up_to,
                 compress: false,
             };
-            cache
-                .admit(
-                    &i.to_string(),
-                    media_type,
-                    Opened {
-                        file,
-                        metadata,
-                        siblings: Vec::new(),
-                    },
-                    policy,
-                    None,
-                )
-                .unwrap()
+            admit(cache, &self.dir.join(i.to_string()), &i.to_string(), "a.txt", policy)
         }
+    }
+
+    /// Admits the file at `path` under `name`, with no siblings, typed as `typed_as`.
+    fn admit(cache: &FileCache, path: &Path, name: &str, typed_as: &str, policy: Policy) -> Arc<CachedFile> {
+        let file = File::open(path).unwrap();
+        let metadata = file.metadata().unwrap();
+        let opened = Opened {
+            file,
+            metadata,
+            siblings: Vec::new(),
+        };
+        cache
+            .admit(name, media_type(Path::new(typed_as)), opened, policy, None)
+            .unwrap()
     }
 
     impl Drop for Files {
@@ -725,26 +724,11 @@ mod tests {
         let path = files.dir.join("0");
         let mut first = None;
         for name in ["a", "b", "c", "d"] {
-            let file = File::open(&path).unwrap();
-            let metadata = file.metadata().unwrap();
-            let media_type = media_type(Path::new("a.txt"));
             let policy = Policy {
                 in_memory_up_to: 0,
                 compress: false,
             };
-            let cached = cache
-                .admit(
-                    name,
-                    media_type,
-                    Opened {
-                        file,
-                        metadata,
-                        siblings: Vec::new(),
-                    },
-                    policy,
-                    None,
-                )
-                .unwrap();
+            let cached = admit(&cache, &path, name, "a.txt", policy);
             let first = first.get_or_insert_with(|| Arc::clone(&cached));
             assert!(Arc::ptr_eq(first, &cached), "{name} got an entry of its own");
         }
@@ -756,26 +740,12 @@ mod tests {
         let files = Files::new("compressed", 0, 0);
         std::fs::write(files.dir.join("0"), "p { margin: 0; }\n".repeat(200)).unwrap();
         let cache = FileCache::with_max_open(16);
-        let file = File::open(files.dir.join("0")).unwrap();
-        let metadata = file.metadata().unwrap();
-        let plain_len = metadata.len();
+        let plain_len = std::fs::metadata(files.dir.join("0")).unwrap().len();
         let policy = Policy {
             in_memory_up_to: 64 * 1024,
             compress: true,
         };
-        let cached = cache
-            .admit(
-                "0",
-                media_type(Path::new("a.css")),
-                Opened {
-                    file,
-                    metadata,
-                    siblings: Vec::new(),
-                },
-                policy,
-                None,
-            )
-            .unwrap();
+        let cached = admit(&cache, &files.dir.join("0"), "0", "a.css", policy);
         assert_eq!(cached.codings(), [Coding::Brotli, Coding::Gzip]);
         let held: u64 = cached
             .representations
