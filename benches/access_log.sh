@@ -53,11 +53,7 @@ start() {
     off) RUST_LOG=warn $bin $args >/dev/null 2>&1 & ;;
   esac
   pid=$!
-  NAMES+=("$name")
-  PIDS+=("$pid")
-  PORTS+=("$port")
-  wait_port "$port" "$pid" || die "$name did not start"
-  say "$name on 127.0.0.1:$port"
+  serving "$name" "$port" "$pid" "$TMP/$name.err"
 }
 for mode in terminal file off; do start "$mode" "$NEW" "$mode"; done
 if [ -n "${OLD_BIN:-}" ]; then

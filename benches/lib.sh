@@ -53,7 +53,7 @@ nginx_conf() {
 # its LOG and stops through the caller's `die`.
 started() {
   wait_port "$2" "$3" && return 0
-  cat "$4" >&2
+  [ ! -f "$4" ] || cat "$4" >&2
   die "$1 did not start"
 }
 
@@ -113,6 +113,25 @@ raise_nofile() {
   [ "$hard" = unlimited ] && hard=1048576
   ulimit -n "$hard"
   CLK_TCK=$(getconf CLK_TCK)
+}
+
+# spawn_nginx DIR WORKERS PORT LOG: starts nginx in the background with DIR/nginx.conf
+# (nginx_conf, serving WWW), its output to LOG; sets the caller's `pid`.
+spawn_nginx() {
+  nginx_conf "$1" "$2" "$3" "$WWW"
+  "$NGINX" -p "$1" -c "$1/nginx.conf" -e "$1/error.log" >"$4" 2>&1 &
+  pid=$!
+}
+
+# serving NAME PORT PID LOG: adds the server started as PID to NAMES, PORTS and PIDS
+# (bench_scratch's arrays, so that it is stopped at exit) once it accepts on PORT, or
+# shows its LOG and stops.
+serving() {
+  NAMES+=("$1")
+  PORTS+=("$2")
+  PIDS+=("$3")
+  started "$1" "$2" "$3" "$4"
+  say "$1 on 127.0.0.1:$2 (pid $3)"
 }
 
 # bench_scratch NAME: makes the scratch directory TMP and the copy of the web app WWW

@@ -86,16 +86,10 @@ start() {
       pid=$!
       ;;
     nginx)
-      nginx_conf "$TMP/$name" 1 "$port" "$WWW"
-      "$NGINX" -p "$TMP/$name" -c "$TMP/$name/nginx.conf" -e "$TMP/$name/error.log" >"$log" 2>&1 &
-      pid=$!
+      spawn_nginx "$TMP/$name" 1 "$port" "$log"
       ;;
   esac
-  NAMES+=("$name")
-  PIDS+=("$pid")
-  PORTS+=("$port")
-  started "$name" "$port" "$pid" "$log"
-  say "$name on 127.0.0.1:$port (pid $pid)"
+  serving "$name" "$port" "$pid" "$log"
 }
 start nioserve nio
 start nioserve-1w nio 1

@@ -110,17 +110,10 @@ start() {
       pid=$!
       ;;
     nginx)
-      local dir=$TMP/$name
-      nginx_conf "$dir" "$arg" "$port" "$WWW"
-      "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$log" 2>&1 &
-      pid=$!
+      spawn_nginx "$TMP/$name" "$arg" "$port" "$log"
       ;;
   esac
-  NAMES+=("$name")
-  PIDS+=("$pid")
-  PORTS+=("$port")
-  started "$name" "$port" "$pid" "$log"
-  say "$name on 127.0.0.1:$port (pid $pid)"
+  serving "$name" "$port" "$pid" "$log"
 }
 
 # CPU ticks used so far by process $1 and its children (nginx workers), all threads.
