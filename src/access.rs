@@ -74,7 +74,8 @@ pub(crate) const TARGET: &str = "nioserve::access";
 /// Lines are the same wherever they go, one per response: client, request line, status,
 /// body bytes sent, time to the last byte. A batched line (stderr, file, writer) begins
 /// with the time it was logged, to the second, in RFC 3339 and UTC, and ends in `\n`;
-/// stamps are taken in the order lines join the batch, so they never go back in a file.
+/// stamps are taken in the order lines join the batch, so they never go back in a file
+/// (unless the system clock is set back).
 /// A line given to the `log` crate has no stamp of its own: the logger's format adds one.
 ///
 /// ```text
