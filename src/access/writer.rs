@@ -131,7 +131,11 @@ struct Stamp {
 
 impl Stamp {
     fn append(&mut self, now: SystemTime, out: &mut Vec<u8>) {
-        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let Ok(since_epoch) = now.duration_since(UNIX_EPOCH) else {
+            // A clock set before 1970, which humantime cannot write (it panics): no stamp.
+            return;
+        };
+        let second = since_epoch.as_secs();
         if second != self.second || self.text.is_empty() {
             self.second = second;
             self.text.clear();
@@ -354,6 +358,16 @@ impl Batches {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clock_before_1970_leaves_lines_without_a_stamp() {
+        let mut stamp = Stamp::default();
+        let mut out = Vec::new();
+        stamp.append(UNIX_EPOCH - Duration::from_secs(1), &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        stamp.append(UNIX_EPOCH + Duration::from_secs(1), &mut out);
+        assert_eq!(out, b"[1970-01-01T00:00:01Z] ");
+    }
 
     /// A sink that keeps every batch.
     #[derive(Clone, Default)]
