@@ -184,7 +184,8 @@ impl AccessLog {
     /// # Errors
     ///
     /// Fails if the path cannot be opened for appending or created (its directory is
-    /// gone, say); the log then goes on in the file it had.
+    /// gone, say), or is a named pipe that nobody reads (it is not waited for); the log
+    /// then goes on in the file it had.
     ///
     /// # Examples
     ///
@@ -203,7 +204,7 @@ impl AccessLog {
     /// ```
     pub fn reopen(&self) -> io::Result<()> {
         if let Choice::File(path, file) = &self.0 {
-            let reopened = open_for_appending(path)?;
+            let reopened = reopen_for_appending(path)?;
             // The writer holds the lock while it writes a batch: that batch ends in the
             // old file, whole, and the next goes to the new one.
             *file.lock().unwrap_or_else(PoisonError::into_inner) = reopened;
@@ -274,6 +275,30 @@ impl fmt::Debug for AccessLog {
 
 fn open_for_appending(path: &Path) -> io::Result<File> {
     OpenOptions::new().append(true).create(true).open(path)
+}
+
+/// Opens `path` as [`open_for_appending`] does, but never waits: a named pipe that
+/// nobody reads, found at the path, fails the reopen (`ENXIO`) instead of holding the
+/// caller (a program's signal-handling thread) until a reader comes.
+#[cfg(unix)]
+fn reopen_for_appending(path: &Path) -> io::Result<File> {
+    use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .custom_flags(OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    // Writes may wait: only the writer thread makes them, and a pipe read slowly
+    // must not make them fail.
+    fcntl_setfl(&file, fcntl_getfl(&file)?.difference(OFlags::NONBLOCK))?;
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+fn reopen_for_appending(path: &Path) -> io::Result<File> {
+    open_for_appending(path)
 }
 
 /// Where a running server's lines go; each connection holds a clone.
