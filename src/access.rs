@@ -31,7 +31,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
 use ::http::{Method, Uri, Version};
@@ -104,8 +104,9 @@ enum Choice {
     Off,
     /// Shared, so that a cloned builder's servers write whole batches in turn.
     Writer(Arc<Mutex<dyn Write + Send>>),
-    /// A file, and where to open it again.
-    File(Arc<Path>, Arc<Mutex<File>>),
+    /// A file, where to open it again, and what a reopen opened while the writer was
+    /// busy with a batch (see [`LogFile`]).
+    File(Arc<Path>, Arc<Mutex<LogFile>>, Reopened),
 }
 
 impl AccessLog {
@@ -171,15 +172,24 @@ impl AccessLog {
     /// ```
     pub fn file(path: impl AsRef<Path>) -> io::Result<AccessLog> {
         let path = path.as_ref();
-        let file = open_for_appending(path)?;
-        Ok(AccessLog(Choice::File(Arc::from(path), Arc::new(Mutex::new(file)))))
+        let reopened = Reopened::default();
+        let file = LogFile {
+            file: open_for_appending(path)?,
+            reopened: Arc::clone(&reopened),
+            in_batch: false,
+        };
+        Ok(AccessLog(Choice::File(
+            Arc::from(path),
+            Arc::new(Mutex::new(file)),
+            reopened,
+        )))
     }
 
     /// Opens a [`file`](AccessLog::file) log's path again, and writes on to the file
     /// found there: what a log rotation that renamed the file asks for. Lines not yet
     /// written go to the new file; a batch being written finishes in the old one first.
-    /// Every server and clone using this log follows. Other logs have nothing to reopen:
-    /// `Ok(())`.
+    /// It never waits for that batch, nor for a reader of a named pipe. Every server
+    /// and clone using this log follows. Other logs have nothing to reopen: `Ok(())`.
     ///
     /// # Errors
     ///
@@ -203,11 +213,19 @@ impl AccessLog {
     /// # }
     /// ```
     pub fn reopen(&self) -> io::Result<()> {
-        if let Choice::File(path, file) = &self.0 {
+        if let Choice::File(path, file, waiting) = &self.0 {
             let reopened = reopen_for_appending(path)?;
-            // The writer holds the lock while it writes a batch: that batch ends in the
-            // old file, whole, and the next goes to the new one.
-            *file.lock().unwrap_or_else(PoisonError::into_inner) = reopened;
+            *waiting.lock().unwrap_or_else(PoisonError::into_inner) = Some(reopened);
+            // Taken up now, unless the writer is writing a batch (maybe to a pipe that
+            // nobody drains): then before its next one, and the caller does not wait.
+            let log = match file.try_lock() {
+                Ok(log) => Some(log),
+                Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            };
+            if let Some(mut log) = log {
+                log.take_reopened();
+            }
         }
         Ok(())
     }
@@ -248,7 +266,9 @@ impl AccessLog {
             Choice::LogCrate => (Sink::LogCrate, None),
             Choice::Off => (Sink::Off, None),
             Choice::Writer(sink) => Self::batched(Arc::clone(sink), counters, wait)?,
-            Choice::File(_, file) => Self::batched(Arc::clone(file) as Arc<Mutex<dyn Write + Send>>, counters, wait)?,
+            Choice::File(_, file, _) => {
+                Self::batched(Arc::clone(file) as Arc<Mutex<dyn Write + Send>>, counters, wait)?
+            }
         })
     }
 
@@ -270,6 +290,50 @@ impl fmt::Debug for AccessLog {
             Choice::Writer(_) => "AccessLog(writer)",
             Choice::File(..) => "AccessLog(file)",
         })
+    }
+}
+
+/// A file a reopen opened, until the writer takes it up.
+type Reopened = Arc<Mutex<Option<File>>>;
+
+/// A file log's sink: the file, and the one to go on in after a reopen, taken up when
+/// a batch begins. A batch being written ends in the file it began in, whole.
+struct LogFile {
+    file: File,
+    reopened: Reopened,
+    /// A batch has begun and not yet been flushed or given up.
+    in_batch: bool,
+}
+
+impl LogFile {
+    fn take_reopened(&mut self) {
+        if self.in_batch {
+            return;
+        }
+        if let Some(file) = self.reopened.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            // The old file is closed here: a rotated file is not held open.
+            self.file = file;
+        }
+    }
+}
+
+impl Write for LogFile {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.take_reopened();
+        self.in_batch = true;
+        let written = self.file.write(bytes);
+        match &written {
+            Ok(n) if *n > 0 => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // `write_all` gives the batch up: the next one may go to a reopened file.
+            _ => self.in_batch = false,
+        }
+        written
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.in_batch = false;
+        self.file.flush()
     }
 }
 
