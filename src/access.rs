@@ -31,7 +31,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
 use ::http::{Method, Uri, Version};
@@ -74,7 +74,8 @@ pub(crate) const TARGET: &str = "nioserve::access";
 /// Lines are the same wherever they go, one per response: client, request line, status,
 /// body bytes sent, time to the last byte. A batched line (stderr, file, writer) begins
 /// with the time it was logged, to the second, in RFC 3339 and UTC, and ends in `\n`;
-/// stamps are taken in the order lines join the batch, so they never go back in a file.
+/// stamps are taken in the order lines join the batch, so they never go back in a file
+/// (unless the system clock is set back).
 /// A line given to the `log` crate has no stamp of its own: the logger's format adds one.
 ///
 /// ```text
@@ -103,8 +104,9 @@ enum Choice {
     Off,
     /// Shared, so that a cloned builder's servers write whole batches in turn.
     Writer(Arc<Mutex<dyn Write + Send>>),
-    /// A file, and where to open it again.
-    File(Arc<Path>, Arc<Mutex<File>>),
+    /// A file, where to open it again, and what a reopen opened while the writer was
+    /// busy with a batch (see [`LogFile`]).
+    File(Arc<Path>, Arc<Mutex<LogFile>>, Reopened),
 }
 
 impl AccessLog {
@@ -170,20 +172,30 @@ impl AccessLog {
     /// ```
     pub fn file(path: impl AsRef<Path>) -> io::Result<AccessLog> {
         let path = path.as_ref();
-        let file = open_for_appending(path)?;
-        Ok(AccessLog(Choice::File(Arc::from(path), Arc::new(Mutex::new(file)))))
+        let reopened = Reopened::default();
+        let file = LogFile {
+            file: open_for_appending(path)?,
+            reopened: Arc::clone(&reopened),
+            in_batch: false,
+        };
+        Ok(AccessLog(Choice::File(
+            Arc::from(path),
+            Arc::new(Mutex::new(file)),
+            reopened,
+        )))
     }
 
     /// Opens a [`file`](AccessLog::file) log's path again, and writes on to the file
     /// found there: what a log rotation that renamed the file asks for. Lines not yet
     /// written go to the new file; a batch being written finishes in the old one first.
-    /// Every server and clone using this log follows. Other logs have nothing to reopen:
-    /// `Ok(())`.
+    /// It never waits for that batch, nor for a reader of a named pipe. Every server
+    /// and clone using this log follows. Other logs have nothing to reopen: `Ok(())`.
     ///
     /// # Errors
     ///
     /// Fails if the path cannot be opened for appending or created (its directory is
-    /// gone, say); the log then goes on in the file it had.
+    /// gone, say), or is a named pipe that nobody reads (it is not waited for); the log
+    /// then goes on in the file it had.
     ///
     /// # Examples
     ///
@@ -201,11 +213,19 @@ impl AccessLog {
     /// # }
     /// ```
     pub fn reopen(&self) -> io::Result<()> {
-        if let Choice::File(path, file) = &self.0 {
-            let reopened = open_for_appending(path)?;
-            // The writer holds the lock while it writes a batch: that batch ends in the
-            // old file, whole, and the next goes to the new one.
-            *file.lock().unwrap_or_else(PoisonError::into_inner) = reopened;
+        if let Choice::File(path, file, waiting) = &self.0 {
+            let reopened = reopen_for_appending(path)?;
+            *waiting.lock().unwrap_or_else(PoisonError::into_inner) = Some(reopened);
+            // Taken up now, unless the writer is writing a batch (maybe to a pipe that
+            // nobody drains): then before its next one, and the caller does not wait.
+            let log = match file.try_lock() {
+                Ok(log) => Some(log),
+                Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            };
+            if let Some(mut log) = log {
+                log.take_reopened();
+            }
         }
         Ok(())
     }
@@ -246,7 +266,9 @@ impl AccessLog {
             Choice::LogCrate => (Sink::LogCrate, None),
             Choice::Off => (Sink::Off, None),
             Choice::Writer(sink) => Self::batched(Arc::clone(sink), counters, wait)?,
-            Choice::File(_, file) => Self::batched(Arc::clone(file) as Arc<Mutex<dyn Write + Send>>, counters, wait)?,
+            Choice::File(_, file, _) => {
+                Self::batched(Arc::clone(file) as Arc<Mutex<dyn Write + Send>>, counters, wait)?
+            }
         })
     }
 
@@ -271,8 +293,76 @@ impl fmt::Debug for AccessLog {
     }
 }
 
+/// A file a reopen opened, until the writer takes it up.
+type Reopened = Arc<Mutex<Option<File>>>;
+
+/// A file log's sink: the file, and the one to go on in after a reopen, taken up when
+/// a batch begins. A batch being written ends in the file it began in, whole.
+struct LogFile {
+    file: File,
+    reopened: Reopened,
+    /// A batch has begun and not yet been flushed or given up.
+    in_batch: bool,
+}
+
+impl LogFile {
+    fn take_reopened(&mut self) {
+        if self.in_batch {
+            return;
+        }
+        if let Some(file) = self.reopened.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            // The old file is closed here: a rotated file is not held open.
+            self.file = file;
+        }
+    }
+}
+
+impl Write for LogFile {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.take_reopened();
+        self.in_batch = true;
+        let written = self.file.write(bytes);
+        match &written {
+            Ok(n) if *n > 0 => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // `write_all` gives the batch up: the next one may go to a reopened file.
+            _ => self.in_batch = false,
+        }
+        written
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.in_batch = false;
+        self.file.flush()
+    }
+}
+
 fn open_for_appending(path: &Path) -> io::Result<File> {
     OpenOptions::new().append(true).create(true).open(path)
+}
+
+/// Opens `path` as [`open_for_appending`] does, but never waits: a named pipe that
+/// nobody reads, found at the path, fails the reopen (`ENXIO`) instead of holding the
+/// caller (a program's signal-handling thread) until a reader comes.
+#[cfg(unix)]
+fn reopen_for_appending(path: &Path) -> io::Result<File> {
+    use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .custom_flags(OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    // Writes may wait: only the writer thread makes them, and a pipe read slowly
+    // must not make them fail.
+    fcntl_setfl(&file, fcntl_getfl(&file)?.difference(OFlags::NONBLOCK))?;
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+fn reopen_for_appending(path: &Path) -> io::Result<File> {
+    open_for_appending(path)
 }
 
 /// Where a running server's lines go; each connection holds a clone.

@@ -242,6 +242,101 @@ fn a_reopen_that_fails_leaves_the_log_in_its_file() {
 }
 
 #[test]
+fn a_log_reopened_into_a_named_pipe_waits_for_a_slow_reader() {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    use rustix::fs::{fcntl_setfl, mknodat, FileType, Mode, OFlags, CWD};
+
+    const REQUESTS: usize = 100;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("access.log");
+    let log = AccessLog::file(&path).expect("open the log");
+    let handle = start(server().workers(2).access_log(log.clone()), page);
+
+    // The file is replaced by a pipe that a log collector reads, and the log reopened.
+    std::fs::remove_file(&path).expect("remove the log");
+    mknodat(CWD, &path, FileType::Fifo, Mode::RUSR | Mode::WUSR, 0).expect("mkfifo");
+    let mut collector = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(OFlags::NONBLOCK.bits() as i32)
+        .open(&path)
+        .expect("the collector's end");
+    fcntl_setfl(&collector, OFlags::empty()).expect("the collector reads blocking");
+    log.reopen().expect("reopen into the pipe");
+
+    // Lines of about 3 KiB, 300 KiB in all, while the collector has not begun: the
+    // pipe's buffer (64 KiB) fills, and the writer waits for it.
+    let long = "x".repeat(3000);
+    let mut client = Client::connect(handle.local_addr());
+    for i in 0..REQUESTS {
+        assert_eq!(client.get(&format!("/pipe/{i}/{long}")).status, 200);
+    }
+    drop(client);
+    let collected = thread::spawn(move || {
+        let mut text = String::new();
+        collector.read_to_string(&mut text).expect("read the pipe");
+        text
+    });
+    handle.shutdown();
+    drop(log);
+    let text = collected.join().expect("the collector");
+    assert_eq!(text.lines().map(parse).count(), REQUESTS, "every line, none dropped");
+}
+
+#[test]
+fn a_reopen_does_not_wait_for_a_batch_stuck_in_a_pipe() {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    use rustix::fs::{fcntl_setfl, mknodat, FileType, Mode, OFlags, CWD};
+
+    const REQUESTS: usize = 100;
+    // The log is a pipe that a log collector reads, and the collector has stopped.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("access.log");
+    mknodat(CWD, &path, FileType::Fifo, Mode::RUSR | Mode::WUSR, 0).expect("mkfifo");
+    let mut collector = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(OFlags::NONBLOCK.bits() as i32)
+        .open(&path)
+        .expect("the collector's end");
+    fcntl_setfl(&collector, OFlags::empty()).expect("the collector reads blocking");
+    let log = AccessLog::file(&path).expect("open the log");
+    let handle = start(server().workers(2).access_log(log.clone()), page);
+    // Lines of about 3 KiB, 300 KiB in all: the pipe's buffer (64 KiB) fills, and the
+    // writer waits in its write for the collector.
+    let long = "x".repeat(3000);
+    let mut client = Client::connect(handle.local_addr());
+    for i in 0..REQUESTS {
+        assert_eq!(client.get(&format!("/stuck/{i}/{long}")).status, 200);
+    }
+    wait_until("the pipe is full", || {
+        rustix::io::ioctl_fionread(&collector).expect("FIONREAD") >= 64 * 1024
+    });
+
+    // logrotate's SIGUSR1, handled by the thread that also hears SIGTERM: it must come back.
+    let reopening = log.clone();
+    let (reopened, returned) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = reopened.send(reopening.reopen());
+    });
+    let result = returned.recv_timeout(PATIENCE);
+    // The collector goes on, and the writer with it.
+    let collected = thread::spawn(move || {
+        let mut text = String::new();
+        collector.read_to_string(&mut text).expect("read the pipe");
+        text
+    });
+    result.expect("reopen returns at once").expect("reopen the pipe");
+    drop(client);
+    handle.shutdown();
+    drop(log);
+    let text = collected.join().expect("the collector");
+    assert_eq!(text.lines().map(parse).count(), REQUESTS, "every line, none dropped");
+}
+
+#[test]
 fn reopening_a_log_that_is_not_a_file_does_nothing() {
     let sink = Collected::default();
     let log = AccessLog::writer(sink.clone());

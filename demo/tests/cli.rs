@@ -634,6 +634,27 @@ fn sigusr1_reopens_the_access_log_after_a_rotation() {
 }
 
 #[test]
+fn sigusr1_with_a_pipe_nobody_reads_at_the_log_s_path_does_not_stop_the_server_hearing_signals() {
+    let log = TempLog::new("fifo");
+    let (mut demo, banner) = Demo::serve(&webapp(), &["--access-log", log.arg()], Log::Default);
+    let mut client = Client::connect(Demo::addr(&banner));
+    assert_eq!(client.get("/hello.txt?n=0").status, 200);
+    // The file is gone and a named pipe with no reader is in its place: opening it to
+    // write would wait for a reader for ever.
+    std::fs::remove_file(&log.0).expect("remove the log");
+    let made = Command::new("mkfifo").arg(&log.0).status().expect("run mkfifo");
+    assert!(made.success(), "mkfifo failed");
+    demo.signal("-USR1");
+    demo.wait_for_stderr("cannot reopen the access log");
+    assert_eq!(client.get("/hello.txt?n=1").status, 200);
+    drop(client);
+    demo.signal("-TERM");
+    let (status, stderr) = demo.wait_for_exit();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stopped after"), "{stderr}");
+}
+
+#[test]
 fn an_access_log_that_cannot_be_opened_stops_the_start() {
     let missing = std::env::temp_dir().join(format!("nioserve-it-cli-no-dir-{}/access.log", std::process::id()));
     let missing = missing.to_str().expect("UTF-8 path");
