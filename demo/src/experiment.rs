@@ -659,16 +659,30 @@ fn idle_param(query: &str) -> Option<u64> {
 }
 
 /// Whether a request comes from this server's own page: no `Origin` (not a browser's
-/// cross-site request), or an `Origin` naming the `Host` the request was sent to.
+/// cross-site request), or an `Origin` naming the `Host` the request was sent to, when
+/// that host is an IP address or `localhost`. A page served under a DNS name is
+/// refused: a name can be made to point at 127.0.0.1 after its page has loaded (DNS
+/// rebinding), and that page would then be "same-origin" with the demo.
 fn same_origin(request: &Request) -> bool {
     let Some(origin) = request.headers().get(ORIGIN) else {
         return true;
     };
     let host = request.headers().get(HOST).and_then(|host| host.to_str().ok());
     match (origin.to_str().ok().and_then(|o| o.strip_prefix("http://")), host) {
-        (Some(origin), Some(host)) => origin.eq_ignore_ascii_case(host),
+        (Some(origin), Some(host)) => origin.eq_ignore_ascii_case(host) && names_no_dns(host),
         _ => false,
     }
+}
+
+/// Whether `host` (a `Host` header: name or address, maybe a port) is an IP address or
+/// `localhost`, names no DNS can give another address.
+fn names_no_dns(host: &str) -> bool {
+    if host.parse::<std::net::SocketAddr>().is_ok() {
+        return true;
+    }
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.parse::<std::net::IpAddr>().is_ok() || name.eq_ignore_ascii_case("localhost")
 }
 
 fn text(status: StatusCode, body: &str) -> Response {
@@ -717,5 +731,16 @@ mod tests {
         assert!(!post(Some("http://evil.example"), "127.0.0.1:8080"));
         assert!(!post(Some("http://127.0.0.1:8081"), "127.0.0.1:8080"));
         assert!(!post(Some("null"), "127.0.0.1:8080"), "a sandboxed or file: page");
+        assert!(post(Some("http://localhost:8080"), "localhost:8080"));
+        assert!(post(Some("http://[::1]:8080"), "[::1]:8080"));
+        assert!(
+            post(Some("http://192.168.1.5:8080"), "192.168.1.5:8080"),
+            "--addr 0.0.0.0, from the LAN"
+        );
+        assert!(
+            !post(Some("http://rebound.example:8080"), "rebound.example:8080"),
+            "a DNS name rebound to 127.0.0.1"
+        );
+        assert!(!post(Some("http://localhost.evil.example"), "localhost.evil.example"));
     }
 }

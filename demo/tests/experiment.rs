@@ -207,6 +207,14 @@ fn the_target_is_a_whole_number_clamped_to_the_limit_and_set_from_this_page_only
     }
     let foreign = post(demo.addr, "/_experiment?idle=0", "Origin: http://evil.example\r\n");
     assert_eq!(foreign.status, 403);
+    // A page whose DNS name was made to point at 127.0.0.1 after it loaded: its
+    // Origin names the Host it sends, but a name is not this server's own page.
+    let mut rebound = Client::connect(demo.addr);
+    rebound.send(
+        b"POST /_experiment?idle=0 HTTP/1.1\r\nHost: rebound.example:8080\r\n\
+          Origin: http://rebound.example:8080\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(rebound.reply().status, 403);
     assert_eq!(number(&figures(demo.addr), None, "target"), Some(limit), "unchanged");
     let own = post(
         demo.addr,
