@@ -128,7 +128,7 @@ pub fn start(options: &Options, nio: SocketAddr) -> Result<(Panel, Children), St
         .ok_or_else(|| format!("experiment: the load client said {first:?}"))?;
     let limit = client_limit.min(options.max_connections.saturating_sub(RESERVE_CONNECTIONS));
     let commands = children.command_pipe();
-    send(&commands, &format!("servers {nio} {blocking_addr}"))
+    send(&mut lock(&commands), &format!("servers {nio} {blocking_addr}"))
         .map_err(|e| format!("experiment: cannot command the load client: {e}"))?;
 
     let shared = Arc::new(Mutex::new(Shared {
@@ -282,8 +282,7 @@ fn first_line(
 }
 
 /// Writes one command line to the load client.
-fn send(commands: &Mutex<Option<ChildStdin>>, line: &str) -> io::Result<()> {
-    let mut commands = lock(commands);
+fn send(commands: &mut Option<ChildStdin>, line: &str) -> io::Result<()> {
     let pipe = commands
         .as_mut()
         .ok_or_else(|| io::Error::new(io::ErrorKind::BrokenPipe, "the load client is stopped"))?;
@@ -590,12 +589,16 @@ impl Panel {
                 "expected POST /_experiment?idle=N, N a whole number of connections\n",
             );
         };
+        // One POST at a time from setting the target to telling the client: two
+        // interleaved would leave the page showing one target and the client holding
+        // the other's.
+        let mut commands = lock(&self.commands);
         let target = {
             let mut shared = lock(&self.shared);
             shared.target = usize::try_from(asked).unwrap_or(usize::MAX).min(shared.limit);
             shared.target
         };
-        if let Err(e) = send(&self.commands, &format!("idle {target}")) {
+        if let Err(e) = send(&mut commands, &format!("idle {target}")) {
             return text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 &format!("the load client is not running: {e}\n"),
