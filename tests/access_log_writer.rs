@@ -92,6 +92,21 @@ impl Write for Gated {
     }
 }
 
+/// A gated sink whose write fails once the gate opens.
+#[derive(Clone, Default)]
+struct FailsLate(Gated);
+
+impl Write for FailsLate {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        self.0.write(b"")?;
+        Err(io::Error::other("the late sink failed"))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// One access-log line, taken apart:
 /// `[TIME] PEER "METHOD TARGET VERSION" STATUS BYTES MSms`, TIME in RFC 3339, UTC.
 #[derive(Debug)]
@@ -493,6 +508,28 @@ fn shutdown_gives_up_on_a_sink_stuck_for_good() {
     // The gate stays shut: the writer thread stays blocked in its write until the
     // process ends, and reports nothing to the other tests' logger.
     std::mem::forget(sink);
+}
+
+#[test]
+fn lines_given_up_on_at_shutdown_count_once_whatever_the_stuck_write_does_later() {
+    const REQUESTS: u64 = 20;
+    warnings();
+    let sink = FailsLate::default();
+    let handle = start(
+        server()
+            .workers(2)
+            .shutdown_grace(std::time::Duration::from_millis(100))
+            .access_log(AccessLog::writer(sink.clone())),
+        page,
+    );
+    load(&handle, "late", 2, REQUESTS as usize / 2);
+    let counters = handle.counters();
+    handle.shutdown();
+    assert_eq!(counters.snapshot().access_log_dropped, REQUESTS);
+    // The stuck write returns at last, with an error: its lines were counted already.
+    sink.0.open();
+    wait_for_warning("the late sink failed");
+    assert_eq!(counters.snapshot().access_log_dropped, REQUESTS, "each line counted once");
 }
 
 #[test]

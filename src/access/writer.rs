@@ -321,7 +321,16 @@ impl Batches {
         .unwrap_or_else(|_| Err(io::Error::other("the access log's sink panicked")));
         drop(sink);
         if let Err(e) = written {
-            self.shared.counters.access_log_dropped(lines);
+            // A batch the finishing server gave up on was counted as dropped then; one
+            // counted here is not counted again by a finish that gives up later.
+            let counted = {
+                let mut state = self.shared.lock();
+                state.writing = 0;
+                state.gone
+            };
+            if !counted {
+                self.shared.counters.access_log_dropped(lines);
+            }
             let (writes, lost) = self.failed.take().map_or((0, 0), |(w, l, _)| (w, l));
             self.failed = Some((writes + 1, lost + lines, e));
         }
