@@ -68,8 +68,13 @@ def grouped_panel(out, x0, y0, w, h, title, groups, series, values):
             out.append(f'<rect x="{x:.1f}" y="{y0 + h - bh:.1f}" width="{bar_w - 2:.1f}" height="{bh:.1f}" '
                        f'fill="{COLOURS[s % len(COLOURS)]}"><title>{escape(name)} {escape(group)}: '
                        f'{v:,.0f}</title></rect>')
-        out.append(f'<text x="{gx + group_w * 0.4:.1f}" y="{y0 + h + 16}" text-anchor="middle">'
-                   f'{escape(group)}</text>')
+        # Two lines ("/index.html gzip", "c64"), so that neighbouring names never overlap.
+        cx = gx + group_w * 0.4
+        first, _, last = group.rpartition(" ")
+        out.append(f'<text x="{cx:.1f}" y="{y0 + h + 16}" text-anchor="middle">'
+                   f'<tspan x="{cx:.1f}">{escape(first or last)}</tspan>'
+                   + (f'<tspan x="{cx:.1f}" dy="14">{escape(last)}</tspan>' if first else '')
+                   + '</text>')
     out.append(f'<line x1="{x0}" y1="{y0 + h}" x2="{x0 + w}" y2="{y0 + h}" stroke="#333"/>')
 
 
@@ -78,7 +83,7 @@ def cmd_wrk(tsv, out_path):
     tests, servers = [], []
     runs = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        test = f'{r["path"]} c{r["connections"]}'
+        test = r["label"]
         if test not in tests:
             tests.append(test)
         if r["server"] not in servers:

@@ -168,13 +168,14 @@ done
 # --- runs --------------------------------------------------------------------------------
 mkdir -p "$RESULTS"
 TSV=$RESULTS/wrk.tsv
-printf 'round\ttest\tserver\tpath\tconnections\trequests\tseconds\trps\tp99_ms\tsocket_errors\tnon2xx\tcpu_s\trps_per_cpu_s\n' >"$TSV"
+printf 'round\ttest\tlabel\tserver\tpath\tconnections\trequests\tseconds\trps\tp99_ms\tsocket_errors\tnon2xx\tcpu_s\trps_per_cpu_s\n' >"$TSV"
 runs=$((ROUNDS * ${#TESTS[@]} * ${#NAMES[@]}))
 say "$runs runs of $DURATION: about $((runs * (SECS + 1) / 60 + 1)) min"
 run=0
 for round in $(seq 1 "$ROUNDS"); do
   for test in "${TESTS[@]}"; do
     read -r tname path conns coding <<<"$test"
+    label="$path${coding:+ $coding} c$conns"   # as the tables and the chart name the test
     headers=()
     [ -n "$coding" ] && headers=(-H "Accept-Encoding: $coding")
     for k in $(seq 0 $((${#NAMES[@]} - 1))); do
@@ -208,7 +209,7 @@ per_cpu = f"{requests / cpu:.0f}" if cpu > 0 else "-"
 print(f"{requests}\t{seconds:.2f}\t{rps:.0f}\t{p99}\t{errors}\t{non2xx}\t{cpu:.2f}\t{per_cpu}")
 EOF
       )
-      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$tname" "$name" "$path" "$conns" "$row" >>"$TSV"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$tname" "$label" "$name" "$path" "$conns" "$row" >>"$TSV"
       IFS=$'\t' read -r _ _ rps p99 errs non2xx cpu per_cpu <<<"$row"
       say "[$run/$runs] round $round $tname $name: $rps req/s, p99 $p99 ms, cpu $cpu s, $per_cpu req/cpu-s, errors $errs, non-2xx $non2xx"
       [ "$rps" != 0 ] || { say "wrk output:"; cat "$out" >&2; }
@@ -283,9 +284,7 @@ for key, rs in runs.items():
         "n": len(rs),
     }
 
-label = {"hello64": "/hello.txt c64", "1k64": "/1k.bin c64", "4k64": "/4k.bin c64",
-         "index64": "/index.html c64", "32k64": "/32k.bin c64", "64k64": "/64k.bin c64",
-         "index256": "/index.html c256", "gzip64": "/index.html gzip c64", "1mb16": "/1mb.bin c16"}
+label = {r["test"]: r["label"] for r in rows}
 main_table = ["| test | server | req/s | p99 ms | socket errors / non-2xx (all rounds) | server CPU s | req per CPU-s |",
               "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
 for t in tests:
