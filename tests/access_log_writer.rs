@@ -529,7 +529,11 @@ fn lines_given_up_on_at_shutdown_count_once_whatever_the_stuck_write_does_later(
     // The stuck write returns at last, with an error: its lines were counted already.
     sink.0.open();
     wait_for_warning("the late sink failed");
-    assert_eq!(counters.snapshot().access_log_dropped, REQUESTS, "each line counted once");
+    assert_eq!(
+        counters.snapshot().access_log_dropped,
+        REQUESTS,
+        "each line counted once"
+    );
 }
 
 #[test]
