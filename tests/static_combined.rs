@@ -6,11 +6,11 @@
 mod support;
 
 use std::fs::{self, File};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use nioserve::{Server, ServerHandle, StaticFiles};
-use support::{start, Client};
+use support::{scratch_dir, start, Client};
+use tempfile::TempDir;
 
 /// The first bytes of a gzip stream (RFC 1952 §2.3.1), then anything: the server
 /// sends a file's bytes as they are.
@@ -19,35 +19,23 @@ const SVGZ: &[u8] = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03 not really deflat
 /// The cache holds at most this many bytes of files (see `StaticFiles`).
 const CACHE_BYTES: u64 = 32 << 20;
 
-/// A directory served by a two-worker server, removed on drop.
+/// A directory served by a two-worker server, removed on drop once the server has
+/// stopped (fields drop in order).
 struct Site {
     handle: ServerHandle,
-    root: PathBuf,
+    _root: TempDir,
 }
 
 impl Site {
     /// Serves a fresh directory that `populate` fills, configured by `configure`.
-    fn start(name: &str, populate: impl FnOnce(&PathBuf), configure: impl FnOnce(StaticFiles) -> StaticFiles) -> Site {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let root = std::env::temp_dir().join(format!(
-            "nioserve-it-combined-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(&root).expect("create root");
-        populate(&root);
-        let files = configure(StaticFiles::new(&root).expect("static files root"));
+    fn start(name: &str, populate: impl FnOnce(&Path), configure: impl FnOnce(StaticFiles) -> StaticFiles) -> Site {
+        let root = scratch_dir(&format!("combined-{name}"));
+        populate(root.path());
+        let files = configure(StaticFiles::new(root.path()).expect("static files root"));
         Site {
             handle: start(Server::builder().workers(2), files),
-            root,
+            _root: root,
         }
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.root);
     }
 }
 
@@ -145,13 +133,12 @@ fn files_admitted_once_the_memory_budget_is_full_are_still_sent_compressed() {
 #[test]
 fn clones_set_up_to_serve_differently_do_not_answer_from_each_others_cache() {
     let page: Vec<u8> = b"<p>the usual index</p>\n".repeat(40);
-    let root = std::env::temp_dir().join(format!("nioserve-it-combined-clones-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(&root).expect("create root");
+    let dir = scratch_dir("combined-clones");
+    let root = dir.path();
     fs::write(root.join("index.html"), &page).expect("write index.html");
     fs::write(root.join("home.html"), "<p>home</p>").expect("write home.html");
     // Trusted for an hour: whatever one clone cached, the other would find.
-    let base = StaticFiles::new(&root)
+    let base = StaticFiles::new(root)
         .expect("static files root")
         .cache_validity(std::time::Duration::from_secs(3600));
     let usual = start(Server::builder().workers(1), base.clone());
@@ -173,7 +160,4 @@ fn clones_set_up_to_serve_differently_do_not_answer_from_each_others_cache() {
     // And the first is still served as it was set up.
     let again = Client::connect(usual.local_addr()).request("GET", "/", &gzip);
     assert_eq!(again.header("content-encoding"), Some("gzip"));
-
-    drop((usual, other_index, plain));
-    let _ = fs::remove_dir_all(&root);
 }

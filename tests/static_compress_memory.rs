@@ -15,7 +15,7 @@ use std::fs;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nioserve::{Server, StaticFiles};
-use support::{start, Client};
+use support::{scratch_dir, start, Client};
 
 /// The system allocator, counting the bytes live and their peak.
 struct Counting;
@@ -69,9 +69,8 @@ static ALLOCATOR: Counting = Counting;
 
 #[test]
 fn compressing_a_small_script_takes_memory_in_proportion_to_it() {
-    let root = std::env::temp_dir().join(format!("nioserve-it-compress-memory-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(&root).expect("create root");
+    let dir = scratch_dir("compress-memory");
+    let root = dir.path();
     // 26 KB of JavaScript: above brotli's 4 KiB input buffer, within the default
     // 64 KiB held in memory.
     let script: String = (0..800)
@@ -81,7 +80,7 @@ fn compressing_a_small_script_takes_memory_in_proportion_to_it() {
     fs::write(root.join("app.js"), &script).expect("write app.js");
     fs::write(root.join("warm.txt"), "warm").expect("write warm.txt");
 
-    let handle = start(Server::builder().workers(1), StaticFiles::new(&root).expect("root"));
+    let handle = start(Server::builder().workers(1), StaticFiles::new(root).expect("root"));
     let mut client = Client::connect(handle.local_addr());
     // Buffers and pools of the server and the client, made before counting.
     assert_eq!(client.get("/warm.txt").status, 200);
@@ -101,8 +100,4 @@ fn compressing_a_small_script_takes_memory_in_proportion_to_it() {
         "serving a {}-byte script took {peak} bytes at the peak",
         script.len()
     );
-
-    drop(client);
-    drop(handle);
-    let _ = fs::remove_dir_all(&root);
 }

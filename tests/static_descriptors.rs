@@ -7,29 +7,29 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use nioserve::{Server, ServerHandle, StaticFiles};
-use support::{start, wait_until, Client};
+use support::{scratch_dir, start, wait_until, Client};
+use tempfile::TempDir;
 
 /// Larger than what is kept in memory (64 KiB), so the cache holds it open.
 const BIG_LEN: usize = 300 * 1024;
 
-/// A fresh document root, removed on drop, served by a two-worker server whose
-/// cache trusts what it learned for `validity`.
+/// A fresh document root served by a two-worker server whose cache trusts what it
+/// learned for `validity`; removed on drop once the server has stopped (fields drop
+/// in order).
 struct Site {
     handle: ServerHandle,
-    root: PathBuf,
+    root: TempDir,
 }
 
 impl Site {
     fn start(name: &str, validity: Duration) -> Site {
-        let root = std::env::temp_dir().join(format!("nioserve-it-fds-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(&root).expect("create root");
-        fs::write(root.join("big.bin"), vec![b'a'; BIG_LEN]).expect("write big.bin");
-        let files = StaticFiles::new(&root)
+        let root = scratch_dir(&format!("fds-{name}"));
+        fs::write(root.path().join("big.bin"), vec![b'a'; BIG_LEN]).expect("write big.bin");
+        let files = StaticFiles::new(root.path())
             .expect("static files root")
             .cache_validity(validity);
         let handle = start(Server::builder().workers(2), files);
@@ -38,12 +38,6 @@ impl Site {
 
     fn client(&self) -> Client {
         Client::connect(self.handle.local_addr())
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.root);
     }
 }
 
@@ -61,7 +55,7 @@ fn descriptors_on(path: &Path) -> Vec<String> {
 #[test]
 fn hundreds_of_spellings_of_one_path_hold_one_descriptor() {
     let site = Site::start("spellings", Duration::from_secs(3600));
-    let big = site.root.join("big.bin");
+    let big = site.root.path().join("big.bin");
     let mut client = site.client();
     let mut spellings = Vec::new();
     for slashes in 1..=20 {
@@ -93,7 +87,7 @@ fn hundreds_of_spellings_of_one_path_hold_one_descriptor() {
 #[test]
 fn a_deleted_file_is_not_found_and_its_descriptor_closed() {
     let site = Site::start("deleted", Duration::from_millis(50));
-    let big = site.root.join("big.bin");
+    let big = site.root.path().join("big.bin");
     let mut client = site.client();
     assert_eq!(client.get("/big.bin").status, 200);
     assert_eq!(descriptors_on(&big).len(), 1, "the cache holds big.bin open");
@@ -109,12 +103,12 @@ fn a_deleted_file_is_not_found_and_its_descriptor_closed() {
 #[test]
 fn a_replaced_file_is_served_new_and_the_old_one_closed() {
     let site = Site::start("replaced", Duration::from_millis(50));
-    let big = site.root.join("big.bin");
+    let big = site.root.path().join("big.bin");
     let mut client = site.client();
     assert_eq!(client.get("/big.bin").body, vec![b'a'; BIG_LEN]);
 
     // Replaced the way deployments do it: a new file renamed over the old one.
-    let next = site.root.join("big.bin.next");
+    let next = site.root.path().join("big.bin.next");
     fs::write(&next, vec![b'b'; BIG_LEN]).expect("write the new version");
     fs::rename(&next, &big).expect("rename over big.bin");
     wait_until("the new version is served", || {

@@ -7,11 +7,11 @@ mod support;
 use std::fs;
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use nioserve::{Server, ServerHandle, StaticFiles};
-use support::{start, Client, Reply};
+use support::{scratch_dir, start, Client, Reply};
+use tempfile::TempDir;
 
 const BIG_LEN: usize = 300 * 1024;
 
@@ -59,7 +59,8 @@ fn unbrotli(bytes: &[u8]) -> Vec<u8> {
     plain
 }
 
-/// A document root in a fresh temp directory, served by a two-worker server.
+/// A document root in a fresh temp directory, served by a two-worker server; the
+/// directory is removed on drop once the server has stopped (fields drop in order).
 ///
 /// ```text
 /// <base>/outside/secret.gz     where the symlink sibling leads
@@ -77,7 +78,7 @@ fn unbrotli(bytes: &[u8]) -> Vec<u8> {
 /// ```
 struct Site {
     handle: ServerHandle,
-    base: PathBuf,
+    _base: TempDir,
     root: PathBuf,
 }
 
@@ -87,13 +88,8 @@ impl Site {
     }
 
     fn start_with(name: &str, configure: impl FnOnce(StaticFiles) -> StaticFiles) -> Site {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let base = std::env::temp_dir().join(format!(
-            "nioserve-it-encoding-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&base);
+        let dir = scratch_dir(&format!("encoding-{name}"));
+        let base = dir.path();
         let root = base.join("root");
         fs::create_dir_all(&root).unwrap();
         fs::create_dir_all(base.join("outside")).unwrap();
@@ -131,7 +127,11 @@ impl Site {
 
         let files = configure(StaticFiles::new(&root).unwrap());
         let handle = start(Server::builder().workers(2), files);
-        Site { handle, base, root }
+        Site {
+            handle,
+            _base: dir,
+            root,
+        }
     }
 
     /// `METHOD path` with the given extra header lines, on a new connection.
@@ -144,12 +144,6 @@ impl Site {
             Some(value) => self.request("GET", path, &[("Accept-Encoding", value)]),
             None => self.request("GET", path, &[]),
         }
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.base);
     }
 }
 

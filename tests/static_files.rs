@@ -7,10 +7,10 @@ mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nioserve::{Server, ServerHandle, StaticFiles};
-use support::{start, wait_until, Client};
+use support::{scratch_dir, start, wait_until, Client};
+use tempfile::TempDir;
 
 const INDEX: &str = "<!doctype html><title>root index</title><h1>Root</h1>\n";
 const SUB_INDEX: &str = "<!doctype html><title>sub index</title><h1>Sub</h1>\n";
@@ -25,7 +25,8 @@ fn pattern() -> Vec<u8> {
     (0..BIG_LEN).map(|i| (i % 251) as u8 ^ (i >> 10) as u8).collect()
 }
 
-/// A document root in a fresh temp directory, served by a two-worker server.
+/// A document root in a fresh temp directory, served by a two-worker server; the
+/// directory is removed on drop once the server has stopped (fields drop in order).
 ///
 /// ```text
 /// <base>/secret.txt            the marker: where `/../secret.txt` would lead
@@ -36,20 +37,15 @@ fn pattern() -> Vec<u8> {
 /// ```
 struct Site {
     handle: ServerHandle,
-    base: PathBuf,
+    base: TempDir,
     root: PathBuf,
     marker: String,
 }
 
 impl Site {
     fn start(name: &str) -> Site {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let base = std::env::temp_dir().join(format!(
-            "nioserve-it-static-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&base);
+        let dir = scratch_dir(&format!("static-{name}"));
+        let base = dir.path();
         let root = base.join("root");
         let marker = format!("NIOSERVE-SECRET-{}-{name}", std::process::id());
         for dir in ["css", "js", "sub", "noindex"] {
@@ -76,7 +72,7 @@ impl Site {
         let handle = start(Server::builder().workers(2), files);
         Site {
             handle,
-            base,
+            base: dir,
             root,
             marker,
         }
@@ -84,12 +80,6 @@ impl Site {
 
     fn client(&self) -> Client {
         Client::connect(self.handle.local_addr())
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.base);
     }
 }
 
@@ -158,7 +148,10 @@ fn no_request_target_reaches_outside_the_root() {
     }
     // The secret really is where `/../secret.txt` would lead: the refusals above
     // were not 404s for want of a target.
-    assert_eq!(fs::read_to_string(site.base.join("secret.txt")).unwrap(), site.marker);
+    assert_eq!(
+        fs::read_to_string(site.base.path().join("secret.txt")).unwrap(),
+        site.marker
+    );
 }
 
 #[test]

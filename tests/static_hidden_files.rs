@@ -5,20 +5,19 @@
 mod support;
 
 use std::fs;
-use std::path::PathBuf;
 
 use nioserve::{Server, StaticFiles};
-use support::{start, Client};
+use support::{scratch_dir, start, Client};
+use tempfile::TempDir;
 
 /// A root with the classic leaks in it, removed on drop.
-struct Tree(PathBuf);
+struct Tree(TempDir);
 
 impl Tree {
     fn new(name: &str) -> Tree {
-        let root = std::env::temp_dir().join(format!("nioserve-it-hidden-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
+        let root = scratch_dir(&format!("hidden-{name}"));
         for dir in [".git", ".well-known", "app"] {
-            fs::create_dir_all(root.join(dir)).expect("create directory");
+            fs::create_dir_all(root.path().join(dir)).expect("create directory");
         }
         for (name, content) in [
             (".env", "DATABASE_PASSWORD=hunter2\n"),
@@ -27,15 +26,9 @@ impl Tree {
             (".well-known/security.txt", "Contact: mailto:security@example.com\n"),
             ("index.html", "<h1>home</h1>\n"),
         ] {
-            fs::write(root.join(name), content).expect("write file");
+            fs::write(root.path().join(name), content).expect("write file");
         }
         Tree(root)
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
@@ -53,7 +46,10 @@ const HIDDEN: [&str; 8] = [
 #[test]
 fn dot_files_are_not_found_by_default() {
     let tree = Tree::new("default");
-    let handle = start(Server::builder().workers(2), StaticFiles::new(&tree.0).expect("root"));
+    let handle = start(
+        Server::builder().workers(2),
+        StaticFiles::new(tree.0.path()).expect("root"),
+    );
     let mut client = Client::connect(handle.local_addr());
     for path in HIDDEN {
         let reply = client.get(path);
@@ -69,7 +65,7 @@ fn dot_files_are_not_found_by_default() {
 #[test]
 fn serve_hidden_serves_them() {
     let tree = Tree::new("served");
-    let files = StaticFiles::new(&tree.0).expect("root").serve_hidden(true);
+    let files = StaticFiles::new(tree.0.path()).expect("root").serve_hidden(true);
     let handle = start(Server::builder().workers(2), files);
     let mut client = Client::connect(handle.local_addr());
     for path in HIDDEN {

@@ -7,25 +7,25 @@
 mod support;
 
 use std::fs;
-use std::path::PathBuf;
 
 use nioserve::{Server, ServerHandle, StaticFiles};
-use support::{start, Client};
+use support::{scratch_dir, start, Client};
+use tempfile::TempDir;
 
 /// The first bytes of a gzip stream (RFC 1952 §2.3.1), then anything: the server
 /// sends a file's bytes as they are.
 const SVGZ: &[u8] = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03 not really deflated, but sent as is";
 
+/// A root served by a two-worker server, removed on drop once the server has stopped
+/// (fields drop in order).
 struct Site {
     handle: ServerHandle,
-    root: PathBuf,
+    _root: TempDir,
 }
 
 impl Site {
     fn start(name: &str) -> Site {
-        let root = std::env::temp_dir().join(format!("nioserve-it-media-types-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(&root).expect("create root");
+        let root = scratch_dir(&format!("media-types-{name}"));
         for (name, content) in [
             ("data.json", &b"{\"ok\": true}"[..]),
             ("module.mjs", b"export default 1;"),
@@ -34,19 +34,13 @@ impl Site {
             ("logo.svgz", SVGZ),
             ("page.html", b"<p>hi</p>"),
         ] {
-            fs::write(root.join(name), content).expect("write fixture file");
+            fs::write(root.path().join(name), content).expect("write fixture file");
         }
-        let files = StaticFiles::new(&root).expect("static files root");
+        let files = StaticFiles::new(root.path()).expect("static files root");
         Site {
             handle: start(Server::builder().workers(2), files),
-            root,
+            _root: root,
         }
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.root);
     }
 }
 

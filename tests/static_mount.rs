@@ -4,27 +4,28 @@
 mod support;
 
 use std::fs;
-use std::path::PathBuf;
 
 use nioserve::{Server, StaticFiles};
-use support::{start, Client};
+use support::{scratch_dir, start, Client};
+use tempfile::TempDir;
 
-/// A root with `app.js`, `docs/index.html` and `plain/` (no index), in a fresh directory.
-fn fixture(name: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("nioserve-it-mount-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&root);
+/// A root with `app.js`, `docs/index.html` and `plain/` (no index), in a fresh directory
+/// removed on drop.
+fn fixture(name: &str) -> TempDir {
+    let dir = scratch_dir(&format!("mount-{name}"));
+    let root = dir.path();
     fs::create_dir_all(root.join("docs")).expect("create docs");
     fs::create_dir_all(root.join("plain")).expect("create plain");
     fs::write(root.join("app.js"), "console.log('app');\n").expect("write app.js");
     fs::write(root.join("docs/index.html"), "<h1>Docs</h1>\n").expect("write docs index");
     fs::write(root.join("plain/a b.txt"), "a b\n").expect("write listed file");
-    root
+    dir
 }
 
 #[test]
 fn files_are_served_under_the_prefix_and_nowhere_else() {
     let root = fixture("files");
-    let files = StaticFiles::new(&root).expect("root").mount("/static/");
+    let files = StaticFiles::new(root.path()).expect("root").mount("/static/");
     let handle = start(Server::builder().workers(2), files);
     let mut client = Client::connect(handle.local_addr());
 
@@ -52,13 +53,12 @@ fn files_are_served_under_the_prefix_and_nowhere_else() {
     assert_eq!(top.header("location"), Some("/static/"));
 
     handle.shutdown();
-    let _ = fs::remove_dir_all(&root);
 }
 
 #[test]
 fn a_listing_under_the_prefix_links_inside_it() {
     let root = fixture("listing");
-    let files = StaticFiles::new(&root)
+    let files = StaticFiles::new(root.path())
         .expect("root")
         .mount("/assets")
         .list_directories(true);
@@ -82,5 +82,4 @@ fn a_listing_under_the_prefix_links_inside_it() {
     );
 
     handle.shutdown();
-    let _ = fs::remove_dir_all(&root);
 }

@@ -17,7 +17,8 @@ use http::StatusCode;
 use log::Level;
 use nioserve::{CachePolicy, Server, StaticFiles};
 use rustix::fs::{mknodat, FileType, Mode, CWD};
-use support::{capture_log, start, CapturedLog, Client, Reply};
+use support::{capture_log, scratch_dir, start, CapturedLog, Client, Reply};
+use tempfile::TempDir;
 
 const INDEX: &str = "<!DOCTYPE html><div id=app>shell</div>\n";
 const NOT_FOUND_PAGE: &str = "<!DOCTYPE html><h1>Lost? This page is not here.</h1>\n";
@@ -36,19 +37,18 @@ const NOT_ALLOWED_PAGE: &str = "<!DOCTYPE html><h1>Only GET and HEAD.</h1>\n";
 /// root/.env
 /// ```
 struct Tree {
-    base: PathBuf,
+    base: TempDir,
     root: PathBuf,
 }
 
 impl Tree {
     fn new(name: &str) -> Tree {
-        let base = std::env::temp_dir().join(format!("nioserve-it-pages-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&base);
-        let root = base.join("root");
+        let base = scratch_dir(&format!("pages-{name}"));
+        let root = base.path().join("root");
         for dir in ["errors", "noindex"] {
             fs::create_dir_all(root.join(dir)).expect("create directory");
         }
-        fs::write(base.join("outside.html"), "<h1>outside the root</h1>\n").expect("write outside.html");
+        fs::write(base.path().join("outside.html"), "<h1>outside the root</h1>\n").expect("write outside.html");
         for (name, content) in [
             ("index.html", INDEX),
             ("404.html", NOT_FOUND_PAGE),
@@ -68,12 +68,6 @@ impl Tree {
 
     fn path(&self, relative: &str) -> PathBuf {
         self.root.join(relative)
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.base);
     }
 }
 
@@ -206,7 +200,7 @@ fn an_unservable_page_falls_back_to_plain_text_and_is_reported_once() {
     warnings();
     let tree = Tree::new("unservable");
     fs::remove_file(tree.path("404.html")).expect("remove 404.html");
-    symlink(tree.base.join("outside.html"), tree.path("out-link.html")).expect("symlink out of the root");
+    symlink(tree.base.path().join("outside.html"), tree.path("out-link.html")).expect("symlink out of the root");
     mknodat(CWD, tree.path("fifo.html"), FileType::Fifo, Mode::RUSR | Mode::WUSR, 0).expect("mkfifo");
     fs::create_dir(tree.path("dir.html")).expect("a directory named like a page");
 

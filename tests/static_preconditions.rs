@@ -6,38 +6,32 @@
 mod support;
 
 use std::fs::{self, File};
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use nioserve::{Server, ServerHandle, StaticFiles};
-use support::{start, Client};
+use support::{scratch_dir, start, Client};
+use tempfile::TempDir;
 
 const LEN: usize = 200 * 1024;
 
+/// A root served by a two-worker server, removed on drop once the server has stopped
+/// (fields drop in order).
 struct Site {
     handle: ServerHandle,
-    root: PathBuf,
+    root: TempDir,
 }
 
 impl Site {
     /// `file.bin` (LEN bytes of `a`) last modified an hour ago, served with a
     /// cache that asks the disk on every request.
     fn start(name: &str) -> Site {
-        let root = std::env::temp_dir().join(format!("nioserve-it-preconditions-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(&root).expect("create root");
-        write_at(&root, b'a', SystemTime::now() - Duration::from_secs(3600));
-        let files = StaticFiles::new(&root)
+        let root = scratch_dir(&format!("preconditions-{name}"));
+        write_at(root.path(), b'a', SystemTime::now() - Duration::from_secs(3600));
+        let files = StaticFiles::new(root.path())
             .expect("static files root")
             .cache_validity(Duration::ZERO);
         let handle = start(Server::builder().workers(2), files);
         Site { handle, root }
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.root);
     }
 }
 
@@ -72,7 +66,7 @@ fn a_resumed_download_of_a_changed_file_gets_412_not_a_spliced_file() {
     }
 
     // The file changes on the server.
-    write_at(&site.root, b'b', SystemTime::now());
+    write_at(site.root.path(), b'b', SystemTime::now());
 
     // `curl -C - -z <date>` and a download manager's If-Match: 412, with and without Range.
     let cases: [&[(&str, &str)]; 5] = [

@@ -9,12 +9,11 @@ mod support;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use nioserve::{Server, ServerHandle, StaticFiles};
-use support::{start, Client, PATIENCE};
+use support::{scratch_dir, start, Client, PATIENCE};
+use tempfile::TempDir;
 
 /// `small.txt`: held in memory (under the 64 KiB default).
 const SMALL_LEN: usize = 10 * 1024;
@@ -36,37 +35,25 @@ fn pattern(len: usize, printable: bool) -> Vec<u8> {
         .collect()
 }
 
-/// A root with `small.txt` and `big.bin`, served by a two-worker server.
+/// A root with `small.txt` and `big.bin`, served by a two-worker server; removed on
+/// drop once the server has stopped (fields drop in order).
 struct Site {
     handle: ServerHandle,
-    root: PathBuf,
+    root: TempDir,
 }
 
 impl Site {
     fn start(name: &str, configure: impl FnOnce(StaticFiles) -> StaticFiles) -> Site {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let root = std::env::temp_dir().join(format!(
-            "nioserve-it-ranges-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(&root).expect("create root");
-        fs::write(root.join("small.txt"), pattern(SMALL_LEN, true)).expect("write small.txt");
-        fs::write(root.join("big.bin"), pattern(BIG_LEN, false)).expect("write big.bin");
-        let files = configure(StaticFiles::new(&root).expect("static files root"));
+        let root = scratch_dir(&format!("ranges-{name}"));
+        fs::write(root.path().join("small.txt"), pattern(SMALL_LEN, true)).expect("write small.txt");
+        fs::write(root.path().join("big.bin"), pattern(BIG_LEN, false)).expect("write big.bin");
+        let files = configure(StaticFiles::new(root.path()).expect("static files root"));
         let handle = start(Server::builder().workers(2), files);
         Site { handle, root }
     }
 
     fn addr(&self) -> SocketAddr {
         self.handle.local_addr()
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.root);
     }
 }
 
@@ -437,7 +424,7 @@ fn a_file_that_shrinks_under_a_multipart_response_is_cut_off_not_padded() {
     assert_eq!(Exchange::get(site.addr(), "/big.bin", &[]).status, 200);
     fs::OpenOptions::new()
         .write(true)
-        .open(site.root.join("big.bin"))
+        .open(site.root.path().join("big.bin"))
         .and_then(|file| file.set_len(1000))
         .expect("truncate big.bin");
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use nioserve::{Server, StaticFiles};
 use rustix::fs::{mknodat, open, FileType, Mode, OFlags, CWD};
-use support::{start, Client};
+use support::{scratch_dir, start, Client};
 
 /// Opens the FIFO's write end when dropped, which releases any reader blocked in
 /// `open`: without the fix, this lets the failing test's server shut down.
@@ -24,9 +24,8 @@ impl Drop for Fifo {
 
 #[test]
 fn a_fifo_or_a_socket_is_not_found_promptly_and_holds_no_worker() {
-    let root = std::env::temp_dir().join(format!("nioserve-it-special-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(&root).expect("create root");
+    let dir = scratch_dir("special");
+    let root = dir.path();
     fs::write(root.join("hello.txt"), "hello\n").expect("write hello.txt");
     mknodat(CWD, root.join("fifo"), FileType::Fifo, Mode::RUSR | Mode::WUSR, 0).expect("mkfifo");
     let _socket = std::os::unix::net::UnixListener::bind(root.join("socket")).expect("bind a Unix socket");
@@ -34,7 +33,7 @@ fn a_fifo_or_a_socket_is_not_found_promptly_and_holds_no_worker() {
     let workers = 2;
     let handle = start(
         Server::builder().workers(workers),
-        StaticFiles::new(&root).expect("static files root"),
+        StaticFiles::new(root).expect("static files root"),
     );
     // Declared after the server, so that it is dropped before it if the test fails.
     let fifo = Fifo(root.join("fifo"));
@@ -58,5 +57,4 @@ fn a_fifo_or_a_socket_is_not_found_promptly_and_holds_no_worker() {
 
     handle.shutdown();
     drop(fifo);
-    let _ = fs::remove_dir_all(&root);
 }

@@ -17,15 +17,15 @@ use std::time::{Duration, Instant};
 
 use nioserve::{Server, StaticFiles};
 use rustix::fs::{renameat_with, RenameFlags, CWD};
-use support::{start, Client};
+use support::{scratch_dir, start, Client};
 
 /// How long requests run against the swapping loop.
 const RUN_FOR: Duration = Duration::from_secs(3);
 
 #[test]
 fn a_directory_swapped_for_a_symlink_never_leads_out_of_the_root() {
-    let base = std::env::temp_dir().join(format!("nioserve-it-symlink-race-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&base);
+    let dir = scratch_dir("symlink-race");
+    let base = dir.path();
     let root = base.join("root");
     let outside = base.join("outside");
     fs::create_dir_all(root.join("dir")).expect("create root/dir");
@@ -79,7 +79,6 @@ fn a_directory_swapped_for_a_symlink_never_leads_out_of_the_root() {
     }
     stop.store(true, Ordering::Relaxed);
     let swaps = swapper.join().expect("swapper thread");
-    let _ = fs::remove_dir_all(&base);
 
     assert!(
         leaked.is_empty(),

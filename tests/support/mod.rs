@@ -9,6 +9,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use log::{Level, Log, Metadata, Record};
+use tempfile::TempDir;
 
 use nioserve::{Builder, Handler, Request, Response, Server, ServerHandle};
 
@@ -22,6 +23,15 @@ pub fn start(builder: Builder, handler: impl Handler) -> ServerHandle {
         .expect("bind 127.0.0.1:0")
         .spawn(handler)
         .expect("spawn server")
+}
+
+/// A fresh directory for one test's files, `nioserve-it-{name}-` and a random suffix
+/// in the system's temporary directory; it is removed with its contents on drop.
+pub fn scratch_dir(name: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("nioserve-it-{name}-"))
+        .tempdir()
+        .expect("create a scratch directory")
 }
 
 /// A server with two workers whose handler answers `METHOD PATH` followed by the request body.
