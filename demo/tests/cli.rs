@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use support::{wait_until, Client, PATIENCE};
+use support::{scratch_dir, wait_until, Client, PATIENCE};
+use tempfile::TempDir;
 
 /// The web app bundled with the repository.
 fn webapp() -> PathBuf {
@@ -477,24 +478,23 @@ fn requests_sent_during_a_stall_longer_than_the_keep_alive_timeout_are_answered(
     );
 }
 
-/// A path for an access log in the temporary directory, removed when dropped.
-struct TempLog(PathBuf);
+/// A path for an access log, not yet a file, in a directory of its own removed on drop.
+struct TempLog {
+    path: PathBuf,
+    _dir: TempDir,
+}
 
 impl TempLog {
     fn new(name: &str) -> TempLog {
-        let path = std::env::temp_dir().join(format!("nioserve-it-cli-{name}-{}.log", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        TempLog(path)
+        let dir = scratch_dir(&format!("cli-{name}"));
+        TempLog {
+            path: dir.path().join("access.log"),
+            _dir: dir,
+        }
     }
 
     fn arg(&self) -> &str {
-        self.0.to_str().expect("UTF-8 path")
-    }
-}
-
-impl Drop for TempLog {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        self.path.to_str().expect("UTF-8 path")
     }
 }
 
@@ -537,7 +537,7 @@ fn assert_hello_line(line: &str) {
 fn the_access_log_goes_to_a_file_whole_by_the_time_the_server_exits() {
     const REQUESTS: usize = 60;
     let log = TempLog::new("access");
-    std::fs::write(&log.0, "a line from the last run\n").expect("an older log");
+    std::fs::write(&log.path, "a line from the last run\n").expect("an older log");
     let (mut demo, banner) = Demo::serve(&webapp(), &["--access-log", log.arg()], Log::Default);
     let mut client = Client::connect(Demo::addr(&banner));
     for n in 0..REQUESTS {
@@ -552,7 +552,7 @@ fn the_access_log_goes_to_a_file_whole_by_the_time_the_server_exits() {
     assert!(stderr.contains("stopped after"), "{stderr}");
     assert!(hello_lines(&stderr).is_empty(), "{stderr}");
 
-    let text = std::fs::read_to_string(&log.0).expect("the access log");
+    let text = std::fs::read_to_string(&log.path).expect("the access log");
     assert!(text.starts_with("a line from the last run\n"), "appended to: {text}");
     assert!(text.ends_with('\n'), "no partial line: {text}");
     let lines = hello_lines(&text);
@@ -608,11 +608,11 @@ fn sigusr1_reopens_the_access_log_after_a_rotation() {
     for n in 0..3 {
         assert_eq!(client.get(&format!("/hello.txt?n={n}")).status, 200);
     }
-    let read = |log: &TempLog| std::fs::read_to_string(&log.0).unwrap_or_default();
+    let read = |log: &TempLog| std::fs::read_to_string(&log.path).unwrap_or_default();
     wait_until("three lines in the log", || hello_lines(&read(&log)).len() == 3);
 
     // logrotate's way: rename the file, then signal the server to open its path again.
-    std::fs::rename(&log.0, &rotated.0).expect("rotate the log");
+    std::fs::rename(&log.path, &rotated.path).expect("rotate the log");
     demo.signal("-USR1");
     demo.wait_for_stderr("access log reopened");
     for n in 3..5 {
@@ -641,8 +641,8 @@ fn sigusr1_with_a_pipe_nobody_reads_at_the_log_s_path_does_not_stop_the_server_h
     assert_eq!(client.get("/hello.txt?n=0").status, 200);
     // The file is gone and a named pipe with no reader is in its place: opening it to
     // write would wait for a reader for ever.
-    std::fs::remove_file(&log.0).expect("remove the log");
-    let made = Command::new("mkfifo").arg(&log.0).status().expect("run mkfifo");
+    std::fs::remove_file(&log.path).expect("remove the log");
+    let made = Command::new("mkfifo").arg(&log.path).status().expect("run mkfifo");
     assert!(made.success(), "mkfifo failed");
     demo.signal("-USR1");
     demo.wait_for_stderr("cannot reopen the access log");
@@ -689,24 +689,17 @@ fn the_access_log_can_go_through_the_logger_among_the_other_logs() {
 }
 
 /// A directory to serve, made for one test and removed on drop.
-struct Site(PathBuf);
+struct Site(TempDir);
 
 impl Site {
     fn new(name: &str, files: &[(&str, &str)]) -> Site {
-        let root = std::env::temp_dir().join(format!("nioserve-it-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let root = scratch_dir(&format!("cli-{name}"));
         for (path, content) in files {
-            let path = root.join(path);
+            let path = root.path().join(path);
             std::fs::create_dir_all(path.parent().expect("a parent")).expect("create directory");
             std::fs::write(path, content).expect("write file");
         }
         Site(root)
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -733,7 +726,7 @@ fn error_page_sets_the_page_of_a_status() {
             ("private/notes.txt", "notes\n"),
         ],
     );
-    let (_demo, banner) = Demo::serve(&site.0, &["--error-page", "403=errors/403.html"], Log::Default);
+    let (_demo, banner) = Demo::serve(site.0.path(), &["--error-page", "403=errors/403.html"], Log::Default);
     let mut client = Client::connect(Demo::addr(&banner));
     let reply = client.get("/private/");
     assert_eq!(reply.status, 403);
@@ -784,7 +777,7 @@ fn cache_control_has_sensible_defaults_and_takes_rules() {
         (&["--cache-control", "*=none"], [None, None, None]),
     ];
     for (args, expected) in cases {
-        let (_demo, banner) = Demo::serve(&site.0, args, Log::Default);
+        let (_demo, banner) = Demo::serve(site.0.path(), args, Log::Default);
         let mut client = Client::connect(Demo::addr(&banner));
         for (path, expected) in ["/", "/app.3f9a2c1b.js", "/styles.css"].into_iter().zip(expected) {
             let reply = client.get(path);
@@ -799,10 +792,10 @@ fn cache_control_has_sensible_defaults_and_takes_rules() {
 fn list_directories_shows_sizes_and_escaped_names() {
     let hostile = "<script>&\"'.txt";
     let site = Site::new("listing", &[(&format!("files/{hostile}"), "0123456789")]);
-    let (_demo, banner) = Demo::serve(&site.0, &[], Log::Default);
+    let (_demo, banner) = Demo::serve(site.0.path(), &[], Log::Default);
     assert_eq!(Client::connect(Demo::addr(&banner)).get("/files/").status, 403);
 
-    let (_demo, banner) = Demo::serve(&site.0, &["--list-directories"], Log::Default);
+    let (_demo, banner) = Demo::serve(site.0.path(), &["--list-directories"], Log::Default);
     let listing = Client::connect(Demo::addr(&banner)).get("/files/");
     assert_eq!(listing.status, 200);
     let html = listing.text();

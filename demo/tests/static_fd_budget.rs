@@ -13,9 +13,10 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use support::{wait_until, Client, LimitedDemo};
+use support::{scratch_dir, wait_until, Client, LimitedDemo};
+use tempfile::TempDir;
 
 /// The server's file-descriptor limit, soft and hard.
 const NOFILE: usize = 64;
@@ -27,26 +28,19 @@ const BIG_LEN: usize = 100 * 1024;
 const BIG_FILES: usize = 3 * BUDGET;
 
 /// A document root of large files in a temp directory, removed on drop.
-struct Site(PathBuf);
+struct Site(TempDir);
 
 impl Site {
     fn new(name: &str) -> Site {
-        let root = std::env::temp_dir().join(format!("nioserve-demo-fds-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(&root).expect("create root");
+        let dir = scratch_dir(&format!("fds-{name}"));
+        let root = dir.path();
         for i in 0..BIG_FILES {
             fs::write(root.join(format!("big-{i}.bin")), vec![b'x'; BIG_LEN]).expect("write big file");
         }
         fs::write(root.join("big.bin"), vec![b'b'; BIG_LEN]).expect("write big.bin");
         fs::write(root.join("hello.txt"), "hello\n").expect("write hello.txt");
         fs::write(root.join(".env"), "SECRET=1\n").expect("write .env");
-        Site(root)
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        Site(dir)
     }
 }
 
@@ -105,7 +99,7 @@ impl LimitedDemo {
 #[test]
 fn under_a_low_fd_limit_every_spelling_and_every_large_file_is_served() {
     let site = Site::new("spellings");
-    let demo = Demo::serve((NOFILE, NOFILE), &site.0, &[]);
+    let demo = Demo::serve((NOFILE, NOFILE), site.0.path(), &[]);
     let mut client = Client::connect(demo.addr);
 
     // 300 spellings of one path: one file, at most one descriptor.
@@ -122,7 +116,7 @@ fn under_a_low_fd_limit_every_spelling_and_every_large_file_is_served() {
         assert_eq!(reply.status, 200, "{spelling}: {}", demo.stderr());
         assert_eq!(reply.body.len(), BIG_LEN, "{spelling}");
     }
-    assert!(demo.descriptors_under(&site.0) <= 1, "{:?}", demo.descriptors());
+    assert!(demo.descriptors_under(site.0.path()) <= 1, "{:?}", demo.descriptors());
 
     // Three times as many large files as the cache may hold open, twice over.
     for round in 0..2 {
@@ -131,7 +125,7 @@ fn under_a_low_fd_limit_every_spelling_and_every_large_file_is_served() {
             assert_eq!(reply.status, 200, "round {round}, big-{i}.bin: {}", demo.stderr());
             assert_eq!(reply.body.len(), BIG_LEN);
             // The budget, and the one file a response may still be sending from.
-            let held = demo.descriptors_under(&site.0);
+            let held = demo.descriptors_under(site.0.path());
             assert!(
                 held <= BUDGET + 1,
                 "{held} descriptors on served files after big-{i}.bin"
@@ -146,7 +140,7 @@ fn under_a_low_fd_limit_every_spelling_and_every_large_file_is_served() {
 #[test]
 fn out_of_descriptors_the_cache_gives_its_own_back_and_then_it_is_503_not_500() {
     let site = Site::new("exhausted");
-    let demo = Demo::serve((NOFILE, NOFILE), &site.0, &[]);
+    let demo = Demo::serve((NOFILE, NOFILE), site.0.path(), &[]);
     let mut client = Client::connect(demo.addr);
     assert_eq!(client.get("/_status").status, 200);
 
@@ -185,7 +179,7 @@ fn out_of_descriptors_the_cache_gives_its_own_back_and_then_it_is_503_not_500() 
 #[test]
 fn the_soft_fd_limit_is_raised_to_the_hard_one_and_logged() {
     let site = Site::new("rlimit");
-    let demo = Demo::serve((100, 200), &site.0, &[]);
+    let demo = Demo::serve((100, 200), site.0.path(), &[]);
     let limits = fs::read_to_string(format!("/proc/{}/limits", demo.child.id())).expect("/proc/PID/limits");
     let nofile = limits
         .lines()
@@ -203,8 +197,8 @@ fn the_soft_fd_limit_is_raised_to_the_hard_one_and_logged() {
 #[test]
 fn dot_files_are_404_unless_the_hidden_flag_is_given() {
     let site = Site::new("hidden");
-    let refusing = Demo::serve((NOFILE, NOFILE), &site.0, &[]);
-    let serving = Demo::serve((NOFILE, NOFILE), &site.0, &["--hidden"]);
+    let refusing = Demo::serve((NOFILE, NOFILE), site.0.path(), &[]);
+    let serving = Demo::serve((NOFILE, NOFILE), site.0.path(), &["--hidden"]);
     assert_eq!(Client::connect(refusing.addr).get("/.env").status, 404);
     let served = Client::connect(serving.addr).get("/.env");
     assert_eq!(served.status, 200);

@@ -11,8 +11,19 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use tempfile::TempDir;
+
 /// How long any single wait may take before it counts as a failure.
 pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A fresh directory for one test's files, `nioserve-demo-{name}-` and a random
+/// suffix in the system's temporary directory; it is removed with its contents on drop.
+pub fn scratch_dir(name: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("nioserve-demo-{name}-"))
+        .tempdir()
+        .expect("create a scratch directory")
+}
 
 /// Polls `cond` until it holds or `PATIENCE` runs out.
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
