@@ -571,4 +571,29 @@ mod tests {
         let other = HeaderValue::from_static("text/htmlx");
         assert!(policy.header_for(served("/x", "x", &other)).is_none());
     }
+
+    /// The glob rules of `glob_matches` as plain backtracking, to check it against.
+    fn naive_glob(pattern: &[u8], text: &[u8]) -> bool {
+        match pattern {
+            [] => text.is_empty(),
+            [b'*', b'*', rest @ ..] => (0..=text.len()).any(|taken| naive_glob(rest, &text[taken..])),
+            [b'*', rest @ ..] => (0..=text.len())
+                .take_while(|&taken| taken == 0 || text[taken - 1] != b'/')
+                .any(|taken| naive_glob(rest, &text[taken..])),
+            [b'?', rest @ ..] => text.first().is_some_and(|&byte| byte != b'/') && naive_glob(rest, &text[1..]),
+            [byte, rest @ ..] => text.first() == Some(byte) && naive_glob(rest, &text[1..]),
+        }
+    }
+
+    proptest::proptest! {
+        /// The linear-time matcher agrees with backtracking on every small pattern.
+        #[test]
+        fn globs_match_as_backtracking_would(pattern in "[ab/*?.]{0,8}", text in "[ab/.]{0,10}") {
+            proptest::prop_assert_eq!(
+                glob_matches(pattern.as_bytes(), text.as_bytes()),
+                naive_glob(pattern.as_bytes(), text.as_bytes()),
+                "{} ~ {}", pattern, text
+            );
+        }
+    }
 }

@@ -191,3 +191,58 @@ pub(super) fn header_value(text: String) -> HeaderValue {
          MIME types and the bytes of a parsed URI, all valid in a header value",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tag the lists below look for; the other tags have no `-`, so none equals it.
+    const ETAG: &str = "\"5f-a\"";
+
+    proptest::proptest! {
+        /// Our tag anywhere in a list of others, with any spacing and empty members,
+        /// matches under weak comparison, and under strong unless sent weak.
+        #[test]
+        fn a_list_naming_the_tag_matches_wherever_it_is(
+            others in proptest::collection::vec(("(W/)?", "\"[a-z0-9]{0,5}\""), 0..5),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            weak in proptest::prelude::any::<bool>(),
+            separators in proptest::collection::vec("[ \t]{0,2},[ \t,]{0,3}", 6),
+            edges in ("[ \t,]{0,2}", "[ \t,]{0,2}"),
+        ) {
+            let mut tags: Vec<String> = others.iter().map(|(w, tag)| format!("{w}{tag}")).collect();
+            let without = tags.clone();
+            let ours = if weak { format!("W/{ETAG}") } else { ETAG.to_owned() };
+            tags.insert(at.index(tags.len() + 1), ours);
+            let join = |tags: &[String]| {
+                let mut list = edges.0.clone();
+                for (i, tag) in tags.iter().enumerate() {
+                    if i > 0 {
+                        list.push_str(&separators[i % separators.len()]);
+                    }
+                    list.push_str(tag);
+                }
+                list + &edges.1
+            };
+            let (list, without) = (join(&tags), join(&without));
+            proptest::prop_assert!(list_matches(&list, ETAG, Comparison::Weak), "{}", list);
+            proptest::prop_assert_eq!(list_matches(&list, ETAG, Comparison::Strong), !weak, "{}", list);
+            proptest::prop_assert!(!list_matches(&without, ETAG, Comparison::Weak), "{}", without);
+        }
+
+        /// Any visible-ASCII value: no panic, and a list that never quotes our tag
+        /// does not match it.
+        #[test]
+        fn any_value_is_read_without_panicking(value in "[ -~]{0,40}") {
+            let names_it = value.contains(ETAG) || value.trim() == "*";
+            for comparison in [Comparison::Weak, Comparison::Strong] {
+                let matched = list_matches(&value, ETAG, comparison);
+                proptest::prop_assert!(!matched || names_it, "{}", value);
+            }
+            let validators = Validators::new(UNIX_EPOCH + Duration::from_secs(95), 10);
+            if let Ok(header) = HeaderValue::from_str(&value) {
+                let _ = if_range_matches(&header, &validators);
+            }
+        }
+    }
+}

@@ -174,4 +174,21 @@ mod tests {
             assert_eq!(utc_minute(secs), shown, "{secs}");
         }
     }
+
+    proptest::proptest! {
+        /// An escaped name has no character left that HTML reads as markup, and
+        /// reads back as the name.
+        #[test]
+        fn escaped_names_read_back_and_hold_no_markup(name in "\\PC{0,30}|[<>&\"' \n]{0,10}") {
+            let escaped = html_escape(&name);
+            proptest::prop_assert!(!escaped.contains(['<', '>', '"', '\'']), "{}", escaped);
+            let unescaped = escaped
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&amp;", "&");
+            proptest::prop_assert_eq!(unescaped, name);
+        }
+    }
 }
