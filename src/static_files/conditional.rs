@@ -23,7 +23,8 @@ pub(super) struct Validators {
     /// every file served.
     pub(super) etag: String,
     /// The modification time, cut to the whole second an HTTP-date can show, so
-    /// that it compares equal to the `Last-Modified` value a client sends back.
+    /// that it compares equal to the `Last-Modified` value a client sends back;
+    /// no later than when the validators were made (see [`Validators::of_coding`]).
     pub(super) last_modified: SystemTime,
     /// Both as header values, made once per version of the file.
     etag_header: HeaderValue,
@@ -41,17 +42,25 @@ impl Validators {
     /// (`"<mtime>-<size>-gzip"`), so that each representation has its own
     /// (RFC 9110 §8.8.3: a tag is for one representation, and a cache that holds
     /// the gzip form must not answer a plain request with it).
+    ///
+    /// A file dated in the future (a skewed clock, an archive unpacked from one) is
+    /// last modified now, as RFC 9110 §8.8.2.1 requires: a `Last-Modified` later
+    /// than the response's `Date` would make a client's `If-Modified-Since` hold
+    /// until that date comes, whatever is written meanwhile. The validators are
+    /// made once per version of the file and only used after, so every response
+    /// they go in is dated no earlier. The tag keeps the file's own time.
     pub(super) fn of_coding(modified: SystemTime, size: u64, coding: Option<&str>) -> Validators {
-        let mtime_secs = modified
-            .duration_since(UNIX_EPOCH)
-            // A file can claim to predate 1970, which no HTTP-date can show.
-            .map_or(0, |since_epoch| since_epoch.as_secs())
-            .min(LAST_HTTP_DATE_SECS);
+        // A file can claim to predate 1970, which no HTTP-date can show.
+        let secs = |time: SystemTime| {
+            time.duration_since(UNIX_EPOCH)
+                .map_or(0, |since_epoch| since_epoch.as_secs())
+        };
+        let mtime_secs = secs(modified).min(LAST_HTTP_DATE_SECS);
         let etag = match coding {
             None => format!("\"{mtime_secs:x}-{size:x}\""),
             Some(coding) => format!("\"{mtime_secs:x}-{size:x}-{coding}\""),
         };
-        let last_modified = UNIX_EPOCH + Duration::from_secs(mtime_secs);
+        let last_modified = UNIX_EPOCH + Duration::from_secs(mtime_secs.min(secs(SystemTime::now())));
         Validators {
             etag_header: header_value(etag.clone()),
             last_modified_header: header_value(httpdate::fmt_http_date(last_modified)),

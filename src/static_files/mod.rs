@@ -101,6 +101,8 @@ use response::{error_response, not_acceptable, redirect_to_directory, serve_file
 ///   `Accept-Encoding`: it is stored gzipped.
 /// - Every file response carries `Last-Modified` and a strong `ETag` made, like
 ///   nginx's, of the modification time and size: `"<mtime secs hex>-<size hex>"`.
+///   A file dated in the future is last modified when it was first seen with
+///   that date, never later than the response (RFC 9110 §8.8.2.1).
 ///   Conditional requests are evaluated in RFC 9110 §13.2.2's order: a failed
 ///   `If-Match` (strong comparison) or, without `If-Match`, `If-Unmodified-Since`
 ///   gets `412 Precondition Failed`, with or without `Range`; then `If-None-Match`
