@@ -485,8 +485,8 @@ impl StaticFiles {
     /// sorted by name: a link with the name HTML-escaped, the size in bytes of a
     /// regular file, and the modification time (UTC, to the minute). A symlink is
     /// shown as itself, not followed (no size, its own time), so a link out of the
-    /// root tells nothing of its target. Entries whose names are not UTF-8 are left
-    /// out (no request could reach them).
+    /// root tells nothing of its target. Entries whose names are not UTF-8 or hold a
+    /// `\` are left out (no request could reach them).
     ///
     /// # Examples
     ///
