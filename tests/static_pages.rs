@@ -429,3 +429,28 @@ fn every_link_a_listing_offers_leads_somewhere() {
         );
     }
 }
+
+#[test]
+fn a_glob_question_mark_stands_for_one_character_in_any_script() {
+    let tree = Tree::new("cache-control-unicode");
+    fs::create_dir_all(tree.path("icons")).expect("create icons");
+    for name in ["a.png", "é.png", "中.png", "ab.png"] {
+        fs::write(tree.path("icons").join(name), "not really a png").expect("write icon");
+    }
+    let policy = CachePolicy::new()
+        .parse_rule("/icons/?.png=public, max-age=86400")
+        .expect("rule")
+        .parse_rule("*=no-store")
+        .expect("rule");
+    let (_handle, mut client) = serve(StaticFiles::new(&tree.root).expect("root").cache_control(policy));
+    for (path, expected) in [
+        ("/icons/a.png", "public, max-age=86400"),
+        ("/icons/%C3%A9.png", "public, max-age=86400"),
+        ("/icons/%E4%B8%AD.png", "public, max-age=86400"),
+        ("/icons/ab.png", "no-store"),
+    ] {
+        let reply = client.get(path);
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(reply.header("cache-control"), Some(expected), "{path}");
+    }
+}
