@@ -394,3 +394,57 @@ fn a_listing_shows_sizes_and_dates_and_escapes_hostile_names() {
         .expect("notes.txt row");
     assert!(notes.contains(">6<"), "{notes}");
 }
+
+#[test]
+fn every_link_a_listing_offers_leads_somewhere() {
+    let tree = Tree::new("listing-links");
+    // Legal names on Linux; `\` is a separator on Windows, and to browsers.
+    for name in ["back\\slash.txt", "a b?c#d%e.txt", "ünïcödé.txt", "new\nline.txt"] {
+        fs::write(tree.path("noindex").join(name), "x").expect("write a strange name");
+    }
+    let (_handle, mut client) = serve(StaticFiles::new(&tree.root).expect("root").list_directories(true));
+    let listing = client.get("/noindex/");
+    assert_eq!(listing.status, 200);
+    let links: Vec<String> = listing
+        .body_text()
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|link| *link != "../")
+        .map(str::to_owned)
+        .collect();
+    assert!(links.len() >= 4, "{links:?}");
+    for link in links {
+        let reply = client.get(&format!("/noindex/{link}"));
+        assert_eq!(
+            reply.status, 200,
+            "the listing offers {link}, which is {}",
+            reply.status
+        );
+    }
+}
+
+#[test]
+fn a_glob_question_mark_stands_for_one_character_in_any_script() {
+    let tree = Tree::new("cache-control-unicode");
+    fs::create_dir_all(tree.path("icons")).expect("create icons");
+    for name in ["a.png", "é.png", "中.png", "ab.png"] {
+        fs::write(tree.path("icons").join(name), "not really a png").expect("write icon");
+    }
+    let policy = CachePolicy::new()
+        .parse_rule("/icons/?.png=public, max-age=86400")
+        .expect("rule")
+        .parse_rule("*=no-store")
+        .expect("rule");
+    let (_handle, mut client) = serve(StaticFiles::new(&tree.root).expect("root").cache_control(policy));
+    for (path, expected) in [
+        ("/icons/a.png", "public, max-age=86400"),
+        ("/icons/%C3%A9.png", "public, max-age=86400"),
+        ("/icons/%E4%B8%AD.png", "public, max-age=86400"),
+        ("/icons/ab.png", "no-store"),
+    ] {
+        let reply = client.get(path);
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(reply.header("cache-control"), Some(expected), "{path}");
+    }
+}

@@ -114,3 +114,52 @@ fn a_range_list_with_nothing_satisfiable_gets_416() {
     assert_eq!(mixed.header("content-range"), Some(&*format!("bytes 0-9/{LEN}")));
     assert_eq!(mixed.body, vec![b'a'; 10]);
 }
+
+/// The whole seconds of an HTTP-date header value.
+fn http_date_secs(reply: &support::Reply, name: &str) -> u64 {
+    let value = reply.header(name).unwrap_or_else(|| panic!("{name}"));
+    let date = httpdate::parse_http_date(value).unwrap_or_else(|_| panic!("{name}: {value}"));
+    date.duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+#[test]
+fn a_file_dated_in_the_future_is_last_modified_no_later_than_the_response() {
+    // An archive unpacked from a machine whose clock ran ahead, a skewed NFS server.
+    let site = Site::start("future");
+    write_at(
+        &site.root,
+        b'a',
+        SystemTime::now() + Duration::from_secs(10 * 365 * 86_400),
+    );
+    let mut client = Client::connect(site.handle.local_addr());
+
+    // RFC 9110 §8.8.2.1: a Last-Modified later than Date MUST be replaced by Date.
+    let first = client.get("/file.bin");
+    assert_eq!(first.status, 200);
+    let last_modified = first.header("last-modified").expect("last-modified").to_owned();
+    assert!(
+        http_date_secs(&first, "last-modified") <= http_date_secs(&first, "date"),
+        "Last-Modified {last_modified} is later than Date {:?}",
+        first.header("date")
+    );
+    let not_modified = client.get_with("/file.bin", &[("if-modified-since", &last_modified)]);
+    assert_eq!(not_modified.status, 304);
+    assert!(http_date_secs(&not_modified, "last-modified") <= http_date_secs(&not_modified, "date"));
+
+    // The file is fixed, dated by a correct clock: a client that revalidates with
+    // the date it was given (`curl -z`, `wget -N`) must get it, not a 304 until
+    // the bogus date comes round. The new date must fall in a later second than
+    // the one the client holds, as any change must for dates to tell it.
+    let held = http_date_secs(&first, "last-modified");
+    support::wait_until("the clock passes the second of Last-Modified", || {
+        SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .is_ok_and(|now| now.as_secs() > held)
+    });
+    write_at(&site.root, b'b', SystemTime::now());
+    let fixed = client.get_with("/file.bin", &[("if-modified-since", &last_modified)]);
+    assert_eq!(fixed.status, 200, "the fixed file was not sent");
+    assert_eq!(fixed.body, vec![b'b'; LEN]);
+}

@@ -390,8 +390,8 @@ fn has_content_hash(name: &str) -> bool {
     })
 }
 
-/// Whether `text` matches the glob `pattern`: `*` is any run of bytes but `/`, `**`
-/// any run at all, `?` one byte but `/`.
+/// Whether `text` (UTF-8) matches the glob `pattern`: `*` is any run of bytes but
+/// `/`, `**` any run at all, `?` one character but `/`.
 ///
 /// One row of a table of "pattern prefix matches text prefix" is kept per pattern
 /// byte, so a hostile path costs time linear in its length for each rule, however
@@ -413,9 +413,20 @@ fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
                 }
                 p += if across { 2 } else { 1 };
             }
+            b'?' => {
+                // One character, which in UTF-8 may be several bytes (`é`, `中`).
+                let continues = |byte: u8| byte & 0xc0 == 0x80;
+                for j in (1..=text.len()).rev() {
+                    let ends_a_character = text.get(j).is_none_or(|&next| !continues(next));
+                    let start = (0..j).rev().find(|&i| !continues(text[i])).unwrap_or(0);
+                    matched[j] = ends_a_character && matched[start] && text[start] != b'/';
+                }
+                matched[0] = false;
+                p += 1;
+            }
             byte => {
                 for j in (1..=text.len()).rev() {
-                    matched[j] = matched[j - 1] && (text[j - 1] == byte || (byte == b'?' && text[j - 1] != b'/'));
+                    matched[j] = matched[j - 1] && text[j - 1] == byte;
                 }
                 matched[0] = false;
                 p += 1;
@@ -462,6 +473,10 @@ mod tests {
             ("/docs/*.pdf", "/docs/a.pdf", true),
             ("/docs/*.pdf", "/docs/sub/a.pdf", false),
             ("/a?c", "/a/c", false),
+            ("?.png", "é.png", true),
+            ("?.png", "中.png", true),
+            ("??.png", "中.png", false),
+            ("*?", "中", true),
             ("*a*a*a*a*a*b", &"a".repeat(200), false),
         ];
         for &(pattern, text, expected) in cases {
@@ -570,5 +585,33 @@ mod tests {
         assert!(policy.header_for(served("/x", "x", &upper)).is_some());
         let other = HeaderValue::from_static("text/htmlx");
         assert!(policy.header_for(served("/x", "x", &other)).is_none());
+    }
+
+    /// The glob rules of `glob_matches` as plain backtracking over characters, to
+    /// check it against.
+    fn naive_glob(pattern: &[char], text: &[char]) -> bool {
+        match pattern {
+            [] => text.is_empty(),
+            ['*', '*', rest @ ..] => (0..=text.len()).any(|taken| naive_glob(rest, &text[taken..])),
+            ['*', rest @ ..] => (0..=text.len())
+                .take_while(|&taken| taken == 0 || text[taken - 1] != '/')
+                .any(|taken| naive_glob(rest, &text[taken..])),
+            ['?', rest @ ..] => text.first().is_some_and(|&c| c != '/') && naive_glob(rest, &text[1..]),
+            [c, rest @ ..] => text.first() == Some(c) && naive_glob(rest, &text[1..]),
+        }
+    }
+
+    proptest::proptest! {
+        /// The linear-time matcher agrees with backtracking on every small pattern,
+        /// characters of several bytes included.
+        #[test]
+        fn globs_match_as_backtracking_would(pattern in "[aé中/*?.]{0,8}", text in "[aé中/.]{0,10}") {
+            let chars = |text: &str| text.chars().collect::<Vec<char>>();
+            proptest::prop_assert_eq!(
+                glob_matches(pattern.as_bytes(), text.as_bytes()),
+                naive_glob(&chars(&pattern), &chars(&text)),
+                "{} ~ {}", pattern, text
+            );
+        }
     }
 }

@@ -23,7 +23,8 @@ pub(super) struct Validators {
     /// every file served.
     pub(super) etag: String,
     /// The modification time, cut to the whole second an HTTP-date can show, so
-    /// that it compares equal to the `Last-Modified` value a client sends back.
+    /// that it compares equal to the `Last-Modified` value a client sends back;
+    /// no later than when the validators were made (see [`Validators::of_coding`]).
     pub(super) last_modified: SystemTime,
     /// Both as header values, made once per version of the file.
     etag_header: HeaderValue,
@@ -41,17 +42,25 @@ impl Validators {
     /// (`"<mtime>-<size>-gzip"`), so that each representation has its own
     /// (RFC 9110 §8.8.3: a tag is for one representation, and a cache that holds
     /// the gzip form must not answer a plain request with it).
+    ///
+    /// A file dated in the future (a skewed clock, an archive unpacked from one) is
+    /// last modified now, as RFC 9110 §8.8.2.1 requires: a `Last-Modified` later
+    /// than the response's `Date` would make a client's `If-Modified-Since` hold
+    /// until that date comes, whatever is written meanwhile. The validators are
+    /// made once per version of the file and only used after, so every response
+    /// they go in is dated no earlier. The tag keeps the file's own time.
     pub(super) fn of_coding(modified: SystemTime, size: u64, coding: Option<&str>) -> Validators {
-        let mtime_secs = modified
-            .duration_since(UNIX_EPOCH)
-            // A file can claim to predate 1970, which no HTTP-date can show.
-            .map_or(0, |since_epoch| since_epoch.as_secs())
-            .min(LAST_HTTP_DATE_SECS);
+        // A file can claim to predate 1970, which no HTTP-date can show.
+        let secs = |time: SystemTime| {
+            time.duration_since(UNIX_EPOCH)
+                .map_or(0, |since_epoch| since_epoch.as_secs())
+        };
+        let mtime_secs = secs(modified).min(LAST_HTTP_DATE_SECS);
         let etag = match coding {
             None => format!("\"{mtime_secs:x}-{size:x}\""),
             Some(coding) => format!("\"{mtime_secs:x}-{size:x}-{coding}\""),
         };
-        let last_modified = UNIX_EPOCH + Duration::from_secs(mtime_secs);
+        let last_modified = UNIX_EPOCH + Duration::from_secs(mtime_secs.min(secs(SystemTime::now())));
         Validators {
             etag_header: header_value(etag.clone()),
             last_modified_header: header_value(httpdate::fmt_http_date(last_modified)),
@@ -190,4 +199,59 @@ pub(super) fn header_value(text: String) -> HeaderValue {
         "invariant: values built here hold only numbers, hex digits, HTTP-dates, \
          MIME types and the bytes of a parsed URI, all valid in a header value",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tag the lists below look for; the other tags have no `-`, so none equals it.
+    const ETAG: &str = "\"5f-a\"";
+
+    proptest::proptest! {
+        /// Our tag anywhere in a list of others, with any spacing and empty members,
+        /// matches under weak comparison, and under strong unless sent weak.
+        #[test]
+        fn a_list_naming_the_tag_matches_wherever_it_is(
+            others in proptest::collection::vec(("(W/)?", "\"[a-z0-9]{0,5}\""), 0..5),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            weak in proptest::prelude::any::<bool>(),
+            separators in proptest::collection::vec("[ \t]{0,2},[ \t,]{0,3}", 6),
+            edges in ("[ \t,]{0,2}", "[ \t,]{0,2}"),
+        ) {
+            let mut tags: Vec<String> = others.iter().map(|(w, tag)| format!("{w}{tag}")).collect();
+            let without = tags.clone();
+            let ours = if weak { format!("W/{ETAG}") } else { ETAG.to_owned() };
+            tags.insert(at.index(tags.len() + 1), ours);
+            let join = |tags: &[String]| {
+                let mut list = edges.0.clone();
+                for (i, tag) in tags.iter().enumerate() {
+                    if i > 0 {
+                        list.push_str(&separators[i % separators.len()]);
+                    }
+                    list.push_str(tag);
+                }
+                list + &edges.1
+            };
+            let (list, without) = (join(&tags), join(&without));
+            proptest::prop_assert!(list_matches(&list, ETAG, Comparison::Weak), "{}", list);
+            proptest::prop_assert_eq!(list_matches(&list, ETAG, Comparison::Strong), !weak, "{}", list);
+            proptest::prop_assert!(!list_matches(&without, ETAG, Comparison::Weak), "{}", without);
+        }
+
+        /// Any visible-ASCII value: no panic, and a list that never quotes our tag
+        /// does not match it.
+        #[test]
+        fn any_value_is_read_without_panicking(value in "[ -~]{0,40}") {
+            let names_it = value.contains(ETAG) || value.trim() == "*";
+            for comparison in [Comparison::Weak, Comparison::Strong] {
+                let matched = list_matches(&value, ETAG, comparison);
+                proptest::prop_assert!(!matched || names_it, "{}", value);
+            }
+            let validators = Validators::new(UNIX_EPOCH + Duration::from_secs(95), 10);
+            if let Ok(header) = HeaderValue::from_str(&value) {
+                let _ = if_range_matches(&header, &validators);
+            }
+        }
+    }
 }

@@ -331,4 +331,94 @@ mod tests {
         assert_eq!(accept.rank(Identity), Some(IDENTITY_BY_DEFAULT));
         assert_eq!(accept.rank(Gzip), Some(2000));
     }
+
+    proptest::proptest! {
+        /// Every `qvalue` §12.4.2 allows reads as its value in thousandths, and
+        /// nothing read is above 1.
+        #[test]
+        fn qvalues_read_as_their_value(
+            one in proptest::prelude::any::<bool>(),
+            digits in "[0-9]{0,3}",
+            dot in proptest::prelude::any::<bool>(),
+            noise in "[-+0-9.a-z ]{0,8}",
+        ) {
+            let fraction = if one { "0".repeat(digits.len()) } else { digits.clone() };
+            let text = match (dot || !fraction.is_empty(), one) {
+                (false, false) => "0".to_owned(),
+                (false, true) => "1".to_owned(),
+                (true, _) => format!("{}.{fraction}", u8::from(one)),
+            };
+            let expected = if one {
+                1000
+            } else {
+                format!("{fraction:0<3}").parse::<u16>().unwrap()
+            };
+            proptest::prop_assert_eq!(parse_qvalue(&text), Some(expected), "q={}", text);
+            proptest::prop_assert!(parse_qvalue(&noise).is_none_or(|q| q <= 1000), "q={}", noise);
+        }
+
+        /// Of two codings listed with different q-values above 0 (identity refused),
+        /// the one with the higher q is sent, whatever the sizes and the order
+        /// listed; with equal q-values, the smaller.
+        #[test]
+        fn the_higher_q_wins_then_the_smaller(
+            q_gzip in 1_u16..=1000,
+            q_br in 1_u16..=1000,
+            gzip_first in proptest::prelude::any::<bool>(),
+            sizes in (1_u64..1000, 1_u64..1000),
+        ) {
+            let member = |coding: &str, q: u16| format!("{coding};q={}.{:03}", q / 1000, q % 1000);
+            let (gzip, br) = (member("gzip", q_gzip), member("br", q_br));
+            let list = if gzip_first { format!("{gzip}, {br}") } else { format!("{br}, {gzip}") };
+            let accept = accept(&[&list, "identity;q=0"]);
+            let available = [(Identity, 2000), (Gzip, sizes.0), (Brotli, sizes.1)];
+            let chosen = choose(&accept, available).map(|i| available[i].0);
+            let expected = match q_gzip.cmp(&q_br) {
+                std::cmp::Ordering::Greater => Gzip,
+                std::cmp::Ordering::Less => Brotli,
+                std::cmp::Ordering::Equal if sizes.1 < sizes.0 => Brotli,
+                std::cmp::Ordering::Equal => Gzip,
+            };
+            proptest::prop_assert_eq!(chosen, Some(expected), "{}", list);
+        }
+
+        /// Whatever the field says, what is chosen is acceptable and ranks no lower
+        /// than anything else available; `None` only if nothing is acceptable.
+        #[test]
+        fn any_field_chooses_an_acceptable_best(
+            lines in proptest::collection::vec("[ -~]{0,40}", 0..3),
+            members in proptest::collection::vec(
+                ("(identity|gzip|x-gzip|br|zstd|\\*|deflate|GZip)", proptest::option::of("[01](\\.[0-9]{0,4})?")),
+                0..6,
+            ),
+        ) {
+            let listed: Vec<String> = members
+                .iter()
+                .map(|(coding, q)| q.as_ref().map_or_else(|| coding.clone(), |q| format!("{coding};q={q}")))
+                .collect();
+            let mut all = lines.clone();
+            all.push(listed.join(", "));
+            let mut headers = HeaderMap::new();
+            for line in &all {
+                if let Ok(value) = HeaderValue::from_str(line) {
+                    headers.append(ACCEPT_ENCODING, value);
+                }
+            }
+            let accept = AcceptEncoding::parse(&headers);
+            match choose(&accept, ALL) {
+                Some(i) => {
+                    let best = accept.rank(ALL[i].0);
+                    proptest::prop_assert!(best.is_some());
+                    for (coding, _) in ALL {
+                        proptest::prop_assert!(accept.rank(coding) <= best, "{:?} outranks {:?}", coding, ALL[i].0);
+                    }
+                }
+                None => {
+                    for (coding, _) in ALL {
+                        proptest::prop_assert_eq!(accept.rank(coding), None);
+                    }
+                }
+            }
+        }
+    }
 }

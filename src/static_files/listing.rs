@@ -13,7 +13,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rustix::fs::{statat, AtFlags, Dir, FileType};
 
 use super::open::{status_for_io_error, utf8_name};
-use super::path::is_hidden_entry;
+use super::path::{is_hidden_entry, is_plain_name};
 use crate::{Body, Response};
 
 /// Characters a name keeps in a listing's links: RFC 3986's unreserved set. All
@@ -44,9 +44,9 @@ pub(super) fn list_directory(
         if bytes == b"." || bytes == b".." {
             continue;
         }
-        // A name that is not UTF-8 cannot be requested (such a path is a 400), so
-        // it is not offered; nor is a dot-file that would be refused.
-        let Some(name) = utf8_name(bytes) else {
+        // A name that is not UTF-8 or holds a `\` cannot be requested (such a path
+        // is a 400), so it is not offered; nor is a dot-file that would be refused.
+        let Some(name) = utf8_name(bytes).filter(|name| is_plain_name(name)) else {
             continue;
         };
         if !show_hidden && is_hidden_entry(name, at_root) {
@@ -172,6 +172,23 @@ mod tests {
             (-1, "1969-12-31 23:59"),
         ] {
             assert_eq!(utc_minute(secs), shown, "{secs}");
+        }
+    }
+
+    proptest::proptest! {
+        /// An escaped name has no character left that HTML reads as markup, and
+        /// reads back as the name.
+        #[test]
+        fn escaped_names_read_back_and_hold_no_markup(name in "\\PC{0,30}|[<>&\"' \n]{0,10}") {
+            let escaped = html_escape(&name);
+            proptest::prop_assert!(!escaped.contains(['<', '>', '"', '\'']), "{}", escaped);
+            let unescaped = escaped
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&amp;", "&");
+            proptest::prop_assert_eq!(unescaped, name);
         }
     }
 }

@@ -101,6 +101,8 @@ use response::{error_response, not_acceptable, redirect_to_directory, serve_file
 ///   `Accept-Encoding`: it is stored gzipped.
 /// - Every file response carries `Last-Modified` and a strong `ETag` made, like
 ///   nginx's, of the modification time and size: `"<mtime secs hex>-<size hex>"`.
+///   A file dated in the future is last modified when it was first seen with
+///   that date, never later than the response (RFC 9110 §8.8.2.1).
 ///   Conditional requests are evaluated in RFC 9110 §13.2.2's order: a failed
 ///   `If-Match` (strong comparison) or, without `If-Match`, `If-Unmodified-Since`
 ///   gets `412 Precondition Failed`, with or without `Range`; then `If-None-Match`
@@ -483,8 +485,8 @@ impl StaticFiles {
     /// sorted by name: a link with the name HTML-escaped, the size in bytes of a
     /// regular file, and the modification time (UTC, to the minute). A symlink is
     /// shown as itself, not followed (no size, its own time), so a link out of the
-    /// root tells nothing of its target. Entries whose names are not UTF-8 are left
-    /// out (no request could reach them).
+    /// root tells nothing of its target. Entries whose names are not UTF-8 or hold a
+    /// `\` are left out (no request could reach them).
     ///
     /// # Examples
     ///

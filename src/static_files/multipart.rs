@@ -227,4 +227,45 @@ mod tests {
         assert_eq!(&buf[..3], b"<89");
         assert_eq!(short.read(&mut buf).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }
+
+    proptest::proptest! {
+        /// Read through buffers of any sizes, the parts come out as the pieces laid
+        /// end to end, and as long as `Piece::len` says.
+        #[test]
+        fn parts_read_as_their_pieces_whatever_the_buffer_sizes(
+            regions in proptest::collection::vec((0_u64..10, 1_u64..10, "[a-z]{1,5}"), 1..5),
+            reads in proptest::collection::vec(1_usize..20, 1..40),
+        ) {
+            static FILE: OnceLock<std::sync::Arc<std::fs::File>> = OnceLock::new();
+            let file = FILE.get_or_init(|| {
+                let path = std::env::temp_dir().join(format!("nioserve-multipart-prop-{}", std::process::id()));
+                std::fs::write(&path, b"0123456789").unwrap();
+                let file = std::fs::File::open(&path).unwrap();
+                std::fs::remove_file(&path).unwrap();
+                std::sync::Arc::new(file)
+            });
+            let mut expected = Vec::new();
+            let mut pieces = VecDeque::new();
+            for (offset, len, head) in &regions {
+                let len = (*len).min(10 - offset).max(1);
+                let offset = (*offset).min(10 - len);
+                expected.extend_from_slice(head.as_bytes());
+                expected.extend_from_slice(&b"0123456789"[offset as usize..(offset + len) as usize]);
+                pieces.push_back(Piece::Bytes(Bytes::from(head.clone())));
+                pieces.push_back(Piece::File(FileRegion::new(std::sync::Arc::clone(file), offset, len)));
+            }
+            proptest::prop_assert_eq!(pieces.iter().map(Piece::len).sum::<u64>(), expected.len() as u64);
+            let mut parts = Parts { pieces };
+            let mut read = Vec::new();
+            for size in reads.iter().copied().cycle() {
+                let mut buf = vec![0; size];
+                let n = parts.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                read.extend_from_slice(&buf[..n]);
+            }
+            proptest::prop_assert_eq!(read, expected);
+        }
+    }
 }

@@ -65,9 +65,7 @@ impl<'a> RequestPath<'a> {
                 // a `..` that arrives was put there by hand; refusing every one is
                 // simpler, and safer, than working out which stay inside the root.
                 ".." => return Err(StatusCode::BAD_REQUEST),
-                // A decoded `/` or `\` would be a separator to the file system (`\` on
-                // Windows, and to some browsers); NUL would end the name early.
-                name if name.contains(['/', '\\', '\0']) => return Err(StatusCode::BAD_REQUEST),
+                name if !is_plain_name(name) => return Err(StatusCode::BAD_REQUEST),
                 // No name holds a separator, so the key is a path of plain names.
                 name => {
                     hidden |= is_hidden(name, key.is_empty());
@@ -152,6 +150,14 @@ fn is_canonical(segments: &str) -> bool {
 /// where `.well-known` is not one.
 fn is_hidden(name: &str, first: bool) -> bool {
     name.starts_with('.') && !(first && name == WELL_KNOWN)
+}
+
+/// Whether a decoded path segment can be a name in the root: a decoded `/` or `\`
+/// would be a separator to the file system (`\` on Windows, and to some
+/// browsers), NUL would end the name early. [`RequestPath::decode`] refuses any
+/// other, so a directory entry with such a name can never be requested.
+pub(super) fn is_plain_name(name: &str) -> bool {
+    !name.contains(['/', '\\', '\0'])
 }
 
 /// Whether an entry named `name` in a directory listing is a dot-file that

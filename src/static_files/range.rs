@@ -297,4 +297,150 @@ mod tests {
             [range(0, u64::MAX - 1)]
         );
     }
+
+    /// One `range-spec` as a client might write it, for the property tests.
+    #[derive(Clone, Debug)]
+    enum Written {
+        FromTo(u64, u64),
+        From(u64),
+        Suffix(u64),
+        /// Not a range-spec at all, or (if blank) an empty list element.
+        Garbage(String),
+    }
+
+    /// A position: mostly near a small file's size, sometimes past any file.
+    fn position() -> impl proptest::strategy::Strategy<Value = u64> {
+        use proptest::prelude::*;
+        prop_oneof![8 => 0_u64..80, 1 => Just(u64::MAX), 1 => any::<u64>()]
+    }
+
+    fn written() -> impl proptest::strategy::Strategy<Value = Written> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (position(), position()).prop_map(|(first, last)| Written::FromTo(first, last)),
+            2 => position().prop_map(Written::From),
+            2 => position().prop_map(Written::Suffix),
+            1 => "[-0-9 =]{0,3}[a-z][-0-9a-z =]{0,3}".prop_map(Written::Garbage),
+            1 => "[ \t]{0,2}".prop_map(Written::Garbage),
+        ]
+    }
+
+    /// The bytes of a file of `size` (at most 128) that `spec` asks for, as a bit
+    /// set, or `None` if the spec is invalid: RFC 9110 §14.1.2 read directly.
+    fn asked_bits(spec: &Written, size: u64) -> Option<u128> {
+        let bits =
+            |first: u64, last: u64| -> u128 { (first..=last.min(size - 1)).fold(0, |set, byte| set | 1 << byte) };
+        match *spec {
+            Written::FromTo(first, last) if last < first => None,
+            Written::FromTo(first, _) | Written::From(first) if first >= size => Some(0),
+            Written::FromTo(first, last) => Some(bits(first, last)),
+            Written::From(first) => Some(bits(first, u64::MAX)),
+            Written::Suffix(length) => Some(if length == 0 {
+                0
+            } else {
+                bits(size - length.min(size), u64::MAX)
+            }),
+            Written::Garbage(_) => None,
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the header, parsing never panics, and what it selects lies inside
+        /// the file, never overlaps or touches, is within `max_ranges`, and adds up to
+        /// no more than the file.
+        #[test]
+        fn any_value_selects_ranges_inside_the_file(
+            set in "[-0-9, \t]{0,40}",
+            size in proptest::prop_oneof![1_u64..100, proptest::prelude::any::<u64>()],
+            max_ranges in 0_usize..6,
+        ) {
+            let selected = match parse_ranges(&format!("bytes={set}"), size, max_ranges) {
+                Some(Ranges::One(range)) => vec![range],
+                Some(Ranges::Several(ranges)) => {
+                    proptest::prop_assert!(ranges.len() >= 2);
+                    ranges
+                }
+                Some(Ranges::Unsatisfiable) | None => return Ok(()),
+            };
+            proptest::prop_assert!(selected.len() <= max_ranges);
+            for range in &selected {
+                proptest::prop_assert!(range.first <= range.last && range.last < size, "{range:?} of {size}");
+            }
+            let mut sorted = selected.clone();
+            sorted.sort_by_key(|range| range.first);
+            for pair in sorted.windows(2) {
+                proptest::prop_assert!(pair[0].last + 1 < pair[1].first, "{pair:?} overlap or touch");
+            }
+            proptest::prop_assert!(selected.iter().map(|range| range.len()).sum::<u64>() <= size);
+        }
+
+        /// Against a model that marks the bytes each spec asks for: the same decision
+        /// (whole file, 416, or ranges), the same bytes, and each coalesced range in
+        /// the place of the first spec that asked for any of its bytes.
+        #[test]
+        fn ranges_are_the_bytes_asked_for_in_the_order_asked(
+            specs in proptest::collection::vec(written(), 0..8),
+            size in 1_u64..=128,
+            max_ranges in 1_usize..8,
+            upper in proptest::prelude::any::<bool>(),
+            spaces in proptest::collection::vec("[ \t]{0,2}", 8),
+        ) {
+            let rendered: Vec<String> = specs
+                .iter()
+                .zip(&spaces)
+                .map(|(spec, space)| {
+                    let spec = match spec {
+                        Written::FromTo(first, last) => format!("{first}-{last}"),
+                        Written::From(first) => format!("{first}-"),
+                        Written::Suffix(length) => format!("-{length}"),
+                        Written::Garbage(text) => text.clone(),
+                    };
+                    format!("{space}{spec}{space}")
+                })
+                .collect();
+            let unit = if upper { "BYTES" } else { "bytes" };
+            let value = format!("{unit}={}", rendered.join(","));
+            let parsed = parse_ranges(&value, size, max_ranges);
+
+            // Blank garbage is an empty list element, which does not count.
+            let counted: Vec<&Written> = specs
+                .iter()
+                .filter(|spec| !matches!(spec, Written::Garbage(text) if text.trim_matches([' ', '\t']).is_empty()))
+                .collect();
+            let asked: Option<Vec<u128>> = counted.iter().map(|spec| asked_bits(spec, size)).collect();
+            let expected = match asked {
+                _ if counted.is_empty() || counted.len() > max_ranges => None,
+                None => None,
+                Some(asked) if asked.iter().all(|&bits| bits == 0) => Some(Ranges::Unsatisfiable),
+                Some(asked) if asked.iter().map(|bits| u64::from(bits.count_ones())).sum::<u64>() > size => None,
+                Some(asked) => {
+                    let union = asked.iter().fold(0, |union, bits| union | bits);
+                    // The runs of the union, each with the first spec that touches it.
+                    let mut runs = Vec::new();
+                    let mut byte = 0;
+                    while byte < size {
+                        if union & 1 << byte == 0 {
+                            byte += 1;
+                            continue;
+                        }
+                        let first = byte;
+                        while byte < size && union & 1 << byte != 0 {
+                            byte += 1;
+                        }
+                        let run_bits = (first..byte).fold(0_u128, |set, b| set | 1 << b);
+                        let earliest = asked.iter().position(|bits| bits & run_bits != 0).unwrap();
+                        runs.push((earliest, range(first, byte - 1)));
+                    }
+                    runs.sort_by_key(|&(earliest, _)| earliest);
+                    let mut ranges: Vec<ByteRange> = runs.into_iter().map(|(_, range)| range).collect();
+                    if ranges.len() == 1 {
+                        Some(Ranges::One(ranges.remove(0)))
+                    } else {
+                        Some(Ranges::Several(ranges))
+                    }
+                }
+            };
+            proptest::prop_assert_eq!(parsed, expected, "{} of {} bytes", value, size);
+        }
+    }
 }
