@@ -129,7 +129,7 @@ fn a_file_dated_in_the_future_is_last_modified_no_later_than_the_response() {
     // An archive unpacked from a machine whose clock ran ahead, a skewed NFS server.
     let site = Site::start("future");
     write_at(
-        &site.root,
+        site.root.path(),
         b'a',
         SystemTime::now() + Duration::from_secs(10 * 365 * 86_400),
     );
@@ -158,7 +158,7 @@ fn a_file_dated_in_the_future_is_last_modified_no_later_than_the_response() {
             .duration_since(std::time::UNIX_EPOCH)
             .is_ok_and(|now| now.as_secs() > held)
     });
-    write_at(&site.root, b'b', SystemTime::now());
+    write_at(site.root.path(), b'b', SystemTime::now());
     let fixed = client.get_with("/file.bin", &[("if-modified-since", &last_modified)]);
     assert_eq!(fixed.status, 200, "the fixed file was not sent");
     assert_eq!(fixed.body, vec![b'b'; LEN]);
