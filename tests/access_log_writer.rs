@@ -484,18 +484,28 @@ fn a_sink_that_blocks_costs_lines_not_requests() {
     );
 }
 
-#[test]
-fn shutdown_gives_up_on_a_sink_stuck_for_good() {
-    const REQUESTS: u64 = 20;
-    let sink = Gated::default();
+/// How many requests `stuck_behind` makes.
+const STUCK_REQUESTS: u64 = 20;
+
+/// A server that has answered `STUCK_REQUESTS` requests, with its access log going
+/// to `sink`, a sink that takes nothing yet (their lines wait for it); its shutdown
+/// gives up on the log after 100 ms.
+fn stuck_behind(sink: impl Write + Send + 'static, prefix: &str) -> ServerHandle {
     let handle = start(
         server()
             .workers(2)
             .shutdown_grace(std::time::Duration::from_millis(100))
-            .access_log(AccessLog::writer(sink.clone())),
+            .access_log(AccessLog::writer(sink)),
         page,
     );
-    load(&handle, "stuck", 2, REQUESTS as usize / 2);
+    load(&handle, prefix, 2, STUCK_REQUESTS as usize / 2);
+    handle
+}
+
+#[test]
+fn shutdown_gives_up_on_a_sink_stuck_for_good() {
+    let sink = Gated::default();
+    let handle = stuck_behind(sink.clone(), "stuck");
     let counters = handle.counters();
     let (done, shut) = mpsc::channel();
     thread::spawn(move || {
@@ -504,7 +514,7 @@ fn shutdown_gives_up_on_a_sink_stuck_for_good() {
     });
     shut.recv_timeout(PATIENCE)
         .expect("shutdown returns though the sink never takes a byte");
-    assert_eq!(counters.snapshot().access_log_dropped, REQUESTS);
+    assert_eq!(counters.snapshot().access_log_dropped, STUCK_REQUESTS);
     // The gate stays shut: the writer thread stays blocked in its write until the
     // process ends, and reports nothing to the other tests' logger.
     std::mem::forget(sink);
@@ -512,26 +522,18 @@ fn shutdown_gives_up_on_a_sink_stuck_for_good() {
 
 #[test]
 fn lines_given_up_on_at_shutdown_count_once_whatever_the_stuck_write_does_later() {
-    const REQUESTS: u64 = 20;
     warnings();
     let sink = FailsLate::default();
-    let handle = start(
-        server()
-            .workers(2)
-            .shutdown_grace(std::time::Duration::from_millis(100))
-            .access_log(AccessLog::writer(sink.clone())),
-        page,
-    );
-    load(&handle, "late", 2, REQUESTS as usize / 2);
+    let handle = stuck_behind(sink.clone(), "late");
     let counters = handle.counters();
     handle.shutdown();
-    assert_eq!(counters.snapshot().access_log_dropped, REQUESTS);
+    assert_eq!(counters.snapshot().access_log_dropped, STUCK_REQUESTS);
     // The stuck write returns at last, with an error: its lines were counted already.
     sink.0.open();
     wait_for_warning("the late sink failed");
     assert_eq!(
         counters.snapshot().access_log_dropped,
-        REQUESTS,
+        STUCK_REQUESTS,
         "each line counted once"
     );
 }
