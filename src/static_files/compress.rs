@@ -53,9 +53,10 @@ fn brotli_window(len: usize) -> i32 {
 }
 
 /// Whether a file of this `Content-Type` is text worth compressing: `text/*`,
-/// JavaScript, JSON, XML, SVG and WebAssembly, any `+json` or `+xml` type, and the
-/// fonts stored uncompressed (TrueType, OpenType, EOT). Images, archives, WOFF fonts
-/// and media are already compressed.
+/// JavaScript, JSON, XML, SVG and WebAssembly, any `+json` or `+xml` type, the
+/// fonts stored uncompressed (TrueType, OpenType, EOT) and `.ico` icons (often
+/// uncompressed bitmaps). Other images, archives, WOFF fonts and media are already
+/// compressed.
 pub(super) fn is_compressible(content_type: &HeaderValue) -> bool {
     let Ok(content_type) = content_type.to_str() else {
         return false;

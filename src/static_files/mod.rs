@@ -90,10 +90,11 @@ use response::{error_response, not_acceptable, redirect_to_directory, serve_file
 /// - Only regular files and directories are served. Anything else (a FIFO, a
 ///   socket, a device) is `404 Not Found`; it is opened non-blocking and never read,
 ///   so a FIFO without a writer cannot hold a worker.
-/// - `Content-Type` comes from the file name's extension: a table of the web's
-///   common types (IANA and WHATWG names: `text/javascript` for `.js` and `.mjs`
-///   per RFC 9239, `font/woff2`, `video/mp2t` for HLS's `.ts`, `application/wasm`,
-///   `application/manifest+json`), then `mime_guess` for the rest, and
+/// - `Content-Type` comes from the file name's extension: a table of the types
+///   `mime_guess` gets wrong or out of date for the web (IANA and WHATWG names:
+///   `text/javascript` for `.js` and `.mjs` per RFC 9239, `font/woff2`,
+///   `video/mp2t` for HLS's `.ts`), then `mime_guess` for the rest
+///   (`application/wasm`, `application/manifest+json`), and
 ///   `application/octet-stream` when it is unknown. `text/*` types are labelled
 ///   `charset=utf-8`; JSON (which has no charset parameter, RFC 8259 §11), XML and
 ///   SVG (which declare their own encoding) and binary types are not. A `.svgz`
@@ -110,7 +111,8 @@ use response::{error_response, not_acceptable, redirect_to_directory, serve_file
 /// - **Content codings** (RFC 9110 §12.5.3): a file may have, besides itself,
 ///   precompressed siblings in the same directory (`app.js.br`, `app.js.zst`,
 ///   `app.js.gz`; [`precompressed`](StaticFiles::precompressed)) and, if it is text
-///   of at least 256 bytes held in memory, gzip and brotli forms compressed once as
+///   (or an uncompressed font or icon) of at least 256 bytes held in memory, gzip
+///   and brotli forms compressed once as
 ///   it is cached ([`compress`](StaticFiles::compress)); both are on by default.
 ///   `Accept-Encoding` chooses: among the representations the client accepts, the
 ///   highest q-value, then the smallest. Without `Accept-Encoding` the file is sent
@@ -135,8 +137,9 @@ use response::{error_response, not_acceptable, redirect_to_directory, serve_file
 ///   and these get the whole file with `200 OK`: a malformed `Range`; any `Range` on
 ///   an empty file; more than [`max_ranges`](StaticFiles::max_ranges) ranges (16 by
 ///   default); ranges that together ask for more bytes than the file holds, which
-///   only overlapping ones can (`bytes=0-,0-,…`); several ranges of a file stored
-///   encoded (`.svgz`). So no `Range` makes a response longer than the file plus
+///   only overlapping ones can (`bytes=0-,0-,…`); several ranges of an encoded
+///   representation (a `.svgz` file, a precompressed sibling, a compressed form),
+///   which a multipart body has no place to say. So no `Range` makes a response longer than the file plus
 ///   `max_ranges` part headers. Ranges in descending or any other order are served,
 ///   in that order: once the set is bounded so, order costs nothing.
 /// - `HEAD` gets the status and headers `GET` would get, with `Content-Length` set
@@ -356,7 +359,8 @@ impl StaticFiles {
     /// so to clients that accept it (`Accept-Encoding: gzip, br`). Default is `true`.
     ///
     /// A file whose type is text (`text/*`, JavaScript, JSON, XML, SVG, WebAssembly,
-    /// any `+json` or `+xml` type) or an uncompressed font (TrueType, OpenType, EOT), of at least 256 bytes and held in memory (see
+    /// any `+json` or `+xml` type), an uncompressed font (TrueType, OpenType, EOT) or
+    /// an icon (`image/x-icon`), of at least 256 bytes and held in memory (see
     /// [`in_memory_up_to`](StaticFiles::in_memory_up_to)), is compressed once with
     /// gzip (level 6) and brotli (quality 5) as it enters the cache; each form is
     /// kept only if it is smaller than the file, and counts against the cache's
