@@ -67,9 +67,9 @@ pub(crate) const TARGET: &str = "nioserve::access";
 ///
 /// [`ServerHandle::shutdown`](crate::ServerHandle::shutdown) (and [`wait`](crate::ServerHandle::wait),
 /// and dropping the handle) returns once every line has been handed to the writer (and
-/// `flush`ed), or, if the writer is stuck, after the
-/// [shutdown grace period](crate::Builder::shutdown_grace) more, with the lines it could
-/// not write counted as dropped.
+/// `flush`ed), or, if the writer is stuck, after waiting the longer of the
+/// [shutdown grace period](crate::Builder::shutdown_grace) and 1 s more, with the lines
+/// it could not write counted as dropped.
 ///
 /// Lines are the same wherever they go, one per response: client, request line, status,
 /// body bytes sent, time to the last byte. A batched line (stderr, file, writer) begins

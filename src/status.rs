@@ -42,7 +42,9 @@ const TICKER_THREAD: &str = "nioserve-status-ticker";
 ///
 /// - `threads`: the threads of the whole process (Linux: `Threads:` in
 ///   `/proc/self/status`). A server on its own runs the poller and its N workers
-///   (`--model blocking`: its N connection threads), plus the program's own threads —
+///   (`--model blocking`: its N connection threads), and the access log's writer
+///   when the [access log](crate::Builder::access_log) goes to a file or a stream
+///   (`nioserve-access`), plus the program's own threads —
 ///   in the demo, its main thread — plus this handler's ticker thread while an event
 ///   stream is open. Idle connections add none: that is the figure to watch.
 /// - `rss_bytes`: the resident memory of the process in bytes (Linux: `VmRSS:` in
