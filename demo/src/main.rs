@@ -59,7 +59,8 @@ struct Args {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
 
-    /// Seconds a client may take to send a whole request (408 after).
+    /// Seconds a client may take to send a request's head, from its first byte (408
+    /// after); a body has its own limit, 60 s without a byte.
     #[arg(long, default_value = "10", value_parser = seconds)]
     request_timeout: Duration,
 
