@@ -75,6 +75,11 @@ impl Spool {
         Ok(ended)
     }
 
+    /// Bytes of body data written to the file so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
     /// The request, once [`feed`](Spool::feed) said the body has ended.
     /// The file's cursor is put back at its start, so reading the file itself (not only
     /// through `RequestBody::reader`) reads the body.

@@ -87,3 +87,21 @@ fn a_dribbling_upload_is_cut_by_the_least_rate() {
     dribbler.join().unwrap();
     handle.shutdown();
 }
+
+#[test]
+fn a_body_sent_mostly_with_its_head_is_not_cut_by_the_least_rate() {
+    let handle = length_server(server().workers(1).min_body_rate(1000, Duration::from_millis(300)));
+    let mut client = Client::connect(handle.local_addr());
+    // 3,000 bytes of the body with the head, the last 100 after 600 ms: 5 KB/s on average,
+    // five times the least rate.
+    let mut first = b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 3100\r\n\r\n".to_vec();
+    first.extend_from_slice(&[b'x'; 3000]);
+    client.send(&first);
+    thread::sleep(Duration::from_millis(600));
+    client.send(&[b'y'; 100]);
+    let reply = client.reply();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body_text(), "3100");
+    drop(client);
+    handle.shutdown();
+}

@@ -93,6 +93,22 @@ impl Bodies {
         }
     }
 
+    /// Starts the clock of the body being read, for the least rate, unless it runs already.
+    /// What arrived of the body before its first wait (with the head, or in the reads that
+    /// followed in the same turn) counts as arrived by now: a client that sent most of its
+    /// body at once is not a slow one, however long the rest takes.
+    pub(super) fn start_clock(conn: &mut Connection, now: Instant) {
+        if conn.body_clock.is_some() {
+            return;
+        }
+        let arrived = match (&conn.spool, conn.input.progress().body_started()) {
+            (Some(spool), _) => spool.len() + conn.input.len() as u64,
+            (None, Some((head_len, _))) => conn.input.len().saturating_sub(head_len) as u64,
+            (None, None) => 0,
+        };
+        conn.body_clock = Some((now, arrived));
+    }
+
     /// Whether the body being read arrives slower than the least rate, once its grace
     /// period is over.
     pub(super) fn too_slow(&self, conn: &Connection, now: Instant) -> bool {

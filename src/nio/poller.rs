@@ -485,7 +485,7 @@ impl Poller {
     /// Parks a connection whose request body is arriving: the body timeout runs between
     /// reads, and the body's clock (for the least rate) starts with its first wait.
     fn park_body(&mut self, token: Token, mut conn: Connection, now: Instant) {
-        conn.body_clock.get_or_insert((now, 0));
+        Bodies::start_clock(&mut conn, now);
         self.park(token, Wait::ReadingBody, conn, now);
     }
 
