@@ -262,6 +262,9 @@ impl<H: Handler> ConnThread<H> {
                 conn.continue_sent = false;
                 request_started = None;
                 waiting_since = Instant::now();
+                // A next request's body, whose head may have come with this one, has its
+                // body timeout from now: not from bytes read before the handler ran.
+                last_data = waiting_since;
                 continue;
             }
 

@@ -105,3 +105,31 @@ fn a_body_sent_mostly_with_its_head_is_not_cut_by_the_least_rate() {
     drop(client);
     handle.shutdown();
 }
+
+#[test]
+fn a_pipelined_body_gets_its_whole_body_timeout_after_a_slow_response() {
+    for model in [Model::Nio, Model::Blocking] {
+        let handle = start(
+            server()
+                .model(model)
+                .workers(1)
+                .body_timeout(Duration::from_millis(300)),
+            |req: Request| {
+                if req.uri().path() == "/slow" {
+                    thread::sleep(Duration::from_millis(600));
+                }
+                Response::new(req.body().len().to_string().into())
+            },
+        );
+        let mut client = Client::connect(handle.local_addr());
+        // The second request's head comes with the first; its body once the first is answered.
+        client.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\nPOST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n");
+        assert_eq!(client.reply().status, 200, "{model:?}");
+        client.send(b"hello");
+        let reply = client.reply();
+        assert_eq!(reply.status, 200, "{model:?}");
+        assert_eq!(reply.body_text(), "5", "{model:?}");
+        drop(client);
+        handle.shutdown();
+    }
+}
