@@ -200,6 +200,9 @@ impl<H: Handler> ConnThread<H> {
         let mut waiting_since = Instant::now();
         let mut request_started = None;
         let mut last_data = Instant::now();
+        // The most bytes the request being read may take: `max_request_bytes`, or what the
+        // body policy allows its body once its head was asked about.
+        let mut request_limit = None;
         loop {
             let (buffered, progress) = self.input.bytes_and_progress();
             let parsed = match request::next(buffered, progress, self.responder.limits()) {
@@ -209,9 +212,21 @@ impl<H: Handler> ConnThread<H> {
                     if conn.eof {
                         return Ok(CloseReason::PeerClosed);
                     }
+                    // Asked from the head, as the NIO model does: before any of the body is
+                    // read or `100 Continue` sent.
+                    if request_limit.is_none() {
+                        match self.responder.bodies().ask(&mut self.input, self.responder.limits()) {
+                            Ok(Some(max)) => {
+                                let head = self.responder.limits().max_header_bytes;
+                                request_limit = Some(config::request_bytes(head, max));
+                            }
+                            Ok(None) => {}
+                            Err((status, detail)) => return self.refuse(stream, peer, &mut conn, status, detail),
+                        }
+                    }
                     match service::partial(
                         self.input.len(),
-                        self.max_request_bytes,
+                        request_limit.unwrap_or(self.max_request_bytes),
                         expects_continue,
                         conn.continue_sent,
                     ) {
@@ -260,6 +275,7 @@ impl<H: Handler> ConnThread<H> {
                     return Ok(self.linger(stream, reason));
                 }
                 conn.continue_sent = false;
+                request_limit = None;
                 request_started = None;
                 waiting_since = Instant::now();
                 // A next request's body, whose head may have come with this one, has its
@@ -285,7 +301,7 @@ impl<H: Handler> ConnThread<H> {
             if idle {
                 self.counters.idle_began();
             }
-            let waited = self.wait_for_bytes(stream, deadline);
+            let waited = self.wait_for_bytes(stream, deadline, request_limit.unwrap_or(self.max_request_bytes));
             if idle {
                 self.counters.idle_ended();
             }
@@ -385,8 +401,9 @@ impl<H: Handler> ConnThread<H> {
         Ok(self.linger(stream, reason))
     }
 
-    /// Blocks in `read()` until bytes arrive, the client closes, or `deadline`.
-    fn wait_for_bytes(&mut self, mut stream: &TcpStream, deadline: Instant) -> io::Result<Waited> {
+    /// Blocks in `read()` until bytes arrive, the client closes, or `deadline`; the buffer
+    /// holds at most `limit` bytes.
+    fn wait_for_bytes(&mut self, mut stream: &TcpStream, deadline: Instant, limit: usize) -> io::Result<Waited> {
         loop {
             if self.input.is_empty() && self.shutting_down.load(Ordering::Acquire) {
                 return Ok(Waited::ShuttingDown);
@@ -394,7 +411,7 @@ impl<H: Handler> ConnThread<H> {
             if Instant::now() >= deadline {
                 return Ok(Waited::TimedOut);
             }
-            match self.input.read_from(&mut stream, self.max_request_bytes) {
+            match self.input.read_from(&mut stream, limit) {
                 Ok((0, _)) => return Ok(Waited::Eof),
                 Ok(_) => return Ok(Waited::Data),
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}

@@ -7,6 +7,10 @@ use std::sync::Arc;
 use ::http::request::Parts;
 use ::http::StatusCode;
 
+use crate::h1::error::{Limits, ParseError};
+use crate::h1::request;
+use crate::read_buf::ReadBuf;
+
 /// A policy's answer for one request, from its head alone.
 ///
 /// # Examples
@@ -69,6 +73,33 @@ impl BodyRule {
     /// Whether a policy decides: without one the codec's own limit already did.
     pub(crate) fn is_custom(&self) -> bool {
         self.policy.is_some()
+    }
+
+    /// Asks the policy about the request at the front of `input`, once its head has
+    /// arrived and before any of its body is asked for, in either model: the most bytes
+    /// its body may have, or the status to refuse it with (with the detail for the error
+    /// body). `None` without a policy, or before the head has arrived.
+    pub(crate) fn ask(&self, input: &mut ReadBuf, limits: &Limits) -> Result<Option<u64>, (StatusCode, &'static str)> {
+        if !self.is_custom() {
+            return Ok(None);
+        }
+        let Some((_, declared)) = input.progress().body_started() else {
+            return Ok(None);
+        };
+        let (buffered, progress) = input.bytes_and_progress();
+        let started = match request::started(buffered, progress, limits) {
+            Ok(Some(started)) => started,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err((e.status(), e.reason())),
+        };
+        match self.decide(&started.parts) {
+            BodyPolicy::Refuse(status) => Err((status, "")),
+            BodyPolicy::Accept { max } if declared.is_some_and(|len| len as u64 > max) => {
+                let e = ParseError::BodyTooLarge;
+                Err((e.status(), e.reason()))
+            }
+            BodyPolicy::Accept { max } => Ok(Some(max)),
+        }
     }
 }
 

@@ -210,6 +210,16 @@ impl Config {
     /// The most bytes buffered for one request; a request still incomplete at this
     /// size is refused. Leaves room for chunked framing around a full-size body.
     pub(crate) fn max_request_bytes(&self) -> usize {
-        self.max_header_bytes + self.max_body_bytes + self.max_body_bytes / 8 + 4096
+        request_bytes(self.max_header_bytes, self.max_body_bytes as u64)
     }
+}
+
+/// The most bytes buffered for one request whose body may have `max_body_bytes`: its head,
+/// its body, and room for chunked framing around a full-size body.
+pub(crate) fn request_bytes(max_header_bytes: usize, max_body_bytes: u64) -> usize {
+    let body = usize::try_from(max_body_bytes).unwrap_or(usize::MAX);
+    max_header_bytes
+        .saturating_add(body)
+        .saturating_add(body / 8)
+        .saturating_add(4096)
 }

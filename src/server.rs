@@ -355,12 +355,13 @@ impl Builder {
     /// [`max_body_bytes`](Builder::max_body_bytes) (which a policy replaces: it may allow a
     /// route more, or less).
     ///
-    /// The NIO model asks on the poller as soon as the head has arrived, before it reads
-    /// any byte of the body or sends `100 Continue`: a refused upload is answered at once,
-    /// and a client that waits for `100 Continue` never sends its body. Requests whose body
-    /// arrived with the head (and the thread-per-connection model) are held to the same
-    /// answer before the handler runs. Bodies of requests without one (`GET`) are not asked
-    /// about. A refusal closes the connection after the response.
+    /// Both models ask as soon as the head has arrived (the NIO model on the poller), before
+    /// they read any byte of the body or send `100 Continue`: a refused upload is answered
+    /// at once, and a client that waits for `100 Continue` never sends its body. Requests
+    /// whose body arrived with the head are held to the same answer before the handler
+    /// runs. Bodies of requests without one (`GET`) are not asked about. A refusal closes
+    /// the connection after the response. (The thread-per-connection model keeps an
+    /// accepted body in memory, up to the policy's limit.)
     ///
     /// # Examples
     ///

@@ -141,6 +141,11 @@ impl<H: Handler> Responder<H> {
         &self.limits
     }
 
+    /// The body rule, for a model that asks it from the head.
+    pub(crate) fn bodies(&self) -> &BodyRule {
+        &self.bodies
+    }
+
     /// What the bodies of the server's own error responses are, for [`refuse`].
     pub(crate) fn error_body(&self) -> &ErrorBody {
         &self.error_body

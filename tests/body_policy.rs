@@ -85,3 +85,28 @@ fn a_body_that_came_with_its_head_is_held_to_the_same_answer() {
         handle.shutdown();
     }
 }
+
+#[test]
+fn both_models_let_a_route_take_more_than_max_body_bytes_and_refuse_from_the_head() {
+    for model in [Model::Nio, Model::Blocking] {
+        // max_body_bytes stays at its 1 MiB default; /upload takes 3 MiB.
+        let handle = policed(server().model(model).workers(1));
+        let mut client = Client::connect(handle.local_addr());
+        let len = 3 << 20;
+        client.send(format!("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: {len}\r\n\r\n").as_bytes());
+        let mut writer = client.stream.try_clone().unwrap();
+        // The server may refuse before it has read it all: the write may fail then.
+        let sender = std::thread::spawn(move || writer.write_all(&vec![b'u'; len]).is_ok());
+        let reply = client.reply();
+        assert_eq!((reply.status, reply.body_text()), (200, &*len.to_string()), "{model:?}");
+        assert!(sender.join().unwrap());
+
+        // A refused upload is answered from its head: no 100 Continue, no body read.
+        client.send(b"PUT /elsewhere HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\nExpect: 100-continue\r\n\r\n");
+        let reply = client.reply();
+        assert_eq!(reply.status, 405, "{model:?}");
+        assert!(reply.closes(), "{model:?}");
+        drop(client);
+        handle.shutdown();
+    }
+}

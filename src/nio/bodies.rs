@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use log::{debug, error};
 use mio::Token;
 
-use crate::body_policy::{BodyPolicy, BodyRule};
+use crate::body_policy::BodyRule;
 use crate::config::{self, Config};
 use crate::connection::Connection;
-use crate::h1::error::{Limits, ParseError};
+use crate::h1::error::Limits;
 use crate::h1::request;
 use crate::h1::response::{self, Payload};
 use crate::spool::{Spool, SpoolError};
@@ -123,29 +123,8 @@ impl Bodies {
     /// before any of its body is asked for: the status to refuse it with, or the limit it
     /// may have (kept in `conn.body_limit`).
     pub(super) fn ask_policy(&self, conn: &mut Connection) -> Result<(), Refusal> {
-        if !self.rule.is_custom() {
-            return Ok(());
-        }
-        let Some((_, declared)) = conn.input.progress().body_started() else {
-            return Ok(());
-        };
-        let (buffered, progress) = conn.input.bytes_and_progress();
-        let started = match request::started(buffered, progress, &self.limits) {
-            Ok(Some(started)) => started,
-            Ok(None) => return Ok(()),
-            Err(e) => return Err((e.status(), e.reason())),
-        };
-        match self.rule.decide(&started.parts) {
-            BodyPolicy::Refuse(status) => Err((status, "")),
-            BodyPolicy::Accept { max } if declared.is_some_and(|len| len as u64 > max) => {
-                let e = ParseError::BodyTooLarge;
-                Err((e.status(), e.reason()))
-            }
-            BodyPolicy::Accept { max } => {
-                conn.body_limit = Some(max);
-                Ok(())
-            }
-        }
+        conn.body_limit = self.rule.ask(&mut conn.input, &self.limits)?;
+        Ok(())
     }
 
     /// Whether the body of the request being read goes to a temporary file: its head has
