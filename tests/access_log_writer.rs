@@ -258,7 +258,6 @@ fn a_reopen_that_fails_leaves_the_log_in_its_file() {
 
 #[test]
 fn a_log_reopened_into_a_named_pipe_waits_for_a_slow_reader() {
-    use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
 
     use rustix::fs::{fcntl_setfl, mknodat, FileType, Mode, OFlags, CWD};
@@ -272,7 +271,7 @@ fn a_log_reopened_into_a_named_pipe_waits_for_a_slow_reader() {
     // The file is replaced by a pipe that a log collector reads, and the log reopened.
     std::fs::remove_file(&path).expect("remove the log");
     mknodat(CWD, &path, FileType::Fifo, Mode::RUSR | Mode::WUSR, 0).expect("mkfifo");
-    let mut collector = std::fs::OpenOptions::new()
+    let collector = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(OFlags::NONBLOCK.bits() as i32)
         .open(&path)
@@ -288,20 +287,25 @@ fn a_log_reopened_into_a_named_pipe_waits_for_a_slow_reader() {
         assert_eq!(client.get(&format!("/pipe/{i}/{long}")).status, 200);
     }
     drop(client);
-    let collected = thread::spawn(move || {
-        let mut text = String::new();
-        collector.read_to_string(&mut text).expect("read the pipe");
-        text
-    });
+    let collected = read_to_end_on_a_thread(collector);
     handle.shutdown();
     drop(log);
     let text = collected.join().expect("the collector");
     assert_eq!(text.lines().map(parse).count(), REQUESTS, "every line, none dropped");
 }
 
+/// Reads `pipe` to its end on a thread of its own, as a log collector would.
+fn read_to_end_on_a_thread(mut pipe: std::fs::File) -> thread::JoinHandle<String> {
+    use std::io::Read;
+    thread::spawn(move || {
+        let mut text = String::new();
+        pipe.read_to_string(&mut text).expect("read the pipe");
+        text
+    })
+}
+
 #[test]
 fn a_reopen_does_not_wait_for_a_batch_stuck_in_a_pipe() {
-    use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
 
     use rustix::fs::{fcntl_setfl, mknodat, FileType, Mode, OFlags, CWD};
@@ -311,7 +315,7 @@ fn a_reopen_does_not_wait_for_a_batch_stuck_in_a_pipe() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("access.log");
     mknodat(CWD, &path, FileType::Fifo, Mode::RUSR | Mode::WUSR, 0).expect("mkfifo");
-    let mut collector = std::fs::OpenOptions::new()
+    let collector = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(OFlags::NONBLOCK.bits() as i32)
         .open(&path)
@@ -338,11 +342,7 @@ fn a_reopen_does_not_wait_for_a_batch_stuck_in_a_pipe() {
     });
     let result = returned.recv_timeout(PATIENCE);
     // The collector goes on, and the writer with it.
-    let collected = thread::spawn(move || {
-        let mut text = String::new();
-        collector.read_to_string(&mut text).expect("read the pipe");
-        text
-    });
+    let collected = read_to_end_on_a_thread(collector);
     result.expect("reopen returns at once").expect("reopen the pipe");
     drop(client);
     handle.shutdown();
